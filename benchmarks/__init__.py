@@ -1,0 +1,1 @@
+"""Speed benchmarks (`deal benchmark-speed`)."""

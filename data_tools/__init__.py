@@ -1,0 +1,1 @@
+"""Dataset tooling (`deal data ...`): prepare, doctor, synth, pairs."""

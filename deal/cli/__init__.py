@@ -1,0 +1,1 @@
+"""Subcommands of the deal console command."""

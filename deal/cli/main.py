@@ -1,0 +1,86 @@
+"""The ``deal`` console command: a thin dispatcher over the public Python API.
+
+Each subcommand lives in its own module of :mod:`deal.cli` and exposes ``HELP`` (one line),
+``add_arguments(parser)`` and ``run(args) -> int``. Subcommand modules import nothing heavy at
+module level, so ``deal --help`` stays instant; the work happens inside ``run``.
+
+Exit codes (all subcommands): 0 success, 1 the job ran but some inputs failed (or, for
+``deal data doctor``, problems were found), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# (command name, module under deal.cli). The order is the order shown by --help.
+COMMANDS: list[tuple[str, str]] = [
+    ("demo", "demo"),
+    ("detect", "detect"),
+    ("evaluate", "evaluate"),
+    ("benchmark", "benchmark"),
+    ("benchmark-speed", "benchmark_speed"),
+    ("train", "train"),
+    ("export", "export"),
+    ("model-info", "model_info"),
+    ("weights", "weights"),
+    ("data", "data"),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from deal import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="deal",
+        description="Localize the regions of an image edited by a diffusion model.",
+        epilog="Exit codes: 0 success, 1 some inputs failed (or problems found), 2 usage error.",
+    )
+    parser.add_argument("--version", action="version", version=f"deal {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name in COMMANDS:
+        try:
+            module = importlib.import_module(f"deal.cli.{module_name}")
+        except ModuleNotFoundError as err:  # a subcommand whose module is not written yet
+            if err.name != f"deal.cli.{module_name}":
+                raise
+            continue
+        p = sub.add_parser(
+            name,
+            help=module.HELP,
+            description=getattr(module, "DESCRIPTION", module.HELP),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    if argv is None and len(sys.argv) > 1 and sys.argv[1] == "train":
+        # LightningCLI parses its own arguments (--config, overrides, --print_config).
+        from deal.cli.train import run_lightning_cli
+
+        return run_lightning_cli(sys.argv[2:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except UsageError as err:
+        print(f"deal {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+class UsageError(Exception):
+    """Raised by a subcommand for a bad argument combination: exit code 2, message on stderr."""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

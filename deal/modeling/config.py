@@ -1,0 +1,135 @@
+"""Typed configuration of an MFPT model. YAML configs map onto these dataclasses key for key.
+
+What is published about MFPT and what is inferred is documented in README.md ("What is inferred").
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+ENCODER_SIZES = ("tiny", "vit_b", "vit_l", "vit_h")
+INPUT_POLICIES = ("sam", "native")
+INPUT_BANDS = ("fft_highpass", "fft_bandpass", "dct_low", "dct_mid", "dct_high")
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """Hyper-parameters of a SAM ViT image encoder (see segment_anything/build_sam.py)."""
+
+    embed_dim: int
+    depth: int
+    num_heads: int
+    global_attn_indexes: tuple[int, ...]
+    window_size: int = 14
+    patch_size: int = 16
+    neck_dim: int = 256
+    decoder_mlp_dim: int = 2048
+    decoder_heads: int = 8
+    pretrain_size: int = 1024
+    checkpoint: str | None = None  # official file name, None for sizes without a release
+
+
+# The official SAM sizes (segment_anything.build_sam) and a tiny size for tests and from-scratch training.
+ENCODER_SPECS: dict[str, EncoderSpec] = {
+    "vit_b": EncoderSpec(768, 12, 12, (2, 5, 8, 11), checkpoint="sam_vit_b_01ec64.pth"),
+    "vit_l": EncoderSpec(1024, 24, 16, (5, 11, 17, 23), checkpoint="sam_vit_l_0b3195.pth"),
+    "vit_h": EncoderSpec(1280, 32, 16, (7, 15, 23, 31), checkpoint="sam_vit_h_4b8939.pth"),
+    "tiny": EncoderSpec(
+        192, 6, 3, (2, 5), window_size=8, neck_dim=128, decoder_mlp_dim=512, decoder_heads=4, pretrain_size=256
+    ),
+}
+
+
+@dataclass
+class PromptConfig:
+    """MFPT's prompts. Every band and each prompter can be switched off for ablations.
+
+    Args:
+        input_prompter: the Frequency Input Prompter (image-domain bands + embedding branch).
+        feature_prompter: the Feature Frequency Prompter (learned spectral gate on each block's tokens).
+        bands: image-domain bands of the input prompter, a subset of INPUT_BANDS.
+        highpass_rate: share of the spectrum's area, a centred square of low frequencies, that the FFT
+            high-pass removes (EVP's "rate": 0.25 removes the central S/2 x S/2 square).
+        bandpass: (inner, outer) area shares of the FFT band-pass ring.
+        scale_factor: r = embed_dim // scale_factor channels for the prompt branch.
+        embedding_branch: add Linear(D -> r) of the patch tokens to the band embeddings.
+    """
+
+    input_prompter: bool = True
+    feature_prompter: bool = True
+    bands: tuple[str, ...] = INPUT_BANDS
+    highpass_rate: float = 0.25
+    bandpass: tuple[float, float] = (0.05, 0.25)
+    scale_factor: int = 32
+    embedding_branch: bool = True
+
+    def __post_init__(self) -> None:
+        self.bands = tuple(self.bands)
+        self.bandpass = tuple(self.bandpass)  # type: ignore[assignment]
+        unknown = [b for b in self.bands if b not in INPUT_BANDS]
+        if unknown:
+            raise ValueError(f"unknown input band(s) {unknown}; choose from {list(INPUT_BANDS)}")
+        if not 0.0 < self.highpass_rate < 1.0:
+            raise ValueError(f"highpass_rate must be in (0, 1), got {self.highpass_rate}")
+        lo, hi = self.bandpass
+        if not 0.0 <= lo < hi < 1.0:
+            raise ValueError(f"bandpass must be (inner, outer) with 0 <= inner < outer < 1, got {self.bandpass}")
+        if self.scale_factor < 1:
+            raise ValueError(f"scale_factor must be >= 1, got {self.scale_factor}")
+
+
+@dataclass
+class ModelConfig:
+    """An MFPT model: encoder size, prompts, decoder, and the input policy it was trained with.
+
+    Args:
+        encoder: one of ENCODER_SIZES.
+        prompts: the prompt configuration.
+        input_policy: "sam" (longest side resized to image_size, padded square, as SAM) or "native"
+            (no resampling: padded to a multiple of the patch size; position embeddings interpolated).
+        image_size: the SAM policy's side, and the native policy's tile size for large images.
+        train_encoder: train the encoder too (for the tiny size trained from scratch); the frozen,
+            pretrained encoder is MFPT's setting.
+    """
+
+    encoder: str = "vit_b"
+    prompts: PromptConfig = field(default_factory=PromptConfig)
+    input_policy: str = "sam"
+    image_size: int = 1024
+    train_encoder: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.prompts, dict):
+            self.prompts = PromptConfig(**self.prompts)
+        if self.encoder not in ENCODER_SPECS:
+            raise ValueError(f"unknown encoder {self.encoder!r}; choose from {list(ENCODER_SPECS)}")
+        if self.input_policy not in INPUT_POLICIES:
+            raise ValueError(f"unknown input_policy {self.input_policy!r}; choose from {list(INPUT_POLICIES)}")
+        if self.image_size % self.spec.patch_size:
+            raise ValueError(f"image_size {self.image_size} is not a multiple of {self.spec.patch_size}")
+
+    @property
+    def spec(self) -> EncoderSpec:
+        return ENCODER_SPECS[self.encoder]
+
+    @property
+    def prompt_dim(self) -> int:
+        return max(1, self.spec.embed_dim // self.prompts.scale_factor)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["prompts"]["bands"] = list(d["prompts"]["bands"])
+        d["prompts"]["bandpass"] = list(d["prompts"]["bandpass"])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown model config key(s) {sorted(unknown)}; known: {sorted(known)}")
+        d = dict(d)
+        if "prompts" in d and isinstance(d["prompts"], dict):
+            d["prompts"] = PromptConfig(**d["prompts"])
+        return cls(**d)

@@ -1,0 +1,79 @@
+"""A trained detector saves as one safetensors file and loads back bit-exactly."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from deal.modeling.config import ModelConfig
+from deal.modeling.detector_file import load_detector, read_detector_info, save_detector
+from deal.modeling.mfpt import MFPT
+from deal.modeling.sam_checkpoint import CheckpointError, load_sam_checkpoint
+from tests.modeling.tiny_sam import build_official_sam, save_official_checkpoint
+
+
+def _trained(tiny_sam_checkpoint) -> MFPT:
+    torch.manual_seed(5)
+    model = MFPT(ModelConfig(encoder="tiny", image_size=256, input_policy="native"))
+    report = load_sam_checkpoint(model, tiny_sam_checkpoint)
+    with torch.no_grad():
+        for p in model.trainable_parameters():
+            p.add_(torch.randn_like(p) * 0.01)
+    return model, report.sha256
+
+
+def test_round_trip_is_bit_exact(tiny_sam_checkpoint, tmp_path):
+    model, sha = _trained(tiny_sam_checkpoint)
+    path = save_detector(
+        tmp_path / "det.safetensors", model, name="t", threshold=0.37, base_checkpoint=tiny_sam_checkpoint.name,
+        base_sha256=sha, extra={"note": "x"},
+    )
+    loaded, info = load_detector(path, sam_checkpoint=tiny_sam_checkpoint)
+    assert info.threshold == 0.37 and info.name == "t" and info.extra == {"note": "x"}
+    assert info.config == model.config and info.base_sha256 == sha
+    a, b = model.state_dict(), loaded.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    x = torch.randn(1, 3, 64, 96)
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model(x), loaded(x))
+    # Only the trained parts are stored: the file is far smaller than the model.
+    n_stored = sum(1 for k in a if not k.startswith("image_encoder."))
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        assert len(list(f.keys())) == n_stored
+
+
+def test_other_base_checkpoint_is_refused_unless_forced(tiny_sam_checkpoint, tmp_path):
+    model, sha = _trained(tiny_sam_checkpoint)
+    path = save_detector(tmp_path / "det.safetensors", model, name="t", base_checkpoint="x.pth", base_sha256=sha)
+    other = save_official_checkpoint(build_official_sam("tiny", seed=9), tmp_path / "other.pth")
+    with pytest.raises(CheckpointError, match="sha256"):
+        load_detector(path, sam_checkpoint=other)
+    loaded, _ = load_detector(path, sam_checkpoint=other, force=True)
+    assert not torch.equal(loaded.image_encoder.pos_embed, model.image_encoder.pos_embed)
+
+
+def test_missing_base_checkpoint_names_fetch(tiny_sam_checkpoint, tmp_path, monkeypatch):
+    monkeypatch.setenv("DEAL_WEIGHTS_DIR", str(tmp_path / "empty"))
+    monkeypatch.chdir(tmp_path)
+    model, sha = _trained(tiny_sam_checkpoint)
+    path = save_detector(tmp_path / "d.safetensors", model, name="t", base_checkpoint="sam_vit_b_01ec64.pth", base_sha256=sha)
+    with pytest.raises(FileNotFoundError, match="deal weights fetch vit_b"):
+        load_detector(path)
+
+
+def test_trained_encoder_detector_is_self_contained(tmp_path):
+    model = MFPT(ModelConfig(encoder="tiny", image_size=256, train_encoder=True))
+    path = save_detector(tmp_path / "d.safetensors", model, name="scratch")
+    loaded, info = load_detector(path)
+    assert info.base_sha256 is None
+    assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in model.state_dict().items())
+
+
+def test_not_a_detector_file(tmp_path):
+    bad = tmp_path / "x.safetensors"
+    bad.write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="x.safetensors"):
+        read_detector_info(bad)

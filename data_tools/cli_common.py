@@ -1,0 +1,72 @@
+"""Small helpers shared by the dataset tools: atomic writes, worker pools, argument snippets."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path, mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]:
+    """Open a temporary file next to ``path``; on success it replaces ``path`` (os.replace), on an
+    exception it is removed and ``path`` is left untouched."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **kwargs) as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json_atomic(path: str | Path, data: Any) -> None:
+    """``data`` as indented JSON at ``path``, written atomically."""
+    with atomic_open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, sort_keys=False)
+        f.write("\n")
+
+
+def default_workers() -> int:
+    """The CPUs this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def parallel_map(
+    fn: Callable[[T], R], items: Iterable[T], *, workers: int | None, chunksize: int = 16
+) -> Iterator[R]:
+    """``map(fn, items)`` in input order, over a process pool when ``workers > 1`` (None: all
+    CPUs), in-process otherwise. ``fn`` must be a module-level function. Results stream back as
+    they are consumed; only the small per-item results are held."""
+    n = default_workers() if workers is None else workers
+    if n <= 1:
+        yield from map(fn, items)
+        return
+    with ProcessPoolExecutor(max_workers=n) as pool:
+        yield from pool.map(fn, items, chunksize=chunksize)
+
+
+def add_workers_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes (default: all CPUs; 1 = no pool)",
+    )

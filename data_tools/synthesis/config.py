@@ -1,0 +1,70 @@
+"""Settings of a ``deal data synth`` run (everything but the seed and the sources).
+
+Importable without NumPy or OpenCV: the command line builds a :class:`SynthConfig` before any work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from data_tools.synthesis.names import EDIT_NAMES
+
+__all__ = ["DEFAULT_WEIGHTS", "SynthConfig"]
+
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "inpaint": 1.0,
+    "resample": 1.0,
+    "splice": 1.0,
+    "copymove": 1.0,
+    "color": 0.5,
+    "texture": 0.5,
+}
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Settings of the synthesis (everything but the seed and the sources).
+
+    Attributes:
+        size: side of the random square crop, or None to keep the whole (resized) photo.
+        authentic_share: share of authentic (unedited) images, in [0, 1].
+        weights: relative frequency of each edit operation (names from ``EDIT_NAMES``).
+        scale_range: (min, max) of the log-uniform global resize factor.
+        fraction_range: (min, max) edited fraction of the image; targets are log-uniform in it.
+        jpeg_prob: probability of JPEG recompression after the edit.
+        jpeg_quality: (min, max) JPEG quality, inclusive.
+        feather_prob: probability of a feathered rather than a hard blending alpha.
+        min_change: minimum mean absolute change inside the mask (grey levels) of an accepted edit.
+        max_attempts: redraws of region + operation before giving up on an image.
+    """
+
+    size: int | None = None
+    authentic_share: float = 0.2
+    weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    scale_range: tuple[float, float] = (0.5, 1.5)
+    fraction_range: tuple[float, float] = (0.01, 0.60)
+    jpeg_prob: float = 0.5
+    jpeg_quality: tuple[int, int] = (60, 100)
+    feather_prob: float = 0.7
+    min_change: float = 2.0
+    max_attempts: int = 12
+
+    def __post_init__(self) -> None:
+        if self.size is not None and self.size < 16:
+            raise ValueError(f"size must be >= 16 pixels, got {self.size}")
+        if not 0.0 <= self.authentic_share <= 1.0:
+            raise ValueError(f"authentic_share must be in [0, 1], got {self.authentic_share}")
+        unknown = sorted(set(self.weights) - set(EDIT_NAMES))
+        if unknown:
+            raise ValueError(f"unknown edit(s) {', '.join(unknown)}; valid: {', '.join(EDIT_NAMES)}")
+        if any(w < 0 for w in self.weights.values()) or not any(w > 0 for w in self.weights.values()):
+            raise ValueError(f"edit weights must be >= 0 with at least one > 0, got {dict(self.weights)}")
+        lo, hi = self.fraction_range
+        if not 0.0 < lo < hi <= 1.0:
+            raise ValueError(f"fraction_range must satisfy 0 < min < max <= 1, got {self.fraction_range}")
+        qlo, qhi = self.jpeg_quality
+        if not 1 <= qlo <= qhi <= 100:
+            raise ValueError(f"jpeg_quality must satisfy 1 <= min <= max <= 100, got {self.jpeg_quality}")
+        if not 0.0 <= self.jpeg_prob <= 1.0:
+            raise ValueError(f"jpeg_prob must be in [0, 1], got {self.jpeg_prob}")

@@ -1,0 +1,71 @@
+"""Metric tables (Markdown) and JSON reports, written atomically."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from deal.fileio import atomic_write_text
+
+# Shorter column titles for the tables; keys not listed are shown as they are.
+COLUMN_TITLES: dict[str, str] = {
+    "pixel_f1": "F1",
+    "pixel_f1_best": "F1 best",
+    "pixel_f1_dataset": "F1 dataset",
+    "pixel_iou": "IoU",
+    "pixel_auc": "pixel AUC",
+    "image_auc": "image AUC",
+    "image_bacc": "image bAcc",
+    "false_alarm_area": "false alarm",
+    "n_edited": "edited",
+    "n_authentic": "authentic",
+    "images_per_s": "img/s",
+}
+
+
+# Format of the float cells of these columns; other floats get 4 decimals.
+COLUMN_FORMATS: dict[str, str] = {"images_per_s": "{:.1f}"}
+
+
+def format_value(value: Any, fmt: str = "{:.4f}") -> str:
+    """A table cell: floats with ``fmt``, NaN/None as ``n/a``, the rest as ``str``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if isinstance(value, float):
+        return fmt.format(value)
+    return str(value)
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    """A Markdown pipe table: one line per row dict, one column per key (:data:`COLUMN_TITLES`,
+    :data:`COLUMN_FORMATS`)."""
+    titles = [COLUMN_TITLES.get(c, c) for c in columns]
+    lines = ["| " + " | ".join(titles) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    for row in rows:
+        lines.append(
+            "| "
+            + " | ".join(format_value(row.get(c), COLUMN_FORMATS.get(c, "{:.4f}")) for c in columns)
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def json_safe(obj: Any) -> Any:
+    """``obj`` with NaN/inf floats replaced by None (strict JSON has no NaN) and paths as strings."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Write ``obj`` as indented strict JSON (NaN -> null), atomically."""
+    atomic_write_text(path, json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n")

@@ -1,0 +1,225 @@
+"""The robustness benchmark with fake predictors on the CoCoGlide fixture (no model needed)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from deal.cli.main import main
+from deal.data.io import read_image
+from deal.evaluation.benchmark import image_seed, run_benchmark, write_benchmark_report
+from deal.evaluation.ground_truth import read_ground_truth
+from deal.evaluation.perturb import Perturbation, parse_perturbation, restore_map
+from deal.metrics import METRIC_KEYS, LocalizationMetrics
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def ones_predictor(image):
+    return np.ones(image.shape[:2], np.float32), 1.0
+
+
+def gray_predictor(image):
+    gray = image.astype(np.float32).mean(axis=2) / 255.0
+    return gray, float(gray.mean())
+
+
+class GrayBatch:
+    calls: list[int]
+
+    def __init__(self):
+        self.calls = []
+
+    def predict_batch(self, images):
+        self.calls.append(len(images))
+        return [gray_predictor(im) for im in images]
+
+
+def _floor(records) -> float:
+    a = [float((np.asarray(Image.open(r.mask).convert("L")) > 127).mean()) for r in records if r.label == 1]
+    return float(np.mean([2 * x / (1 + x) for x in a]))
+
+
+@pytest.fixture(scope="module")
+def mixed(cocoglide_records):
+    records = cocoglide_records[14:18]  # 2 edited + 2 authentic
+    assert [r.label for r in records] == [1, 1, 0, 0]
+    return records
+
+
+def test_constant_maps_give_the_floor_under_every_perturbation(cocoglide_records):
+    perts = (
+        parse_perturbation("jpeg=50") + parse_perturbation("resize=0.5,0.75") + parse_perturbation("noise=5")
+    )
+    report = run_benchmark(ones_predictor, {"CocoGlide": cocoglide_records}, perts, limit=4)
+    expected = _floor(cocoglide_records[:4])
+    assert [r["label"] for r in report["results"]] == [
+        "none",
+        "jpeg=50",
+        "resize=0.5",
+        "resize=0.75",
+        "noise=5",
+    ]
+    for row in report["results"]:
+        assert row["n_images"] == 4 and row["metrics"]["n_edited"] == 4
+        assert row["metrics"]["pixel_f1"] == pytest.approx(expected, abs=1e-12), row["label"]
+        assert row["images_per_s"] > 0
+
+
+def test_metrics_equal_a_direct_computation(mixed):
+    perts = [Perturbation("jpeg", 50), Perturbation("resize", 0.5), Perturbation("noise", 3)]
+    report = run_benchmark(gray_predictor, {"mix": mixed}, perts, seed=11)
+    rows = {r["label"]: r["metrics"] for r in report["results"]}
+    for p in [Perturbation("none"), *perts]:
+        direct = LocalizationMetrics()
+        for r in mixed:
+            image = read_image(r.image)
+            probs, score = gray_predictor(p.apply(image, seed=image_seed(11, r.name)))
+            gt = read_ground_truth(r)
+            direct.update(
+                [torch.from_numpy(restore_map(probs, gt.shape))], [torch.from_numpy(gt)], [r.label], [score]
+            )
+        expected = direct.compute()
+        for key in METRIC_KEYS:
+            assert rows[p.label][key] == pytest.approx(expected[key], nan_ok=True), (p.label, key)
+    # the perturbations did change the input: the maps, hence the metrics, differ from "none"
+    assert rows["jpeg=50"]["pixel_auc"] != rows["none"]["pixel_auc"]
+    assert rows["resize=0.5"]["pixel_auc"] != rows["none"]["pixel_auc"]
+    assert rows["none"]["n_authentic"] == 2 and 0 <= rows["none"]["image_auc"] <= 1
+
+
+def test_batch_predictor_matches_single(mixed):
+    batch = GrayBatch()
+    perts = [Perturbation("resize", 0.75)]
+    a = run_benchmark(batch, {"mix": mixed}, perts, batch_size=3)
+    b = run_benchmark(gray_predictor, {"mix": mixed}, perts)
+    assert batch.calls == [3, 3, 1, 1]  # 2 chunks x (none, resize)
+    for ra, rb in zip(a["results"], b["results"]):
+        assert ra["metrics"] == pytest.approx(rb["metrics"], nan_ok=True)
+
+
+def test_predictor_output_is_checked(mixed):
+    with pytest.raises(
+        ValueError, match=r"mix/.*\(none\): the predictor returned a \(10, 10\) map for a 256x256"
+    ):
+        run_benchmark(lambda im: (np.zeros((10, 10), np.float32), 0.0), {"mix": mixed}, limit=1)
+
+
+def test_report_files(cocoglide_records, tmp_path):
+    perts = parse_perturbation("jpeg=90,50") + parse_perturbation("blur=1")
+    report = run_benchmark(
+        gray_predictor,
+        {"A": cocoglide_records[:2], "B": cocoglide_records[16:18]},
+        perts,
+        predictor_info={"name": "gray", "sha256": "ab" * 32},
+    )
+    written = write_benchmark_report(report, tmp_path / "out")
+    assert sorted(
+        p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*") if p.is_file()
+    ) == [
+        "benchmark.json",
+        "benchmark.md",
+        "plots/jpeg_pixel_auc.png",
+        "plots/jpeg_pixel_f1.png",
+    ]  # blur has one strength: no plot
+    assert written["jpeg_pixel_f1"].read_bytes()[:8] == PNG_MAGIC
+    saved = json.loads(written["json"].read_text())
+    assert saved["convention"] == LocalizationMetrics().convention
+    assert saved["predictor"] == {"name": "gray", "sha256": "ab" * 32}
+    assert saved["peak_memory"]["bytes"] > 0 and saved["peak_memory"]["kind"] == "process_max_rss"
+    assert "torch" in saved["hardware"] and len(saved["results"]) == 8
+    b_none = next(r for r in saved["results"] if r["dataset"] == "B" and r["label"] == "none")
+    assert b_none["metrics"]["pixel_f1"] is None  # B holds authentic images only: NaN -> null
+    md = written["markdown"].read_text()
+    assert md.startswith("# Benchmark: gray\n")
+    assert f"Convention: {report['convention']}." in md
+    assert "| dataset | perturbation | F1 | F1 best |" in md
+    for label in ("none", "jpeg=90", "jpeg=50", "blur=1"):
+        assert f"| A | {label} | " in md and f"| B | {label} | " in md
+    assert "![pixel_f1 vs jpeg](plots/jpeg_pixel_f1.png)" in md
+
+
+def test_cli_with_a_fake_detector(cocoglide, cocoglide_records, tmp_path, monkeypatch, capsys):
+    seen = {}
+
+    class FakeDetector:
+        name = "fake-ones"
+        sha256 = "0" * 64
+        device = "cpu"
+
+        @classmethod
+        def load(cls, path=None, device="auto"):
+            seen.update(path=path, device=device)
+            return cls()
+
+        def predict(self, image):
+            return types.SimpleNamespace(heatmap=np.ones(image.shape[:2], np.float32), score=1.0)
+
+        def predict_many(self, images, batch_size=8):
+            seen.setdefault("batches", []).append(batch_size)
+            return [self.predict(im) for im in images]
+
+    module = types.ModuleType("deal.inference.detector")
+    module.Detector = FakeDetector
+    monkeypatch.setitem(sys.modules, "deal.inference.detector", module)
+    out = tmp_path / "bench"
+    code = main(
+        [
+            "benchmark",
+            "--dataset",
+            f"CocoGlide={cocoglide}",
+            "--perturb",
+            "jpeg=90,50",
+            "--perturb",
+            "resize=0.5",
+            "--limit",
+            "4",
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+        ]
+    )
+    assert code == 0
+    assert seen == {"path": None, "device": "cpu"}
+    report = json.loads((out / "benchmark.json").read_text())
+    assert report["predictor"]["name"] == "fake-ones" and report["predictor"]["weights"] == "bundled"
+    assert [r["label"] for r in report["results"]] == ["none", "jpeg=90", "jpeg=50", "resize=0.5"]
+    expected = _floor(cocoglide_records[:4])
+    assert all(r["metrics"]["pixel_f1"] == pytest.approx(expected, abs=1e-12) for r in report["results"])
+    assert (out / "plots" / "jpeg_pixel_f1.png").is_file() and not (
+        out / "plots" / "resize_pixel_f1.png"
+    ).exists()
+    assert "| CocoGlide | jpeg=50 |" in capsys.readouterr().out
+    # --batch-size goes through Detector.predict_many, same numbers
+    code = main(
+        [
+            "benchmark",
+            "--dataset",
+            f"CocoGlide={cocoglide}",
+            "--limit",
+            "3",
+            "--batch-size",
+            "2",
+            "--out",
+            str(tmp_path / "b2"),
+            "--device",
+            "cpu",
+            "--detector",
+            "x.safetensors",
+        ]
+    )
+    assert code == 0 and seen["batches"] == [2, 1] and seen["path"] == "x.safetensors"
+    row = json.loads((tmp_path / "b2" / "benchmark.json").read_text())["results"][0]
+    assert row["metrics"]["pixel_f1"] == pytest.approx(_floor(cocoglide_records[:3]), abs=1e-12)
+
+
+def test_cli_usage_errors(tmp_path):
+    assert main(["benchmark", "--dataset", "x", "--perturb", "sharpen=1"]) == 2
+    assert main(["benchmark", "--dataset", "x", "--limit", "0"]) == 2

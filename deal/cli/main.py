@@ -58,11 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    if argv is None and len(sys.argv) > 1 and sys.argv[1] == "train":
-        # LightningCLI parses its own arguments (--config, overrides, --print_config).
+    args_list = sys.argv[1:] if argv is None else list(argv)
+    if args_list[:1] == ["train"]:
+        # LightningCLI parses its own arguments (--config, overrides, --print_config, its own --help).
         from deal.cli.train import run_lightning_cli
 
-        return run_lightning_cli(sys.argv[2:])
+        return run_lightning_cli(args_list[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):

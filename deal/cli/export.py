@@ -1,0 +1,31 @@
+"""deal export: a training checkpoint -> one small detector file with a calibrated threshold."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "write a detector file (.safetensors) from a training checkpoint, threshold calibrated on validation data"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="Lightning checkpoint (.ckpt) written by deal train")
+    p.add_argument("--out", required=True, help="detector file to write (.safetensors)")
+    p.add_argument("--name", help="detector name recorded in the file (default: the file's stem)")
+    p.add_argument("--val", nargs="*", help="validation datasets for calibration (default: the checkpoint's)")
+    p.add_argument("--val-split", default="val", help="split of --val to use ('' = all)")
+    p.add_argument("--threshold", type=float, help="use this threshold instead of calibrating")
+    p.add_argument("--limit", type=int, default=0, help="calibrate on at most N images")
+    p.add_argument("--device", default="cpu")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from deal.training.export import export_checkpoint
+
+    path, info = export_checkpoint(
+        args.checkpoint, args.out, name=args.name, val=args.val, val_split=args.val_split,
+        threshold=args.threshold, limit=args.limit, device=args.device,
+    )
+    print(json.dumps({"detector": str(path), **info}, indent=2))
+    return 0

@@ -1,0 +1,152 @@
+"""`deal detect`: localize edits in files, folders and globs; resumable, one record per input."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "localize edited regions in images, folders and globs (heatmaps, masks, scores, a report)"
+
+DESCRIPTION = """\
+Localize the regions of each image that a diffusion model edited.
+
+INPUT is any mix of image files, folders (searched recursively) and glob patterns
+(quote them: 'photos/**/*.jpg'). JPEG, PNG, WebP, TIFF and BMP are picked up by extension
+(any case). EXIF orientation is applied (outputs match the image as displayed); 16-bit
+images are scaled to 8 bit; CMYK and palette images are converted to RGB; alpha is dropped;
+animated files use their first frame (noted in the record).
+
+Outputs mirror the input tree under --out DIR, named after the input's full file name:
+  <name>.heatmap.png   8-bit grayscale probability of an edit, value = round(255 * p)
+  <name>.mask.png      0/255, p >= threshold
+  <name>.overlay.jpg   the image with the heatmap in red
+  <name>.npz           TruFor-compatible: map (float32 HxW), score, imgsize (opt-in: --save ...,npz)
+  <name>.json          the input's record (written last: its presence means done)
+  DIR/results.jsonl    one record per input, in input order; DIR/results.csv the same, flat
+  DIR/report.html      with --report html: thumbnails, scores, a sortable table (no network)
+
+Each record holds the input's path, sha256, size, score (mean of the top 1% of the heatmap),
+verdict (edited if score >= threshold), edited fraction, regions, output paths, the detector's
+name and sha256, deal's version, seconds, and an error message (null when it worked).
+
+A killed run resumes: rerun the same command; inputs already done are skipped (--overwrite to
+redo them) and the outputs are byte-identical to an uninterrupted run (same device, batch
+size and thread count; records differ only in `seconds`). Unreadable inputs
+(corrupt, truncated, empty, not an image, over --max-pixels, no permission, missing) are
+reported on stderr and in results.jsonl, and the run goes on.
+
+Exit codes: 0 every input done, 1 some inputs failed (see the error field of results.jsonl),
+2 usage error (no input matched, bad option value, output folder in use by another run).
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders and glob patterns")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
+    parser.add_argument(
+        "--detector",
+        metavar="FILE",
+        help="detector file (.safetensors); default: the bundled demonstration one",
+    )
+    parser.add_argument(
+        "--sam-checkpoint",
+        metavar="PATH",
+        help="SAM checkpoint of a frozen-encoder detector (default: found)",
+    )
+    parser.add_argument("--force", action="store_true", help="accept a SAM checkpoint whose sha256 differs")
+    parser.add_argument(
+        "--threshold", type=float, metavar="T", help="mask and verdict threshold (default: the detector's)"
+    )
+    parser.add_argument(
+        "--device", default="auto", choices=("auto", "cpu", "cuda", "mps"), help="default: auto"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=8, metavar="N", help="images per batch (default: 8)"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=None, metavar="N", help="decoding threads (default: min(4, CPU count))"
+    )
+    parser.add_argument(
+        "--save",
+        default="heatmap,mask,overlay,json",
+        metavar="KINDS",
+        help="comma-separated outputs among heatmap,mask,overlay,npz,json (default: heatmap,mask,overlay,json)",
+    )
+    parser.add_argument("--report", choices=("html",), help="also write DIR/report.html")
+    parser.add_argument("--overwrite", action="store_true", help="redo inputs that an earlier run completed")
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=100_000_000,
+        metavar="N",
+        help="refuse images over N pixels before decoding them (default: 100000000)",
+    )
+    parser.add_argument(
+        "--tile",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="tile images larger than the detector's image size at native resolution (default); "
+        "--no-tile downscales them so their longest side fits, and resizes the heatmap back",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar, log lines or summary")
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+    import sys
+    import warnings
+
+    from deal.cli.main import UsageError
+
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
+        raise UsageError(f"--threshold must be in [0, 1], got {args.threshold}")
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.workers is not None and args.workers < 0:
+        raise UsageError(f"--workers must be >= 0, got {args.workers}")
+    if args.max_pixels < 1:
+        raise UsageError(f"--max-pixels must be >= 1, got {args.max_pixels}")
+
+    from PIL import Image
+
+    from deal.inference.discovery import NoInputsError
+    from deal.inference.outputs import parse_save
+    from deal.inference.run_folder import RunLockedError, run_detection
+
+    try:
+        save = parse_save(args.save)
+    except ValueError as err:
+        raise UsageError(f"--save: {err}") from err
+    # Oversized images are refused with a clear message; Pillow's own warning would only repeat it.
+    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+
+    from deal.inference.detector import Detector
+
+    try:
+        detector = Detector.load(
+            args.detector,
+            args.device,
+            threshold=args.threshold,
+            sam_checkpoint=args.sam_checkpoint,
+            force=args.force,
+            tile=args.tile,
+            max_pixels=args.max_pixels,
+        )
+    except (ValueError, OSError) as err:  # no such detector file, not a detector, unavailable device
+        raise UsageError(str(err)) from err
+    workers = args.workers if args.workers is not None else min(4, os.cpu_count() or 1)
+    try:
+        summary = run_detection(
+            args.inputs,
+            args.out,
+            detector,
+            save=save,
+            report=args.report,
+            overwrite=args.overwrite,
+            batch_size=args.batch_size,
+            workers=workers,
+            quiet=args.quiet,
+        )
+    except (NoInputsError, RunLockedError) as err:
+        raise UsageError(str(err)) from err
+    sys.stderr.flush()
+    return summary.exit_code

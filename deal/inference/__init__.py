@@ -1,0 +1,29 @@
+"""Inference: a trained detector over images of any size, and over folders of millions of them.
+
+Public API (imported lazily, so importing a submodule stays light)::
+
+    from deal.inference import Detector, Detection, run_detection, RunSummary, ImageLoadError
+
+deal.inference never imports lightning.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "Detector": "deal.inference.detector",
+    "Detection": "deal.inference.detection",
+    "ImageLoadError": "deal.inference.image_loading",
+    "run_detection": "deal.inference.run_folder",
+    "RunSummary": "deal.inference.run_folder",
+    "NoInputsError": "deal.inference.discovery",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'deal.inference' has no attribute {name!r}")

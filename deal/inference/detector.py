@@ -1,0 +1,294 @@
+"""Detector: a trained MFPT model plus what inference needs (device, threshold, input policy, tiling).
+
+How an image reaches the model (its "inference" in results):
+
+- "native" policy (no resampling), image no larger than the tile (config.image_size) along both axes:
+  one pass, padded to a multiple of 16 ("native").
+- "native" policy, larger image, tile=True: overlapping windows of image_size pixels, overlap
+  image_size/8 (64 px for 512), blended with a linear ramp (deal.inference.tiling) ("tiled").
+  Memory stays bounded whatever the image size.
+- "native" policy, larger image, tile=False: the image is downscaled (area interpolation) so its longest
+  side is image_size, predicted in one pass, and the logits are resized back (bilinear) ("resized").
+- "sam" policy: SAM's resize of the longest side to image_size and square padding (deal.modeling.
+  input_policy), logits resized back; never tiled ("sam").
+
+Batches group images that share a padded shape ("native"/"resized"), or any images ("sam"), so an
+image's heatmap never depends on the padding of other images. The model runs under
+torch.inference_mode, in bf16 autocast on CUDA and float32 elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from deal.inference.detection import Detection
+from deal.inference.devices import autocast, precision, resolve_device
+from deal.inference.image_loading import DEFAULT_MAX_PIXELS, ImageLoadError, load_any
+from deal.inference.tiling import TileBlender
+from deal.modeling.config import ModelConfig
+from deal.modeling.detector_file import DetectorInfo, load_detector
+from deal.modeling.input_policy import prepare_batch, restore, sam_resized_hw
+from deal.modeling.mfpt import MFPT
+
+BUNDLED_DESCRIPTION = "the bundled demonstration detector trained on synthetic edits"
+_bundled_notice_shown = False
+
+__all__ = ["Detector", "Detection"]
+
+
+def default_overlap(tile: int, patch: int = 16) -> int:
+    """Tile overlap: an eighth of the tile, a multiple of the patch size, at least one patch."""
+    return max(patch, (tile // 8) // patch * patch)
+
+
+def _round_up(v: int, m: int) -> int:
+    return -(-v // m) * m
+
+
+class Detector:
+    """Runs a trained MFPT model on images of any size.
+
+    Args:
+        model: the MFPT model (put in eval mode; moved to `device`).
+        info: what its detector file says (name, config, threshold, sha256); None for a model that has no
+            file (name "in-memory", threshold 0.5).
+        device: "auto" (the model's device if it is not on the CPU, else CUDA, then MPS, then CPU),
+            "cpu", "cuda", "mps" or a torch.device.
+        threshold: the mask and verdict threshold; None for the detector's calibrated one.
+        tile: tile images larger than config.image_size (native policy); False resizes them instead.
+        max_pixels: larger inputs are refused before decoding (decompression bomb guard).
+    """
+
+    def __init__(
+        self,
+        model: MFPT,
+        info: DetectorInfo | None = None,
+        device: str | torch.device = "auto",
+        *,
+        threshold: float | None = None,
+        tile: bool = True,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+    ) -> None:
+        if info is None:
+            info = DetectorInfo(name="in-memory", config=model.config)
+        if device == "auto":
+            param = next(model.parameters(), None)
+            if param is not None and param.device.type != "cpu":
+                device = param.device
+        self.device = resolve_device(device)
+        self.model = model.to(self.device).eval()
+        self.info = info
+        t = info.threshold if threshold is None else float(threshold)
+        if not 0.0 <= t <= 1.0:
+            raise ValueError(f"threshold must be in [0, 1], got {t}")
+        self._threshold = t
+        self.tile = bool(tile)
+        if max_pixels < 1:
+            raise ValueError(f"max_pixels must be >= 1, got {max_pixels}")
+        self.max_pixels = int(max_pixels)
+        self.patch = self.config.spec.patch_size
+        self.overlap = default_overlap(self.config.image_size, self.patch)
+
+    # --- construction ---------------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike | None = None,
+        device: str | torch.device = "auto",
+        *,
+        threshold: float | None = None,
+        sam_checkpoint: str | os.PathLike | None = None,
+        force: bool = False,
+        tile: bool = True,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+    ) -> Detector:
+        """Loads a detector file (None: the bundled demonstration detector, announced once on stderr).
+
+        A frozen-encoder detector needs its SAM checkpoint (`sam_checkpoint`, or found in the weights
+        folders); one whose sha256 differs from the detector's record is refused unless force=True.
+        """
+        global _bundled_notice_shown
+        if path is None:
+            from deal.hub import bundled_detector_path
+
+            path = bundled_detector_path()
+            if path is None:
+                raise FileNotFoundError(
+                    "no bundled detector is installed; pass a detector file (--detector FILE / Detector.load(path))"
+                )
+            if not _bundled_notice_shown:
+                print(f"deal: using {BUNDLED_DESCRIPTION} ({path})", file=sys.stderr)
+                _bundled_notice_shown = True
+        model, info = load_detector(Path(path), sam_checkpoint=sam_checkpoint, force=force)
+        return cls(model, info, device, threshold=threshold, tile=tile, max_pixels=max_pixels)
+
+    # --- properties -----------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def sha256(self) -> str | None:
+        """sha256 of the detector file (None for an in-memory model)."""
+        return self.info.sha256
+
+    @property
+    def threshold(self) -> float:
+        return self._threshold
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.info.config
+
+    @property
+    def precision(self) -> str:
+        return precision(self.device)
+
+    def __repr__(self) -> str:
+        return (
+            f"Detector(name={self.name!r}, encoder={self.config.encoder!r}, policy={self.config.input_policy!r}, "
+            f"image_size={self.config.image_size}, threshold={self.threshold}, device={str(self.device)!r}, "
+            f"tile={self.tile})"
+        )
+
+    # --- planning -------------------------------------------------------------------------------
+    def inference_mode_of(self, height: int, width: int) -> str:
+        """How an image of this size is processed: "native", "tiled", "resized" or "sam" (module docstring)."""
+        if self.config.input_policy == "sam":
+            return "sam"
+        size = self.config.image_size
+        if height <= size and width <= size:
+            return "native"
+        return "tiled" if self.tile else "resized"
+
+    def _resized_hw(self, height: int, width: int) -> tuple[int, int]:
+        return sam_resized_hw(height, width, self.config.image_size)
+
+    def batch_key(self, height: int, width: int, index: int = 0) -> tuple:
+        """Images with equal keys may share a batch without changing each other's result."""
+        mode = self.inference_mode_of(height, width)
+        if mode == "sam":
+            return ("sam",)
+        if mode == "tiled":
+            return ("tiled", index)
+        if mode == "resized":
+            height, width = self._resized_hw(height, width)
+        return ("native", _round_up(height, self.patch), _round_up(width, self.patch))
+
+    # --- inference ------------------------------------------------------------------------------
+    def _logits(self, images: Sequence[np.ndarray], policy: str) -> list[torch.Tensor]:
+        """HxWx3 uint8 arrays -> HxW float32 logit maps on the CPU (one forward pass)."""
+        batch, placements = prepare_batch(
+            images,
+            policy=policy,
+            image_size=self.config.image_size,
+            patch_size=self.patch,
+            device=self.device,
+        )
+        with torch.inference_mode(), autocast(self.device):
+            logits = self.model(batch)
+        return [m.float().cpu() for m in restore(logits.float(), placements)]
+
+    def _tiled(self, image: np.ndarray, batch_size: int) -> np.ndarray:
+        h, w = image.shape[:2]
+        blender = TileBlender(h, w, tile=self.config.image_size, overlap=self.overlap)
+        windows = list(blender.windows())
+        for start in range(0, len(windows), batch_size):
+            chunk = windows[start : start + batch_size]
+            tiles = [image[t.y : t.y + t.h, t.x : t.x + t.w] for t in chunk]
+            for t, logit in zip(chunk, self._logits(tiles, "native")):
+                blender.add(t, torch.sigmoid(logit).numpy())
+        return blender.result()
+
+    def heatmaps(self, images: Sequence[np.ndarray], batch_size: int = 8) -> list[np.ndarray]:
+        """HxWx3 uint8 RGB arrays -> HxW float32 probability maps at each image's size.
+
+        Images are grouped by batch_key (in order of first appearance) and each group runs in batches of
+        `batch_size`; tiled images run alone, `batch_size` tiles at a time.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        groups: dict[tuple, list[int]] = {}
+        for i, img in enumerate(images):
+            if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+                raise ValueError(f"expected HxWx3 uint8 RGB arrays, got shape {img.shape} dtype {img.dtype}")
+            groups.setdefault(self.batch_key(img.shape[0], img.shape[1], i), []).append(i)
+        out: list[np.ndarray | None] = [None] * len(images)
+        policy = self.config.input_policy
+        for key, idxs in groups.items():
+            if key[0] == "tiled":
+                out[idxs[0]] = self._tiled(images[idxs[0]], batch_size)
+                continue
+            for start in range(0, len(idxs), batch_size):
+                chunk = idxs[start : start + batch_size]
+                batch_images = [images[i] for i in chunk]
+                resized = [self.inference_mode_of(*img.shape[:2]) == "resized" for img in batch_images]
+                batch_images = [
+                    cv2.resize(img, self._resized_hw(*img.shape[:2])[::-1], interpolation=cv2.INTER_AREA)
+                    if r
+                    else img
+                    for img, r in zip(batch_images, resized)
+                ]
+                for i, r, logit in zip(chunk, resized, self._logits(batch_images, policy)):
+                    if r:
+                        h, w = images[i].shape[:2]
+                        logit = torch.from_numpy(
+                            cv2.resize(logit.numpy(), (w, h), interpolation=cv2.INTER_LINEAR)
+                        )
+                    out[i] = torch.sigmoid(logit).numpy()
+        return out  # type: ignore[return-value]
+
+    def predict(self, image: Any, threshold: float | None = None) -> Detection:
+        """One image -> Detection.
+
+        Args:
+            image: a path, a PIL image, an HxWx3 uint8 array, or a tensor (3xHxW or HxWx3, uint8 on 0-255 or
+                float on [0, 1]).
+            threshold: overrides the detector's threshold for the mask and the verdict.
+
+        Raises:
+            ImageLoadError: the input cannot be read or decoded (the message names it and the problem).
+        """
+        loaded = load_any(image, max_pixels=self.max_pixels)
+        (heatmap,) = self.heatmaps([loaded.array])
+        return Detection.from_heatmap(
+            heatmap,
+            self.threshold if threshold is None else threshold,
+            source=loaded.source,
+            notes=loaded.notes,
+        )
+
+    def predict_many(
+        self,
+        items: Iterable[Any],
+        batch_size: int = 8,
+        workers: int = 0,
+        *,
+        threshold: float | None = None,
+        on_error: str = "raise",
+    ) -> Iterator[Detection]:
+        """Streams one Detection per input, in input order, with bounded memory.
+
+        Inputs are decoded ahead (at most two batches) by `workers` threads (0: in the calling thread).
+        on_error="raise" raises ImageLoadError at the first unreadable input; "skip" leaves it out (its
+        Detection is missing: use Detection.source, or run_detection for per-input error records).
+        """
+        from deal.inference.streaming import stream_outcomes, windows_of
+
+        if on_error not in ("raise", "skip"):
+            raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+        for outcome in stream_outcomes(
+            self, windows_of(items, batch_size), batch_size=batch_size, workers=workers, threshold=threshold
+        ):
+            if outcome.detection is not None:
+                yield outcome.detection
+            elif on_error == "raise":
+                raise ImageLoadError(outcome.error or "unknown error")

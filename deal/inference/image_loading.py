@@ -1,0 +1,192 @@
+"""Any image input (a file, a PIL image, an array, a tensor) as an HxWx3 uint8 RGB array, or a clear error.
+
+Files are read once as bytes: the sha256 recorded for an image is the hash of exactly the bytes decoded.
+Conversions (documented in README "Detect"):
+
+- EXIF orientation is applied: outputs match the image as displayed.
+- 16-bit and 32-bit grayscale (Pillow modes ``I;16*``, ``I``) are scaled from 0-65535 to 0-255 (rounded),
+  not clipped; float grayscale (``F``) from 0-1 when its maximum is at most 1.
+- CMYK, palette, grayscale, 1-bit and YCbCr images go through Pillow's conversion to RGB.
+- Alpha is dropped (the stored colour values are kept, not composited on a background: forensic traces
+  live in those values), as in deal.data.io.
+- Animated or multi-page files: the first frame, with a note.
+- An image whose header declares more than ``max_pixels`` pixels is refused before it is decoded
+  (a decompression bomb guard).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from deal.fileio import sha256_bytes
+
+# Extensions picked up when a folder or a glob is expanded (compared lower-case). Files named
+# explicitly on the command line are tried whatever their extension.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
+DEFAULT_MAX_PIXELS = 100_000_000
+_EXIF_ORIENTATION = 0x0112
+
+
+class ImageLoadError(ValueError):
+    """An input could not be turned into an image; the message names the input and the problem."""
+
+
+@dataclass
+class LoadedImage:
+    """A decoded input.
+
+    Attributes:
+        array: HxWx3 uint8 RGB, as displayed (EXIF orientation applied).
+        source: what was given (a path as a string, or a short description of an in-memory input).
+        sha256: hash of the file's bytes (None for in-memory inputs).
+        nbytes: the file's size in bytes (None for in-memory inputs).
+        notes: conversions worth knowing about ("first frame of 12", "EXIF orientation 6 applied", ...).
+    """
+
+    array: np.ndarray
+    source: str
+    sha256: str | None = None
+    nbytes: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _gray_to_uint8(img: Image.Image) -> np.ndarray:
+    """Pillow's high-bit-depth single-channel modes as HxW uint8, scaled (``convert("L")`` would clip)."""
+    arr = np.asarray(img)
+    if img.mode == "F":
+        arr = arr.astype(np.float64)
+        if arr.size and np.nanmax(arr) <= 1.0:
+            arr = arr * 255.0
+        return np.clip(np.nan_to_num(arr), 0, 255).round().astype(np.uint8)
+    arr = np.clip(arr.astype(np.int64), 0, 65535)
+    return ((arr * 255 + 32767) // 65535).astype(np.uint8)  # round(v * 255 / 65535)
+
+
+def pil_to_rgb(img: Image.Image) -> np.ndarray:
+    """A decoded PIL image (any mode) -> HxWx3 uint8 RGB; alpha dropped, 16-bit gray scaled."""
+    if img.mode in ("I", "F") or img.mode.startswith("I;16"):
+        gray = _gray_to_uint8(img)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    return np.array(img, dtype=np.uint8)
+
+
+def _ensure_pillow_limit(max_pixels: int) -> None:
+    # Pillow raises DecompressionBombError on open above 2 * MAX_IMAGE_PIXELS. Our own check (below)
+    # refuses anything over max_pixels with a clearer message, so only raise Pillow's limit if needed.
+    if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < max_pixels:
+        Image.MAX_IMAGE_PIXELS = max_pixels
+
+
+def _too_large(name: str, w: int, h: int, max_pixels: int) -> ImageLoadError:
+    return ImageLoadError(
+        f"{name}: image is {w}x{h} = {w * h:,} pixels, over the limit of {max_pixels:,} "
+        "(a possible decompression bomb); raise --max-pixels to process it"
+    )
+
+
+def decode_image_bytes(
+    data: bytes, name: str, *, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> tuple[np.ndarray, list[str]]:
+    """Encoded image bytes -> (HxWx3 uint8 RGB as displayed, notes). ImageLoadError names `name`."""
+    if not data:
+        raise ImageLoadError(f"{name}: empty file (0 bytes)")
+    _ensure_pillow_limit(max_pixels)
+    notes: list[str] = []
+    try:
+        img = Image.open(io.BytesIO(data))
+        w, h = img.size
+        if w * h > max_pixels:
+            raise _too_large(name, w, h, max_pixels)
+        frames = getattr(img, "n_frames", 1)
+        if frames > 1:
+            notes.append(f"{frames} frames (animated or multi-page): the first frame was analysed")
+        img.load()
+        orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
+        if orientation not in (None, 1):
+            notes.append(f"EXIF orientation {orientation} applied")
+        img = ImageOps.exif_transpose(img)
+        array = pil_to_rgb(img)
+    except Image.DecompressionBombError as err:
+        raise ImageLoadError(
+            f"{name}: {err} (a possible decompression bomb); raise --max-pixels to process it"
+        ) from err
+    except UnidentifiedImageError as err:
+        raise ImageLoadError(f"{name}: not an image Pillow can read ({len(data):,} bytes)") from err
+    except ImageLoadError:
+        raise
+    except (OSError, ValueError, SyntaxError, EOFError, KeyError, IndexError) as err:
+        raise ImageLoadError(f"{name}: corrupt or truncated image data: {err}") from err
+    if array.ndim != 3 or array.shape[0] == 0 or array.shape[1] == 0:
+        raise ImageLoadError(f"{name}: decoded to an empty image of shape {array.shape}")
+    return array, notes
+
+
+def load_image_file(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+    """Reads and decodes one image file. Raises ImageLoadError naming the file and the problem."""
+    name = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError as err:
+        raise ImageLoadError(f"{name}: no such file") from err
+    except PermissionError as err:
+        raise ImageLoadError(f"{name}: permission denied (cannot read the file)") from err
+    except IsADirectoryError as err:
+        raise ImageLoadError(f"{name}: is a folder, not an image file") from err
+    except OSError as err:
+        raise ImageLoadError(f"{name}: cannot read: {err.strerror or err}") from err
+    array, notes = decode_image_bytes(data, name, max_pixels=max_pixels)
+    return LoadedImage(array, name, sha256_bytes(data), len(data), notes)
+
+
+def _array_to_rgb(arr: np.ndarray, what: str) -> np.ndarray:
+    """HxWx3 (or 3xHxW when the first axis is 3 and the last is not), uint8 or float in [0, 1] -> HxWx3 uint8."""
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    if arr.ndim != 3:
+        raise ImageLoadError(f"{what}: expected an HxWx3 or 3xHxW image, got shape {arr.shape}")
+    if arr.shape[0] == 3 and arr.shape[-1] != 3:
+        arr = np.moveaxis(arr, 0, -1)
+    if arr.shape[-1] != 3:
+        raise ImageLoadError(f"{what}: expected 3 colour channels, got shape {arr.shape}")
+    if arr.dtype == np.uint8:
+        return np.ascontiguousarray(arr)
+    if np.issubdtype(arr.dtype, np.floating):
+        if arr.size and (not np.isfinite(arr).all() or arr.min() < 0.0 or arr.max() > 1.0):
+            raise ImageLoadError(f"{what}: a float image must hold values in [0, 1]")
+        return np.ascontiguousarray(np.rint(arr.astype(np.float64) * 255.0).astype(np.uint8))
+    raise ImageLoadError(f"{what}: unsupported dtype {arr.dtype}; pass uint8 (0-255) or float (0-1)")
+
+
+def load_any(item: Any, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+    """A path, PIL image, numpy array or torch tensor -> LoadedImage.
+
+    Arrays and tensors are HxWx3 or 3xHxW (a 3x?x3 shape is read as 3xHxW, torch's convention), uint8 on
+    0-255 or float on [0, 1]; HxW is taken as grayscale.
+    """
+    if isinstance(item, (str, os.PathLike)):
+        return load_image_file(item, max_pixels=max_pixels)
+    if isinstance(item, Image.Image):
+        w, h = item.size
+        if w * h > max_pixels:
+            raise _too_large("PIL image", w, h, max_pixels)
+        return LoadedImage(pil_to_rgb(item), f"PIL image {w}x{h}")
+    if type(item).__module__.startswith("torch"):
+        item = item.detach().cpu().numpy()
+    if isinstance(item, np.ndarray):
+        arr = _array_to_rgb(item, f"array of shape {item.shape}")
+        h, w = arr.shape[:2]
+        if w * h > max_pixels:
+            raise _too_large("array", w, h, max_pixels)
+        return LoadedImage(arr, f"array {w}x{h}")
+    raise ImageLoadError(
+        f"cannot use an input of type {type(item).__name__}: pass a path, a PIL image, an array or a tensor"
+    )

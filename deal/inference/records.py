@@ -1,0 +1,153 @@
+"""The result record of one input, whether a record on disk is complete, and results.jsonl / results.csv.
+
+A record (one line of results.jsonl, and the content of the ``<name>.json`` sidecar) has these keys, in
+this order:
+
+path, sha256 (of the input's bytes), bytes, width, height, score, verdict, threshold, edited_fraction,
+n_regions, regions (the 50 largest), inference ("native" | "tiled" | "resized" | "sam"), tile, outputs
+(kind -> path relative to the output folder), detector (name, sha256), device, deal_version, seconds,
+error (null, or a message naming the file and the problem), notes (list of strings).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from deal.inference.outputs import OUTPUT_KINDS
+
+RECORD_KEYS = (
+    "path",
+    "sha256",
+    "bytes",
+    "width",
+    "height",
+    "score",
+    "verdict",
+    "threshold",
+    "edited_fraction",
+    "n_regions",
+    "regions",
+    "inference",
+    "tile",
+    "outputs",
+    "detector",
+    "device",
+    "deal_version",
+    "seconds",
+    "error",
+    "notes",
+)
+CSV_COLUMNS = (
+    "path",
+    "sha256",
+    "bytes",
+    "width",
+    "height",
+    "score",
+    "verdict",
+    "threshold",
+    "edited_fraction",
+    "regions",
+    *OUTPUT_KINDS,
+    "inference",
+    "detector_name",
+    "detector_sha256",
+    "device",
+    "deal_version",
+    "seconds",
+    "error",
+    "notes",
+)
+
+
+def make_record(**values: Any) -> dict[str, Any]:
+    """A record with every key of RECORD_KEYS, in order (missing ones None; regions/notes/outputs empty)."""
+    unknown = set(values) - set(RECORD_KEYS)
+    if unknown:
+        raise ValueError(f"unknown record key(s) {sorted(unknown)}")
+    defaults: dict[str, Any] = {"regions": [], "outputs": {}, "notes": []}
+    return {k: values.get(k, defaults.get(k)) for k in RECORD_KEYS}
+
+
+def record_json(record: dict[str, Any]) -> str:
+    """The sidecar's text (indented, UTF-8, trailing newline)."""
+    return json.dumps(record, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def record_line(record: dict[str, Any]) -> str:
+    """One line of results.jsonl."""
+    return json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def read_record(path: Path) -> dict[str, Any] | None:
+    """A record file's content, or None if it is missing or unreadable (a torn write cannot exist:
+    records are written atomically, but a hand-edited file might not parse)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            record = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def is_complete(
+    record: dict[str, Any] | None,
+    out_dir: Path,
+    *,
+    expected: dict[str, Any],
+    kinds: Iterable[str],
+    extra_files: Iterable[Path] = (),
+    input_size: int | None = None,
+) -> bool:
+    """Whether a previous run's record can stand for this run: no error, the same detector, threshold and
+    tiling (`expected`), the same input size in bytes, and every requested output present on disk."""
+    if not record or record.get("error") is not None:
+        return False
+    if any(record.get(k) != v for k, v in expected.items()):
+        return False
+    if input_size is not None and record.get("bytes") != input_size:
+        return False
+    outputs = record.get("outputs") or {}
+    for kind in kinds:
+        if kind not in outputs or not (out_dir / outputs[kind]).is_file():
+            return False
+    return all(p.is_file() for p in extra_files)
+
+
+def csv_row(record: dict[str, Any]) -> list[Any]:
+    """A record flattened to CSV_COLUMNS (regions as a count, outputs one column per kind)."""
+    outputs = record.get("outputs") or {}
+    detector = record.get("detector") or {}
+    flat = dict(record)
+    flat["regions"] = record.get("n_regions")
+    flat.update({k: outputs.get(k, "") for k in OUTPUT_KINDS})
+    flat["detector_name"] = detector.get("name")
+    flat["detector_sha256"] = detector.get("sha256")
+    flat["notes"] = "; ".join(record.get("notes") or [])
+    return ["" if flat.get(c) is None else flat.get(c) for c in CSV_COLUMNS]
+
+
+def write_results(records: Iterable[dict[str, Any]], jsonl_path: Path, csv_path: Path) -> int:
+    """Writes results.jsonl and results.csv from `records` (streamed, in order), each atomically.
+
+    Returns the number of records written.
+    """
+    from deal.fileio import atomic_path
+
+    n = 0
+    with atomic_path(jsonl_path) as tmp_jsonl, atomic_path(csv_path) as tmp_csv:
+        with (
+            open(tmp_jsonl, "w", encoding="utf-8", newline="\n") as fj,
+            open(tmp_csv, "w", encoding="utf-8", newline="") as fc,
+        ):
+            writer = csv.writer(fc, lineterminator="\n")
+            writer.writerow(CSV_COLUMNS)
+            for record in records:
+                fj.write(record_line(record))
+                writer.writerow(csv_row(record))
+                n += 1
+    return n

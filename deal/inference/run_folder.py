@@ -1,0 +1,437 @@
+"""run_detection: a Detector over files, folders and globs, to an output folder that survives being killed.
+
+Per input, the outputs (deal.inference.outputs) are written atomically and the record LAST: the
+``<name>.json`` sidecar (or, without "json" in `save`, ``.deal/records/<rel>.json``). A record whose
+detector, threshold, tiling, input size and requested outputs match this run means the input is done,
+and a rerun skips it (unless overwrite). Inputs that failed are retried by every run. Stray temporary
+files of a killed run are removed at start. Because batches are fixed windows of inputs
+(deal.inference.streaming), a resumed run writes byte-identical outputs to an uninterrupted one on the
+same device, and the same results.jsonl but for `seconds`.
+
+results.jsonl and results.csv (one row per input, in input order) are rewritten atomically at the end,
+and during long runs every few minutes with the inputs done so far.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections import deque
+from collections.abc import Collection, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from deal.fileio import atomic_write_bytes, atomic_write_text
+from deal.inference.detector import Detector
+from deal.inference.discovery import STATE_DIR, InputFile, find_inputs
+from deal.inference.outputs import (
+    DEFAULT_SAVE,
+    heatmap_png,
+    mask_png,
+    npz_bytes,
+    output_name,
+    overlay_jpg,
+    parse_save,
+    thumbnail_jpg,
+)
+from deal.inference.progress import Progress
+from deal.inference.records import is_complete, make_record, read_record, record_json, write_results
+from deal.inference.streaming import Outcome, WorkItem, stream_outcomes
+
+REPORT_KINDS = ("html",)
+# Temporary files of deal.fileio.atomic_path: "." + name + "." + 8 random characters + ".part".
+_PART_FILE = re.compile(r"^\..+\.[a-z0-9_]{8}\.part$")
+_MIN_RESULTS_INTERVAL = 120.0  # seconds between interim rewrites of results.jsonl (at least)
+
+
+class RunLockedError(RuntimeError):
+    """Another run is writing to the same output folder."""
+
+
+@dataclass
+class RunSummary:
+    """What a run did. exit_code: 0 every input done, 1 some failed."""
+
+    n_inputs: int
+    n_processed: int
+    n_skipped: int
+    n_failed: int
+    n_edited: int
+    seconds: float
+    out_dir: Path
+    results_jsonl: Path
+    results_csv: Path
+    report: Path | None = None
+
+    @property
+    def images_per_second(self) -> float:
+        """Images inferred in this run per second of wall time (skipped ones not counted)."""
+        return self.n_processed / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.n_failed else 0
+
+    def text(self) -> str:
+        skipped = f" ({self.n_skipped} already done)" if self.n_skipped else ""
+        where = f"{self.results_jsonl}, {self.results_csv}" + (f", {self.report}" if self.report else "")
+        return (
+            f"{self.n_inputs} images{skipped}: {self.n_edited} edited, {self.n_failed} failed; "
+            f"{self.images_per_second:.2f} images/s; results in {where}"
+        )
+
+
+def remove_stray_parts(out_dir: Path) -> int:
+    """Deletes temporary files left by a killed run under `out_dir`. Returns how many."""
+    n = 0
+    for top, _, files in os.walk(out_dir):
+        for name in files:
+            if _PART_FILE.match(name):
+                Path(top, name).unlink(missing_ok=True)
+                n += 1
+    return n
+
+
+class _Lock:
+    """An exclusive lock on <out>/.deal/lock (POSIX flock; a no-op where fcntl is missing)."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.path = out_dir / STATE_DIR / "lock"
+        self.fd: int | None = None
+
+    def __enter__(self) -> _Lock:
+        try:
+            import fcntl
+        except ImportError:
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            os.close(self.fd)
+            self.fd = None
+            raise RunLockedError(f"another deal detect run is writing to {self.path.parent.parent}") from err
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing releases the flock
+            self.fd = None
+
+
+class _Run:
+    """The state of one run_detection call (paths, settings, failures of this run)."""
+
+    def __init__(
+        self,
+        items: list[InputFile],
+        root: Path,
+        out_dir: Path,
+        detector: Detector,
+        kinds: tuple[str, ...],
+        report: str | None,
+        overwrite: bool,
+    ) -> None:
+        from deal import __version__
+
+        self.items, self.root, self.out, self.det = items, root, out_dir, detector
+        self.kinds, self.report, self.overwrite = kinds, report, overwrite
+        self.version = __version__
+        self.failures: dict[int, dict[str, Any]] = {}
+        self.done_upto = 0  # inputs [0, done_upto) have a record (on disk or in failures)
+        self.settings = {
+            "detector": {"name": detector.name, "sha256": detector.sha256},
+            "threshold": detector.threshold,
+            "tile": detector.tile,
+        }
+
+    # --- paths ----------------------------------------------------------------------------------
+    def rel_output(self, item: InputFile, kind: str) -> str:
+        return output_name(item.rel, kind)
+
+    def record_path(self, item: InputFile) -> Path:
+        if "json" in self.kinds:
+            return self.out / output_name(item.rel, "json")
+        return self.out / STATE_DIR / "records" / (item.rel + ".json")
+
+    def thumb_path(self, item: InputFile) -> Path:
+        return self.out / STATE_DIR / "thumbs" / (item.rel + ".jpg")
+
+    # --- records --------------------------------------------------------------------------------
+    def base_record(self, item: InputFile, **values: Any) -> dict[str, Any]:
+        return make_record(
+            path=str(item.path),
+            tile=self.det.tile,
+            threshold=self.det.threshold,
+            detector={"name": self.det.name, "sha256": self.det.sha256},
+            device=f"{self.det.device.type} {self.det.precision}",
+            deal_version=self.version,
+            **values,
+        )
+
+    def fail(
+        self, index: int, item: InputFile, error: str, seconds: float = 0.0, **values: Any
+    ) -> dict[str, Any]:
+        record = self.base_record(item, error=error, seconds=round(seconds, 4), **values)
+        self.failures[index] = record
+        return record
+
+    def done_already(self, item: InputFile) -> bool:
+        if self.overwrite or self.det.sha256 is None:  # an in-memory model has no identity to match
+            return False
+        try:
+            size = item.path.stat().st_size
+        except OSError:
+            return False
+        extra = [self.thumb_path(item)] if self.report else []
+        kinds = [k for k in self.kinds if k != "json"]
+        return is_complete(
+            read_record(self.record_path(item)),
+            self.out,
+            expected=self.settings,
+            kinds=kinds,
+            extra_files=extra,
+            input_size=size,
+        )
+
+    def record_of(self, index: int) -> dict[str, Any]:
+        if index in self.failures:
+            return self.failures[index]
+        item = self.items[index]
+        record = read_record(self.record_path(item))
+        if record is None:
+            return self.base_record(
+                item, error=f"{item.path}: its record {self.record_path(item)} is missing"
+            )
+        return record
+
+    # --- writing one image's outputs (in a writer thread) ---------------------------------------
+    def write_outputs(self, outcome: Outcome, item: InputFile) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        d, loaded = outcome.detection, outcome.loaded
+        assert d is not None and loaded is not None
+        record_path = self.record_path(item)
+        try:
+            record_path.unlink(missing_ok=True)  # absent while the outputs change: never a stale "done"
+            outputs = {}
+            encoders = {
+                "heatmap": lambda: heatmap_png(d.heatmap),
+                "mask": lambda: mask_png(d.mask),
+                "overlay": lambda: overlay_jpg(loaded.array, d.heatmap),
+                "npz": lambda: npz_bytes(d.heatmap, d.score),
+            }
+            for kind in self.kinds:
+                if kind in encoders:
+                    rel = self.rel_output(item, kind)
+                    atomic_write_bytes(self.out / rel, encoders[kind]())
+                    outputs[kind] = rel
+            if self.report:
+                atomic_write_bytes(self.thumb_path(item), thumbnail_jpg(loaded.array, d.heatmap))
+            if "json" in self.kinds:
+                outputs["json"] = self.rel_output(item, "json")
+            record = self.base_record(
+                item,
+                sha256=loaded.sha256,
+                bytes=loaded.nbytes,
+                width=d.width,
+                height=d.height,
+                score=round(d.score, 6),
+                verdict=d.verdict,
+                edited_fraction=round(d.edited_fraction, 6),
+                n_regions=d.n_regions,
+                regions=d.regions,
+                inference=outcome.inference,
+                outputs=outputs,
+                seconds=round(outcome.seconds + time.perf_counter() - t0, 4),
+                notes=list(d.notes),
+            )
+            atomic_write_text(record_path, record_json(record))
+            return record
+        except Exception as err:  # e.g. disk full: this input fails, the run goes on
+            return self.base_record(
+                item,
+                error=f"{item.path}: cannot write outputs: {type(err).__name__}: {err}",
+                seconds=round(outcome.seconds + time.perf_counter() - t0, 4),
+            )
+
+    # --- results --------------------------------------------------------------------------------
+    def write_results(self, upto: int | None = None) -> tuple[int, int]:
+        """Rewrites results.jsonl/csv for inputs [0, upto) from the records. Returns (n failed, n edited)."""
+        n = len(self.items) if upto is None else upto
+        tally = [0, 0]
+
+        def records() -> Iterator[dict[str, Any]]:
+            for i in range(n):
+                record = self.record_of(i)
+                tally[0] += record.get("error") is not None
+                tally[1] += record.get("verdict") == "edited"
+                yield record
+
+        write_results(records(), self.out / "results.jsonl", self.out / "results.csv")
+        return tally[0], tally[1]
+
+    def write_report(self, inputs: Sequence[str | os.PathLike]) -> Path:
+        from deal.inference.report_html import write_report
+
+        det = self.det
+        settings = {
+            "inputs": " ".join(map(os.fspath, inputs)),
+            "detector": det.name,
+            "detector sha256": det.sha256 or "(in memory)",
+            "model": f"{det.config.encoder}, {det.config.input_policy} policy, image size {det.config.image_size}",
+            "threshold": det.threshold,
+            "tiling": f"on (tiles of {det.config.image_size} px, overlap {det.overlap} px)"
+            if det.tile
+            else "off",
+            "device": f"{det.device.type} ({det.precision})",
+            "saved": ", ".join(self.kinds) or "(records only)",
+            "deal version": self.version,
+        }
+        entries = ((i, self.record_of(i), self.thumb_path(self.items[i])) for i in range(len(self.items)))
+        return write_report(self.out / "report.html", entries, settings=settings)
+
+
+def run_detection(
+    inputs: Sequence[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    detector: Detector,
+    *,
+    save: str | Collection[str] = DEFAULT_SAVE,
+    report: str | None = None,
+    overwrite: bool = False,
+    batch_size: int = 8,
+    workers: int = 0,
+    quiet: bool = False,
+    writers: int = 2,
+) -> RunSummary:
+    """Runs `detector` over files, folders and glob patterns; writes outputs under `out_dir`.
+
+    Args:
+        inputs: files, folders (recursive) and globs (see deal.inference.discovery).
+        out_dir: the output folder (mirrors the input tree; created if needed).
+        detector: a Detector (its threshold and tiling apply).
+        save: output kinds, a subset of heatmap, mask, overlay, npz, json ("heatmap,mask" or a list).
+        report: "html" for out_dir/report.html, or None.
+        overwrite: recompute inputs already done by an earlier run.
+        batch_size: images per batch (also the window of consecutive inputs a batch is drawn from).
+        workers: decoding threads (0: decode in this thread).
+        quiet: no progress bar or log lines (failures are still printed on stderr).
+        writers: threads encoding and writing outputs.
+
+    Returns:
+        RunSummary (exit_code 1 if some input failed).
+
+    Raises:
+        NoInputsError: nothing matched. ValueError: a bad `save` / `report` value. RunLockedError.
+    """
+    kinds = parse_save(save)
+    if report is not None and report not in REPORT_KINDS:
+        raise ValueError(f"unknown report kind {report!r}; choose from {list(REPORT_KINDS)}")
+    if batch_size < 1 or workers < 0 or writers < 1:
+        raise ValueError(
+            f"need batch_size >= 1, workers >= 0, writers >= 1 (got {batch_size}, {workers}, {writers})"
+        )
+    out = Path(out_dir)
+    items, root, warnings = find_inputs(inputs, out_dir=out)
+    progress = Progress(len(items), quiet=quiet)
+    for w in warnings:
+        progress.message(f"warning: {w}")
+    out.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+    with _Lock(out):
+        remove_stray_parts(out)
+        run = _Run(items, root, out, detector, kinds, report, overwrite)
+        try:
+            _execute(run, progress, batch_size=batch_size, workers=workers, writers=writers)
+        except BaseException:  # Ctrl-C or a crash: keep the results of the inputs done so far
+            progress.close()
+            if run.done_upto:
+                run.write_results(upto=run.done_upto)
+            raise
+        progress.close()
+        n_failed, n_edited = run.write_results()
+        report_path = run.write_report(inputs) if report == "html" else None
+    summary = RunSummary(
+        n_inputs=len(items),
+        n_processed=progress.processed,
+        n_skipped=progress.skipped,
+        n_failed=n_failed,
+        n_edited=n_edited,
+        seconds=time.perf_counter() - t_start,
+        out_dir=out,
+        results_jsonl=out / "results.jsonl",
+        results_csv=out / "results.csv",
+        report=report_path,
+    )
+    if not quiet:
+        progress.message(f"deal detect: {summary.text()}")
+    return summary
+
+
+def _execute(run: _Run, progress: Progress, *, batch_size: int, workers: int, writers: int) -> None:
+    """The main loop: windows of inputs -> streamed outcomes -> a bounded pool of output writers."""
+    items = run.items
+
+    def windows() -> Iterator[list[WorkItem]]:
+        for start in range(0, len(items), batch_size):
+            window = []
+            for index in range(start, min(start + batch_size, len(items))):
+                item = items[index]
+                if item.problem is not None:
+                    record = run.fail(index, item, f"{item.path}: {item.problem}")
+                    progress.message(f"error: {record['error']}")
+                    progress.advance(failed=1)
+                    continue
+                wanted = not run.done_already(item)
+                if not wanted:
+                    progress.advance(skipped=1)
+                window.append(WorkItem(index, item.path, wanted))
+            yield window
+
+    pending: deque[tuple[int, Future]] = deque()
+    max_pending = 2 * batch_size
+
+    def reap(all_: bool = False) -> None:
+        while pending and (all_ or pending[0][1].done() or len(pending) > max_pending):
+            index, future = pending.popleft()
+            record = future.result()
+            if record["error"] is not None:
+                run.failures[index] = record
+                progress.message(f"error: {record['error']}")
+                progress.advance(failed=1)
+            else:
+                progress.advance(processed=1)
+
+    last_results, interval = time.perf_counter(), _MIN_RESULTS_INTERVAL
+    with ThreadPoolExecutor(writers, thread_name_prefix="deal-write") as pool:
+        try:
+            for outcome in stream_outcomes(run.det, windows(), batch_size=batch_size, workers=workers):
+                item = items[outcome.index]
+                run.done_upto = outcome.index + 1
+                if outcome.error is not None:
+                    run.fail(
+                        outcome.index,
+                        item,
+                        outcome.error,
+                        outcome.seconds,
+                        sha256=outcome.loaded.sha256 if outcome.loaded else None,
+                        bytes=outcome.loaded.nbytes if outcome.loaded else None,
+                    )
+                    progress.message(f"error: {outcome.error}")
+                    progress.advance(failed=1)
+                    continue
+                pending.append((outcome.index, pool.submit(run.write_outputs, outcome, item)))
+                reap()
+                if time.perf_counter() - last_results > interval:
+                    reap(all_=True)
+                    t0 = time.perf_counter()
+                    run.write_results(upto=outcome.index + 1)
+                    last_results = time.perf_counter()
+                    interval = max(_MIN_RESULTS_INTERVAL, 10 * (last_results - t0))
+        finally:
+            reap(all_=True)
+    run.done_upto = len(items)

@@ -1,0 +1,178 @@
+"""Streaming inference over any number of inputs: decode ahead in threads, batch by window, bounded memory.
+
+Inputs are cut into windows of `batch_size` consecutive inputs (by position, whatever was already done).
+A window is the unit of batching: its images are grouped by Detector.batch_key and each group is one
+batch. So an image's batch, and therefore its heatmap to the last bit, depends only on its window: a run
+that resumes after a crash (skipping images already done, re-running only the groups that hold an
+image not done) writes byte-identical outputs to an uninterrupted run on the same device.
+
+At most `prefetch` windows beyond the current one are being decoded; decoded images are dropped as soon
+as their window is done.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from deal.inference.detection import Detection
+from deal.inference.image_loading import ImageLoadError, LoadedImage, load_any
+
+if TYPE_CHECKING:
+    from deal.inference.detector import Detector
+
+
+@dataclass
+class WorkItem:
+    """One input: its position, what to read, and whether its result is wanted (False: only batch context)."""
+
+    index: int
+    source: Any
+    wanted: bool = True
+
+
+@dataclass
+class Outcome:
+    """The result for one wanted input: a Detection, or an error message naming the input."""
+
+    index: int
+    source: Any
+    loaded: LoadedImage | None
+    detection: Detection | None
+    error: str | None
+    inference: str | None
+    seconds: float
+
+
+def windows_of(items: Iterable[Any], batch_size: int) -> Iterator[list[WorkItem]]:
+    """Consecutive windows of `batch_size` inputs, every one wanted."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    counter = itertools.count()
+    it = iter(items)
+    while chunk := list(itertools.islice(it, batch_size)):
+        yield [WorkItem(next(counter), s) for s in chunk]
+
+
+def _describe(source: Any) -> str:
+    return str(source) if isinstance(source, (str, os.PathLike)) else type(source).__name__
+
+
+def _timed_load(source: Any, max_pixels: int) -> tuple[LoadedImage | None, str | None, float]:
+    t0 = time.perf_counter()
+    try:
+        return load_any(source, max_pixels=max_pixels), None, time.perf_counter() - t0
+    except ImageLoadError as err:
+        return None, str(err), time.perf_counter() - t0
+    except Exception as err:  # anything else must not stop a run of a million images
+        message = f"{_describe(source)}: unexpected error while reading: {type(err).__name__}: {err}"
+        return None, message, time.perf_counter() - t0
+
+
+def _process_window(
+    detector: Detector,
+    window: list[WorkItem],
+    loads: list[tuple[LoadedImage | None, str | None, float]],
+    *,
+    batch_size: int,
+    threshold: float,
+) -> list[Outcome]:
+    keys = [
+        detector.batch_key(ld.array.shape[0], ld.array.shape[1], item.index) if ld is not None else None
+        for item, (ld, _, _) in zip(window, loads)
+    ]
+    needed = {k for k, item in zip(keys, window) if k is not None and item.wanted}
+    maps: dict[int, np.ndarray] = {}
+    infer_seconds: dict[int, float] = {}
+    errors: dict[int, str] = {}
+    for key in dict.fromkeys(k for k in keys if k in needed):  # groups in order of first appearance
+        members = [p for p, k in enumerate(keys) if k == key]
+        t0 = time.perf_counter()
+        try:
+            group_maps = detector.heatmaps([loads[p][0].array for p in members], batch_size=batch_size)
+        except Exception as err:  # e.g. out of memory on one huge image: report it, go on
+            for p in members:
+                errors[p] = f"{_describe(window[p].source)}: inference failed: {type(err).__name__}: {err}"
+            continue
+        dt = (time.perf_counter() - t0) / len(members)
+        for p, m in zip(members, group_maps):
+            maps[p], infer_seconds[p] = m, dt
+    out = []
+    for p, (item, (loaded, error, load_s)) in enumerate(zip(window, loads)):
+        if not item.wanted:
+            continue
+        detection, inference, t0 = None, None, time.perf_counter()
+        error = error or errors.get(p)
+        if error is None and loaded is not None:
+            heatmap = maps[p]
+            if not np.isfinite(heatmap).all():
+                error = f"{loaded.source}: the detector produced non-finite values (NaN or inf)"
+            else:
+                detection = Detection.from_heatmap(
+                    heatmap, threshold, source=loaded.source, notes=loaded.notes
+                )
+                inference = detector.inference_mode_of(detection.height, detection.width)
+        seconds = load_s + infer_seconds.get(p, 0.0) + time.perf_counter() - t0
+        out.append(Outcome(item.index, item.source, loaded, detection, error, inference, seconds))
+    return out
+
+
+def stream_outcomes(
+    detector: Detector,
+    windows: Iterable[list[WorkItem]],
+    *,
+    batch_size: int = 8,
+    workers: int = 0,
+    threshold: float | None = None,
+    prefetch: int = 2,
+) -> Iterator[Outcome]:
+    """One Outcome per wanted item, in window order.
+
+    Args:
+        detector: the Detector.
+        windows: lists of WorkItems (see the module docstring); windows with no wanted item are skipped
+            without reading anything.
+        batch_size: the batch size of tiles (for tiled images).
+        workers: decoding threads (0: decode in the calling thread).
+        threshold: overrides the detector's threshold.
+        prefetch: windows decoded ahead of the current one.
+    """
+    if workers < 0:
+        raise ValueError(f"workers must be >= 0, got {workers}")
+    thr = detector.threshold if threshold is None else float(threshold)
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="deal-decode") if workers > 0 else None
+    pending: deque[tuple[list[WorkItem], list[Future] | None]] = deque()
+    it = iter(windows)
+
+    def submit_next() -> None:
+        for window in it:
+            if not any(item.wanted for item in window):
+                continue
+            futures = (
+                [pool.submit(_timed_load, w.source, detector.max_pixels) for w in window] if pool else None
+            )
+            pending.append((window, futures))
+            return
+
+    try:
+        for _ in range(prefetch + 1 if pool else 1):
+            submit_next()
+        while pending:
+            window, futures = pending.popleft()
+            submit_next()
+            if futures is not None:
+                loads = [f.result() for f in futures]
+            else:
+                loads = [_timed_load(w.source, detector.max_pixels) for w in window]
+            yield from _process_window(detector, window, loads, batch_size=batch_size, threshold=thr)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)

@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         # LightningCLI parses its own arguments (--config, overrides, --print_config, its own --help).
         from deal.cli.train import run_lightning_cli
 
+        if argv is None:  # LightningCLI reads sys.argv itself (and warns when given both)
+            sys.argv = [f"{sys.argv[0]} train", *args_list[1:]]
+            return run_lightning_cli(None)
         return run_lightning_cli(args_list[1:])
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -15,7 +15,7 @@ def run(args: argparse.Namespace) -> int:
     return run_lightning_cli(list(args.lightning_args))
 
 
-def run_lightning_cli(argv: list[str]) -> int:
+def run_lightning_cli(argv: list[str] | None) -> int:
     from deal.training.cli import run_training
 
     return run_training(argv)

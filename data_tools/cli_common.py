@@ -6,11 +6,12 @@ import argparse
 import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import IO, Any, TypeVar
+
+from deal.fileio import atomic_path
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -18,19 +19,10 @@ R = TypeVar("R")
 
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]:
-    """Open a temporary file next to ``path``; on success it replaces ``path`` (os.replace), on an
-    exception it is removed and ``path`` is left untouched."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode, **kwargs) as f:
-            yield f
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    """Open a temporary file next to ``path``; on success it replaces ``path`` (deal.fileio.atomic_path),
+    on an exception it is removed and ``path`` is left untouched."""
+    with atomic_path(path) as tmp, open(tmp, mode, **kwargs) as f:
+        yield f
 
 
 def write_json_atomic(path: str | Path, data: Any) -> None:

@@ -17,7 +17,7 @@ animated files use their first frame (noted in the record).
 
 Outputs mirror the input tree under --out DIR, named after the input's full file name:
   <name>.heatmap.png   8-bit grayscale probability of an edit, value = round(255 * p)
-  <name>.mask.png      0/255, p >= threshold
+  <name>.mask.png      0/255, p > threshold
   <name>.overlay.jpg   the image with the heatmap in red
   <name>.npz           TruFor-compatible: map (float32 HxW), score, imgsize (opt-in: --save ...,npz)
   <name>.json          the input's record (written last: its presence means done)

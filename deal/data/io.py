@@ -13,7 +13,7 @@ from deal.data.errors import DatasetError
 MASK_THRESHOLD = 127
 
 
-def _to_uint8(img: Image.Image) -> np.ndarray:
+def scale_to_uint8(img: Image.Image) -> np.ndarray:
     """Pillow's high-bit-depth single-channel modes as HxW uint8 (``convert`` would clip, not scale).
 
     ``I;16*`` and ``I`` (how Pillow opens 16-bit PNG/TIFF) are scaled from 0-65535; ``F`` (float
@@ -57,7 +57,7 @@ def read_image(path: str | Path) -> np.ndarray:
     path = Path(path)
     img = _open(path, "image")
     if img.mode in ("I", "F") or img.mode.startswith("I;16"):
-        gray = _to_uint8(img)
+        gray = scale_to_uint8(img)
         return np.repeat(gray[:, :, None], 3, axis=2)
     if img.mode != "RGB":
         img = img.convert("RGB")
@@ -73,7 +73,7 @@ def mask_values(path: str | Path) -> np.ndarray:
     path = Path(path)
     img = _open(path, "mask")
     if img.mode in ("I", "F") or img.mode.startswith("I;16"):
-        return _to_uint8(img)
+        return scale_to_uint8(img)
     if img.mode in ("1", "L"):
         return np.asarray(img.convert("L"), dtype=np.uint8).copy()
     if img.mode == "LA":

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from deal.data.io import scale_to_uint8
 from deal.fileio import sha256_bytes
 
 # Extensions picked up when a folder or a glob is expanded (compared lower-case). Files named
@@ -57,22 +58,10 @@ class LoadedImage:
     notes: list[str] = field(default_factory=list)
 
 
-def _gray_to_uint8(img: Image.Image) -> np.ndarray:
-    """Pillow's high-bit-depth single-channel modes as HxW uint8, scaled (``convert("L")`` would clip)."""
-    arr = np.asarray(img)
-    if img.mode == "F":
-        arr = arr.astype(np.float64)
-        if arr.size and np.nanmax(arr) <= 1.0:
-            arr = arr * 255.0
-        return np.clip(np.nan_to_num(arr), 0, 255).round().astype(np.uint8)
-    arr = np.clip(arr.astype(np.int64), 0, 65535)
-    return ((arr * 255 + 32767) // 65535).astype(np.uint8)  # round(v * 255 / 65535)
-
-
 def pil_to_rgb(img: Image.Image) -> np.ndarray:
     """A decoded PIL image (any mode) -> HxWx3 uint8 RGB; alpha dropped, 16-bit gray scaled."""
     if img.mode in ("I", "F") or img.mode.startswith("I;16"):
-        gray = _gray_to_uint8(img)
+        gray = scale_to_uint8(img)
         return np.repeat(gray[:, :, None], 3, axis=2)
     if img.mode != "RGB":
         img = img.convert("RGB")

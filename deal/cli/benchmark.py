@@ -65,6 +65,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="images per detector call (default 1: Detector.predict)",
     )
     parser.add_argument("--seed", type=int, default=0, help="base seed of the noise perturbation (default 0)")
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also score the predict-everything floor (every pixel edited, score 1) on the same images",
+    )
 
 
 class _DetectorBatch:
@@ -87,6 +92,13 @@ def _detector_predictor(detector, batch_size: int):
         return detection.heatmap, detection.score
 
     return predict
+
+
+def _predict_everything(image):
+    """The floor every localization result is set against: every pixel edited, image score 1."""
+    import numpy as np
+
+    return np.ones(image.shape[:2], np.float32), 1.0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -145,6 +157,14 @@ def run(args: argparse.Namespace) -> int:
     except DatasetError as err:
         print(f"deal benchmark: error: {err}", file=sys.stderr)
         return 1
+    if args.baseline:
+        floor = run_benchmark(
+            _predict_everything, records, [], threshold=args.threshold, inverted_max=args.inverted_max,
+            border_band=args.border_band, limit=args.limit, seed=args.seed,
+        )
+        for row in floor["results"]:
+            row.update(perturbation="baseline", strength=None, label="predict-everything")
+        report["results"] += floor["results"]
     written = write_benchmark_report(report, args.out)
     n_plots = len(written) - 2
     print(benchmark_markdown(report), end="")

@@ -223,3 +223,38 @@ def test_cli_with_a_fake_detector(cocoglide, cocoglide_records, tmp_path, monkey
 def test_cli_usage_errors(tmp_path):
     assert main(["benchmark", "--dataset", "x", "--perturb", "sharpen=1"]) == 2
     assert main(["benchmark", "--dataset", "x", "--limit", "0"]) == 2
+
+
+def test_baseline_rows_score_the_predict_everything_floor(tmp_path, capsys, monkeypatch):
+    """--baseline adds the all-ones rows: pixel_f1 = mean(2a / (1 + a)) over the edited images."""
+    from deal.cli import benchmark as cli_benchmark
+    from deal.data.discover import discover_records
+    from deal.data.io import read_mask
+    from tests.conftest import SHARED_DATA
+
+    root = SHARED_DATA / "fixtures" / "CocoGlide"
+    if not root.is_dir():
+        pytest.skip(f"fixture missing: {root}")
+
+    class Everything:
+        name, sha256, device = "ones", None, "cpu"
+
+        def predict(self, image):
+            from deal.inference.detection import Detection
+
+            return Detection.from_heatmap(np.ones(image.shape[:2], np.float32), 0.5)
+
+    import deal.inference.detector as detector_module
+
+    monkeypatch.setattr(detector_module.Detector, "load", classmethod(lambda cls, path=None, device="auto": Everything()))
+    out = tmp_path / "bench"
+    assert main(["benchmark", "--dataset", f"CocoGlide={root}", "--limit", "4", "--baseline", "--out", str(out)]) == 0
+    report = json.loads((out / "benchmark.json").read_text())
+    (floor,) = [r for r in report["results"] if r["perturbation"] == "baseline"]
+    (clean,) = [r for r in report["results"] if r["perturbation"] == "none"]
+    fractions = [read_mask(r.mask).mean() for r in discover_records(root)[:4] if r.label == 1]
+    expected = float(np.mean([2 * a / (1 + a) for a in fractions]))
+    assert floor["metrics"]["pixel_f1"] == pytest.approx(expected, abs=1e-9)
+    assert clean["metrics"]["pixel_f1"] == pytest.approx(expected, abs=1e-9)  # the fake detector is all-ones too
+    assert "predict-everything" in (out / "benchmark.md").read_text()
+    assert cli_benchmark._predict_everything(np.zeros((3, 5, 3), np.uint8))[0].shape == (3, 5)

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -31,7 +31,7 @@ def hardware_string(device: str | torch.device | None = None) -> str:
         dev = torch.device(device)
         index = dev.index if dev.index is not None else torch.cuda.current_device()
         parts.append(f"{torch.cuda.get_device_name(index)} (cuda:{index})")
-    parts.append(f"CPU {_cpu_name()} x{os.cpu_count()}")
+    parts.append(f"CPU {cpu_name()} x{os.cpu_count()}")
     parts.append(f"torch {torch.__version__}")
     parts.append(platform.system())
     return "; ".join(parts)

@@ -1,0 +1,127 @@
+"""deal benchmark-speed: images/s and peak memory of the stock SAM encoder, ours, the detector, a training
+step and end-to-end folder detection (benchmarks.speed)."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "measure images/s and peak memory: stock SAM encoder vs ours, detector, training step, deal detect"
+DESCRIPTION = """Measure, in one process, images/s and peak memory at every batch size, dtype and compile setting:
+
+  1 stock-encoder     segment-anything's ImageEncoderViT (same hyper-parameters, random weights)
+  2 deal-encoder      this project's encoder alone (timm SAM ViT, SDPA + decomposed rel-pos bias)
+  3 detector-forward  the full detector forward (prompts, encoder, decoder, upsampling)
+  4 train-step        a training step with the frozen encoder (BCE + soft IoU, backward, AdamW)
+  5 detect-folder     deal detect end to end over synthetic JPEGs on disk (decode, model, outputs)
+
+"vs row 1" is images/s over row 1's at the same batch, dtype and compile setting. Timing: CUDA events after
+--warmup steps, median of --repeats (defaults 3 and 10 on CUDA; on the CPU a wall clock, 1 and 3). Peak
+memory: torch.cuda.max_memory_allocated on a GPU; on the CPU the growth of the process's resident set.
+Failed configurations are recorded with their error (exit code 1); the others still run.
+
+  deal benchmark-speed --size vit_b --batch-sizes 1,8 --dtypes fp32,bf16 --compile off,on
+  deal benchmark-speed --size tiny --rows 1,2,3 --compile off --device cpu --out tiny.json
+"""
+
+
+def _csv(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--size", default="vit_b", choices=("tiny", "vit_b", "vit_l", "vit_h"), help="default: vit_b"
+    )
+    p.add_argument(
+        "--image-size", type=int, metavar="S", help="square input side (default: 1024; 512 for tiny)"
+    )
+    p.add_argument("--batch-sizes", default="1,8", metavar="LIST", help="comma-separated (default: 1,8)")
+    p.add_argument(
+        "--dtypes", default="fp32,bf16", metavar="LIST", help="among fp32,bf16 (default: fp32,bf16)"
+    )
+    p.add_argument(
+        "--compile", default="off,on", metavar="LIST", help="among off,on: torch.compile (default: off,on)"
+    )
+    p.add_argument("--rows", default="1,2,3,4,5", metavar="LIST", help="rows to measure (default: 1,2,3,4,5)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default: auto")
+    p.add_argument("--warmup", type=int, metavar="N", help="untimed steps (default: 3 on CUDA, 1 on the CPU)")
+    p.add_argument("--repeats", type=int, metavar="N", help="timed steps (default: 10 on CUDA, 3 on the CPU)")
+    p.add_argument("--detect-images", type=int, default=16, metavar="N", help="JPEGs for row 5 (default: 16)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="torch CPU threads (default: torch's); on a CPU busy with other work, 1 avoids stalls",
+    )
+    p.add_argument(
+        "--out",
+        default="benchmark_speed.json",
+        metavar="FILE",
+        help="JSON output (default: benchmark_speed.json)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
+def command_line(args: argparse.Namespace, image_size: int) -> str:
+    """The command, with every setting spelled out, that reproduces this run."""
+    import shlex
+
+    parts = [
+        "deal", "benchmark-speed",
+        "--size", args.size,
+        "--image-size", str(image_size),
+        "--batch-sizes", args.batch_sizes,
+        "--dtypes", args.dtypes,
+        "--compile", args.compile,
+        "--rows", args.rows,
+        "--device", args.device,
+        "--detect-images", str(args.detect_images),
+        "--out", args.out,
+    ]  # fmt: skip
+    if args.warmup is not None:
+        parts += ["--warmup", str(args.warmup)]
+    if args.repeats is not None:
+        parts += ["--repeats", str(args.repeats)]
+    if args.threads is not None:
+        parts += ["--threads", str(args.threads)]
+    return shlex.join(parts)
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from deal.cli.main import UsageError
+
+    try:
+        batch_sizes = [int(b) for b in _csv(args.batch_sizes)]
+        rows = [int(r) for r in _csv(args.rows)]
+    except ValueError as err:
+        raise UsageError(f"--batch-sizes and --rows take comma-separated integers: {err}") from err
+
+    from benchmarks.speed import default_image_size, run_speed_benchmark, write_json
+    from benchmarks.table import format_table
+
+    image_size = args.image_size if args.image_size is not None else default_image_size(args.size)
+    log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    try:
+        result = run_speed_benchmark(
+            args.size,
+            image_size,
+            batch_sizes,
+            _csv(args.dtypes),
+            _csv(args.compile),
+            rows,
+            args.device,
+            args.warmup,
+            args.repeats,
+            args.detect_images,
+            threads=args.threads,
+            log=log,
+        )
+    except ValueError as err:  # a bad value or an unavailable device, found before anything ran
+        raise UsageError(str(err)) from err
+    result = {"command": command_line(args, image_size), **result}
+    path = write_json(result, args.out)
+    print(format_table(result))
+    print(f"written: {path}")
+    return 1 if any(r.get("error") for r in result["rows"]) else 0

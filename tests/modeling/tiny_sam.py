@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 import torch
-from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
+from segment_anything.modeling import MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
 
+from benchmarks.stock_encoder import build_stock_encoder
 from deal.modeling.config import ENCODER_SPECS
 
 
@@ -17,20 +17,7 @@ def build_official_sam(size: str = "tiny", seed: int = 0) -> Sam:
     torch.manual_seed(seed)
     grid = spec.pretrain_size // spec.patch_size
     sam = Sam(
-        image_encoder=ImageEncoderViT(
-            depth=spec.depth,
-            embed_dim=spec.embed_dim,
-            img_size=spec.pretrain_size,
-            mlp_ratio=4,
-            norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
-            num_heads=spec.num_heads,
-            patch_size=spec.patch_size,
-            qkv_bias=True,
-            use_rel_pos=True,
-            global_attn_indexes=spec.global_attn_indexes,
-            window_size=spec.window_size,
-            out_chans=spec.neck_dim,
-        ),
+        image_encoder=build_stock_encoder(size, spec.pretrain_size),
         prompt_encoder=PromptEncoder(
             embed_dim=spec.neck_dim,
             image_embedding_size=(grid, grid),

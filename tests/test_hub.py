@@ -67,3 +67,16 @@ def test_list_and_missing_checkpoint_message(tmp_path, monkeypatch, capsys):
     if hub.find_weights("sam_vit_h_4b8939.pth") is None:
         with pytest.raises(FileNotFoundError, match="deal weights fetch vit_h"):
             hub.sam_checkpoint_path("vit_h")
+
+
+def test_atomic_writes_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    from deal.fileio import atomic_write_text
+
+    atomic_write_text(tmp_path / "a.txt", "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o666 & ~mask
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]

@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from deal.inference.regions import MAX_REGIONS, find_regions
+from deal.metrics.image_score import TOP_FRACTION, image_score
 
-# The image-level score is the mean of the top TOP_FRACTION of heatmap pixels (at least one pixel).
-TOP_FRACTION = 0.01
-
-
-def image_score(heatmap: np.ndarray, top_fraction: float = TOP_FRACTION) -> float:
-    """Image-level probability of an edit: the mean of the highest `top_fraction` of the heatmap's pixels.
-
-    The mean of the top 1% is robust to a few hot pixels (unlike the maximum) and still fires on an edit
-    covering only 1% of the image (unlike the mean). For a 512x512 image it is the mean of the top 2,622
-    pixels; for an image under 100 pixels, the maximum.
-    """
-    flat = heatmap.reshape(-1)
-    k = max(1, math.ceil(top_fraction * flat.size))
-    top = np.partition(flat, flat.size - k)[flat.size - k :]
-    return float(top.mean(dtype=np.float64))
-
+__all__ = ["TOP_FRACTION", "Detection", "image_score"]
 
 @dataclass
 class Detection:
@@ -34,7 +19,9 @@ class Detection:
         heatmap: HxW float32 probability of an edit per pixel, in [0, 1], at the image's size as displayed.
         mask: HxW bool, heatmap > threshold (the metrics' convention: a pixel is flagged when p > t).
         score: image-level probability of an edit (see image_score: mean of the top 1% of the heatmap).
-        threshold: the threshold of the mask and of the verdict.
+        threshold: the threshold of the mask.
+        image_threshold: the threshold of the verdict on `score` (the detector's calibrated image-level
+            threshold; None: the same as `threshold`).
         edited_fraction: mask.mean().
         regions: the largest connected regions of the mask (see deal.inference.regions.find_regions).
         n_regions: how many regions the mask has in all (regions holds at most 50).
@@ -54,11 +41,13 @@ class Detection:
     height: int
     source: str | None = None
     notes: list[str] = field(default_factory=list)
+    image_threshold: float | None = None
 
     @property
     def verdict(self) -> str:
-        """ "edited" if score >= threshold, else "authentic"."""
-        return "edited" if self.score >= self.threshold else "authentic"
+        """ "edited" if score >= image_threshold (or threshold when there is none), else "authentic"."""
+        cut = self.threshold if self.image_threshold is None else self.image_threshold
+        return "edited" if self.score >= cut else "authentic"
 
     @classmethod
     def from_heatmap(
@@ -69,6 +58,7 @@ class Detection:
         source: str | None = None,
         notes: list[str] | None = None,
         max_regions: int = MAX_REGIONS,
+        image_threshold: float | None = None,
     ) -> Detection:
         """Builds the Detection of an HxW float32 probability map."""
         if heatmap.ndim != 2:
@@ -88,4 +78,5 @@ class Detection:
             height=int(heatmap.shape[0]),
             source=source,
             notes=list(notes or []),
+            image_threshold=None if image_threshold is None else float(image_threshold),
         )

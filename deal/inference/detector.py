@@ -90,6 +90,10 @@ class Detector:
         if not 0.0 <= t <= 1.0:
             raise ValueError(f"threshold must be in [0, 1], got {t}")
         self._threshold = t
+        # The verdict's threshold: calibrated at export (extra["image_threshold"]); an explicit threshold
+        # overrides both.
+        calibrated = info.extra.get("image_threshold") if info.extra else None
+        self._image_threshold = float(calibrated) if threshold is None and calibrated is not None else t
         self.tile = bool(tile)
         if max_pixels < 1:
             raise ValueError(f"max_pixels must be >= 1, got {max_pixels}")
@@ -143,6 +147,11 @@ class Detector:
     @property
     def threshold(self) -> float:
         return self._threshold
+
+    @property
+    def image_threshold(self) -> float:
+        """The threshold of the image-level verdict on Detection.score."""
+        return self._image_threshold
 
     @property
     def config(self) -> ModelConfig:
@@ -264,6 +273,7 @@ class Detector:
             self.threshold if threshold is None else threshold,
             source=loaded.source,
             notes=loaded.notes,
+            image_threshold=self.image_threshold if threshold is None else threshold,
         )
 
     def predict_many(

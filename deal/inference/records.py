@@ -3,7 +3,7 @@
 A record (one line of results.jsonl, and the content of the ``<name>.json`` sidecar) has these keys, in
 this order:
 
-path, sha256 (of the input's bytes), bytes, width, height, score, verdict, threshold, edited_fraction,
+path, sha256 (of the input's bytes), bytes, width, height, score, verdict, threshold, image_threshold (of the verdict), edited_fraction,
 n_regions, regions (the 50 largest), inference ("native" | "tiled" | "resized" | "sam"), tile, outputs
 (kind -> path relative to the output folder), detector (name, sha256), device, deal_version, seconds,
 error (null, or a message naming the file and the problem), notes (list of strings).
@@ -28,6 +28,7 @@ RECORD_KEYS = (
     "score",
     "verdict",
     "threshold",
+    "image_threshold",
     "edited_fraction",
     "n_regions",
     "regions",
@@ -50,6 +51,7 @@ CSV_COLUMNS = (
     "score",
     "verdict",
     "threshold",
+    "image_threshold",
     "edited_fraction",
     "regions",
     *OUTPUT_KINDS,

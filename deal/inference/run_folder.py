@@ -146,6 +146,7 @@ class _Run:
         self.settings = {
             "detector": {"name": detector.name, "sha256": detector.sha256},
             "threshold": detector.threshold,
+            "image_threshold": detector.image_threshold,
             "tile": detector.tile,
         }
 
@@ -167,6 +168,7 @@ class _Run:
             path=str(item.path),
             tile=self.det.tile,
             threshold=self.det.threshold,
+            image_threshold=self.det.image_threshold,
             detector={"name": self.det.name, "sha256": self.det.sha256},
             device=f"{self.det.device.type} {self.det.precision}",
             deal_version=self.version,
@@ -284,6 +286,7 @@ class _Run:
             "detector sha256": det.sha256 or "(in memory)",
             "model": f"{det.config.encoder}, {det.config.input_policy} policy, image size {det.config.image_size}",
             "threshold": det.threshold,
+            "verdict threshold (image score)": det.image_threshold,
             "tiling": f"on (tiles of {det.config.image_size} px, overlap {det.overlap} px)"
             if det.tile
             else "off",

@@ -84,6 +84,7 @@ def _process_window(
     *,
     batch_size: int,
     threshold: float,
+    image_threshold: float | None = None,
 ) -> list[Outcome]:
     keys = [
         detector.batch_key(ld.array.shape[0], ld.array.shape[1], item.index) if ld is not None else None
@@ -117,7 +118,7 @@ def _process_window(
                 error = f"{loaded.source}: the detector produced non-finite values (NaN or inf)"
             else:
                 detection = Detection.from_heatmap(
-                    heatmap, threshold, source=loaded.source, notes=loaded.notes
+                    heatmap, threshold, source=loaded.source, notes=loaded.notes, image_threshold=image_threshold
                 )
                 inference = detector.inference_mode_of(detection.height, detection.width)
         seconds = load_s + infer_seconds.get(p, 0.0) + time.perf_counter() - t0
@@ -148,6 +149,7 @@ def stream_outcomes(
     if workers < 0:
         raise ValueError(f"workers must be >= 0, got {workers}")
     thr = detector.threshold if threshold is None else float(threshold)
+    image_thr = detector.image_threshold if threshold is None else float(threshold)
     pool = ThreadPoolExecutor(workers, thread_name_prefix="deal-decode") if workers > 0 else None
     pending: deque[tuple[list[WorkItem], list[Future] | None]] = deque()
     it = iter(windows)
@@ -172,7 +174,9 @@ def stream_outcomes(
                 loads = [f.result() for f in futures]
             else:
                 loads = [_timed_load(w.source, detector.max_pixels) for w in window]
-            yield from _process_window(detector, window, loads, batch_size=batch_size, threshold=thr)
+            yield from _process_window(
+                detector, window, loads, batch_size=batch_size, threshold=thr, image_threshold=image_thr
+            )
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)

@@ -46,10 +46,28 @@ def choose_threshold(
     best = int(torch.argmax(mean_f1))
     at_half = int(torch.argmin((g - 0.5).abs()))
     return {
-        "threshold": float(g[best]),
+        "threshold": round(float(g[best]), 6),
         "pixel_f1": float(mean_f1[best]),
         "pixel_f1_at_0.5": float(mean_f1[at_half]),
         "false_alarm_area": float(flagged_sum[best] / n_authentic) if n_authentic else float("nan"),
         "n_edited": n_edited,
         "n_authentic": n_authentic,
     }
+
+
+def choose_image_threshold(
+    scores: list[float], labels: list[int], grid: tuple[float, ...] = DEFAULT_GRID
+) -> dict[str, float] | None:
+    """The image-score threshold with the best balanced accuracy (edited vs authentic images), or None
+    when the validation data lacks either class."""
+    s = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(labels, dtype=bool)
+    if y.all() or not y.any():
+        return None
+    best_t, best_bacc = grid[0], -1.0
+    for t in grid:
+        flagged = s >= t
+        bacc = 0.5 * (flagged[y].mean() + (~flagged[~y]).mean())
+        if bacc > best_bacc:
+            best_t, best_bacc = t, float(bacc)
+    return {"image_threshold": round(float(best_t), 6), "image_bacc": best_bacc}

@@ -8,6 +8,8 @@ own DDP). Resume: --ckpt_path PATH (loaded with weights_only=True).
 
 from __future__ import annotations
 
+import os
+
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
@@ -45,8 +47,15 @@ def run_training(args: list[str] | None = None) -> int:
             ],
         },
     )
-    cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=cli.config.get("ckpt_path"), weights_only=True)
-    best = getattr(cli.trainer.checkpoint_callback, "best_model_path", "")
+    trainer = cli.trainer
+    trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=cli.config.get("ckpt_path"), weights_only=True)
+    callback = trainer.checkpoint_callback
+    if callback is not None and callback.dirpath:
+        # ModelCheckpoint saves at validation ends only: a run that stops at max_steps between two
+        # validations would lose its final weights. final.ckpt is the model as training left it.
+        trainer.save_checkpoint(os.path.join(callback.dirpath, "final.ckpt"))
+        print(f"final checkpoint: {os.path.join(callback.dirpath, 'final.ckpt')}")
+    best = getattr(callback, "best_model_path", "")
     if best:
         print(f"best checkpoint: {best}")
     return 0

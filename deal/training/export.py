@@ -10,11 +10,12 @@ import torch
 
 from deal.data.dataset import LocalizationDataset
 from deal.data.discover import discover_records
+from deal.metrics.image_score import image_score
 from deal.modeling.config import ModelConfig
 from deal.modeling.detector_file import save_detector
 from deal.modeling.input_policy import prepare_batch, restore
 from deal.modeling.mfpt import MFPT
-from deal.training.calibration import choose_threshold
+from deal.training.calibration import choose_image_threshold, choose_threshold
 
 
 def model_from_lightning_checkpoint(path: str | os.PathLike) -> tuple[MFPT, dict[str, Any]]:
@@ -73,9 +74,19 @@ def export_checkpoint(
             records += discover_records(p, split or None)
         if limit:
             records = records[:limit]
-        calib = choose_threshold(predict_records(model, records, device))
+        scores: list[float] = []
+
+        def pairs():  # the pixel pairs for the threshold; the image scores on the side
+            for prob, target in predict_records(model, records, device):
+                scores.append(image_score(prob.numpy()))
+                yield prob, target
+
+        calib = choose_threshold(pairs())
         threshold = calib["threshold"]
-        info["calibration"] = {**calib, "data": [str(p) for p in paths], "split": split}
+        image_calib = choose_image_threshold(scores, [r.label for r in records]) or {}
+        info["calibration"] = {**calib, **image_calib, "data": [str(p) for p in paths], "split": split}
+        if image_calib:
+            info["image_threshold"] = image_calib["image_threshold"]
     meta = ckpt.get("deal", {})
     path = save_detector(
         out,

@@ -158,3 +158,14 @@ def test_sam_policy_resizes_and_restores():
             ref = torch.sigmoid(restore(model(batch), placements)[0]).numpy()
         assert d.heatmap.shape == img.shape[:2]
         np.testing.assert_allclose(d.heatmap, ref, rtol=0, atol=1e-5)
+
+
+def test_verdict_uses_the_calibrated_image_threshold():
+    import numpy as np
+
+    from deal.inference.detection import Detection
+
+    heat = np.full((10, 10), 0.3, np.float32)
+    d = Detection.from_heatmap(heat, 0.2, image_threshold=0.6)
+    assert d.mask.all() and d.score == pytest.approx(0.3) and d.verdict == "authentic"
+    assert Detection.from_heatmap(heat, 0.2).verdict == "edited"  # no image threshold: the pixel one

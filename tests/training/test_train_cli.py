@@ -85,6 +85,8 @@ def test_best_checkpoint_kept_and_exported(trained, tmp_path):
     root, manifest = trained
     ckpts = sorted(root.rglob("best-*.ckpt"))
     assert len(ckpts) == 1 and any(root.rglob("last.ckpt"))
+    (final,) = root.rglob("final.ckpt")  # the weights as training left them (step 96)
+    assert torch.load(final, map_location="cpu", weights_only=True)["global_step"] == 96
     ckpt = torch.load(ckpts[-1], map_location="cpu", weights_only=True)  # plain types only
     assert ckpt["hyper_parameters"]["config"]["encoder"] == "tiny"
     out = tmp_path / "det.safetensors"
@@ -95,5 +97,9 @@ def test_best_checkpoint_kept_and_exported(trained, tmp_path):
     assert 0.05 <= info.threshold <= 0.95 and math.isclose(calib["threshold"], info.threshold)
     assert calib["n_edited"] == 8 and calib["n_authentic"] == 2
     assert calib["pixel_f1"] >= calib["pixel_f1_at_0.5"] - 1e-9  # calibration never does worse than 0.5
+    assert 0.0 < info.extra["image_threshold"] == calib["image_threshold"] < 1.0 and calib["image_bacc"] >= 0.5
+    from deal.inference.detector import Detector
+
+    assert Detector(model, info, "cpu").image_threshold == calib["image_threshold"]
     sd = ckpt["state_dict"]
     assert all(torch.equal(v, sd["model." + k]) for k, v in model.state_dict().items())

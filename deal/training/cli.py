@@ -43,7 +43,7 @@ def run_training(args: list[str] | None = None) -> int:
             "callbacks": default_callbacks(),
             "logger": [
                 {"class_path": "lightning.pytorch.loggers.CSVLogger", "init_args": {"save_dir": "runs", "name": "deal"}},
-                {"class_path": "lightning.pytorch.loggers.TensorBoardLogger", "init_args": {"save_dir": "runs", "name": "deal"}},
+                {"class_path": "lightning.pytorch.loggers.TensorBoardLogger", "init_args": {"save_dir": "runs", "name": "deal_tensorboard"}},
             ],
         },
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from deal.cli.metric_options import add_metric_convention_arguments
+
 HELP = "benchmark a detector on datasets, clean and under JPEG/resize/blur/noise perturbations"
 DESCRIPTION = """\
 Run a detector over every dataset, unperturbed ("none") and under each --perturb strength, and
@@ -46,17 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--limit", type=int, default=None, metavar="N", help="at most N images per dataset (the first)"
     )
-    parser.add_argument(
-        "--threshold", type=float, default=0.5, help="a pixel is flagged when prob > T (default 0.5)"
-    )
-    parser.add_argument(
-        "--inverted-max", action="store_true", help="per image, the better of map and 1-map (TruFor)"
-    )
-    parser.add_argument(
-        "--border-band",
-        action="store_true",
-        help="ignore TruFor's band around the mask boundary (erode 15, dilate 11)",
-    )
+    add_metric_convention_arguments(parser)
     parser.add_argument(
         "--batch-size",
         type=int,

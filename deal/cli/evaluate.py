@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from deal.cli.metric_options import add_metric_convention_arguments
+
 HELP = "score prediction maps (.npy/.png/TruFor .npz) from any tool against a dataset's masks"
 DESCRIPTION = """\
 Score probability maps written by any tool against the ground truth of one or more datasets.
@@ -38,17 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", default=None, metavar="FILE", help="also write the numbers and settings here"
     )
-    parser.add_argument(
-        "--threshold", type=float, default=0.5, help="a pixel is flagged when prob > T (default 0.5)"
-    )
-    parser.add_argument(
-        "--inverted-max", action="store_true", help="per image, the better of map and 1-map (TruFor)"
-    )
-    parser.add_argument(
-        "--border-band",
-        action="store_true",
-        help="ignore TruFor's band around the mask boundary (erode 15, dilate 11)",
-    )
+    add_metric_convention_arguments(parser)
     parser.add_argument(
         "--num-thresholds",
         type=int,

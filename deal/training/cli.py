@@ -53,7 +53,7 @@ def run_training(args: list[str] | None = None) -> int:
     if callback is not None and callback.dirpath:
         # ModelCheckpoint saves at validation ends only: a run that stops at max_steps between two
         # validations would lose its final weights. final.ckpt is the model as training left it.
-        trainer.save_checkpoint(os.path.join(callback.dirpath, "final.ckpt"))
+        trainer.save_checkpoint(os.path.join(callback.dirpath, "final.ckpt"), weights_only=False)  # resumable
         print(f"final checkpoint: {os.path.join(callback.dirpath, 'final.ckpt')}")
     best = getattr(callback, "best_model_path", "")
     if best:

@@ -54,9 +54,8 @@ def test_deal300k_in_place_with_pool(tmp_path):
         "split", "name", "image", "mask", "original", "label", "tag", "width", "height", "edited_fraction", "instruction"
     ]  # fmt: skip
     _check_deal_rows(rows)
-    assert rows[0]["image"] == str(
-        DEAL.resolve() / "train" / "000000000009_qwen120.jpg"
-    )  # outside OUT: absolute
+    image = Path(rows[0]["image"])  # outside OUT: absolute (symlinks kept, so compare resolved paths)
+    assert image.is_absolute() and image.resolve() == (DEAL / "train" / "000000000009_qwen120.jpg").resolve()
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["splits"]["train"]["edited"] == 3 and summary["splits"]["train"]["authentic"] == 3
     assert summary["splits"]["train"]["mean_edited_fraction"] == pytest.approx(

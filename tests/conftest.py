@@ -18,3 +18,13 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+def single_torch_thread():
+    """Per-image metrics are many tiny tensor ops: on a shared 2-core machine intra-op threads only add
+    barrier waits (10 ms per op under load instead of 0.05 ms). Test folders full of such ops register this
+    as an autouse fixture in their conftest: `_one = pytest.fixture(autouse=True)(single_torch_thread)`."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
+
+from tests.conftest import single_torch_thread
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -26,11 +27,4 @@ def cocoglide_records(cocoglide):
     return discover_records(cocoglide)
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Per-image metrics are many tiny tensor ops: on the shared 2-core test machine intra-op threads only
-    add barrier waits (10 ms per op under load instead of 0.05 ms), so these tests run single-threaded."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+_one_torch_thread = pytest.fixture(autouse=True)(single_torch_thread)

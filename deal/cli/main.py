@@ -40,12 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"deal {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS:
-        try:
-            module = importlib.import_module(f"deal.cli.{module_name}")
-        except ModuleNotFoundError as err:  # a subcommand whose module is not written yet
-            if err.name != f"deal.cli.{module_name}":
-                raise
-            continue
+        module = importlib.import_module(f"deal.cli.{module_name}")
         p = sub.add_parser(
             name,
             help=module.HELP,

@@ -48,7 +48,7 @@ def test_frozen_encoder_gets_no_gradient_and_is_not_optimized(tiny_sam):
     assert all(torch.equal(before[k], after[k]) for k in before)
 
 
-def test_train_encoder_switch(tiny_sam):
+def test_train_encoder_switch():
     model = MFPT(ModelConfig(encoder="tiny", image_size=256, train_encoder=True))
     model.train()
     assert model.image_encoder.training

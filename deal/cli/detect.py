@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from deal.metrics.image_score import VERDICT_RULE
+
 HELP = "localize edited regions in images, folders and globs (heatmaps, masks, scores, a report)"
 
-DESCRIPTION = """\
+DESCRIPTION = f"""\
 Localize the regions of each image that a diffusion model edited.
 
 INPUT is any mix of image files, folders (searched recursively) and glob patterns
@@ -18,15 +20,18 @@ animated files use their first frame (noted in the record).
 Outputs mirror the input tree under --out DIR, named after the input's full file name:
   <name>.heatmap.png   8-bit grayscale probability of an edit, value = round(255 * p)
   <name>.mask.png      0/255, p > threshold
-  <name>.overlay.jpg   the image with the heatmap in red
+  <name>.overlay.jpg   the image with the mask's contour and the heatmap's colours
   <name>.npz           TruFor-compatible: map (float32 HxW), score, imgsize (opt-in: --save ...,npz)
   <name>.json          the input's record (written last: its presence means done)
   DIR/results.jsonl    one record per input, in input order; DIR/results.csv the same, flat
   DIR/report.html      with --report html: thumbnails, scores, a sortable table (no network)
 
 Each record holds the input's path, sha256, size, score (mean of the top 1% of the heatmap),
-verdict (edited if score >= threshold), edited fraction, regions, output paths, the detector's
-name and sha256, deal's version, seconds, and an error message (null when it worked).
+verdict, the thresholds, edited fraction, regions, output paths, the detector's name and
+sha256, deal's version, seconds, and an error message (null when it worked). The rule:
+{VERDICT_RULE}.
+The detector file holds the calibrated threshold and image thresholds (chosen on validation
+data by `deal export` for a stated precision); --threshold and --image-thresholds override them.
 
 A killed run resumes: rerun the same command; inputs already done are skipped (--overwrite to
 redo them) and the outputs are byte-identical to an uninterrupted run (same device, batch
@@ -54,7 +59,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--force", action="store_true", help="accept a SAM checkpoint whose sha256 differs")
     parser.add_argument(
-        "--threshold", type=float, metavar="T", help="mask and verdict threshold (default: the detector's)"
+        "--threshold", type=float, metavar="T", help="pixel threshold of the mask, p > T (default: the detector's)"
+    )
+    parser.add_argument(
+        "--image-thresholds",
+        metavar="LO,HI",
+        help="verdict thresholds on the image score: edited when score >= HI, authentic when score < LO, "
+        "inconclusive in between (default: the detector's calibrated pair)",
     )
     parser.add_argument(
         "--device", default="auto", choices=("auto", "cpu", "cuda", "mps"), help="default: auto"
@@ -99,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise UsageError(f"--threshold must be in [0, 1], got {args.threshold}")
+    image_thresholds = parse_image_thresholds(args.image_thresholds) if args.image_thresholds else None
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.workers is not None and args.workers < 0:
@@ -126,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
             args.detector,
             args.device,
             threshold=args.threshold,
+            image_thresholds=image_thresholds,
             sam_checkpoint=args.sam_checkpoint,
             force=args.force,
             tile=args.tile,
@@ -150,3 +163,15 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(err)) from err
     sys.stderr.flush()
     return summary.exit_code
+
+
+def parse_image_thresholds(text: str) -> tuple[float, float]:
+    """"LO,HI" -> (lo, hi); UsageError unless two numbers with 0 <= LO <= HI <= 1."""
+    from deal.cli.main import UsageError
+    from deal.metrics.image_score import check_image_thresholds
+
+    try:
+        low, high = (float(v) for v in text.split(","))
+        return check_image_thresholds(low, high)
+    except ValueError as err:
+        raise UsageError(f"--image-thresholds takes LO,HI with 0 <= LO <= HI <= 1, got {text!r}") from err

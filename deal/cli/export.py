@@ -13,7 +13,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", help="detector name recorded in the file (default: the file's stem)")
     p.add_argument("--val", nargs="*", help="validation datasets for calibration (default: the checkpoint's)")
     p.add_argument("--val-split", default="val", help="split of --val to use ('' = all)")
-    p.add_argument("--threshold", type=float, help="use this threshold instead of calibrating")
+    p.add_argument("--threshold", type=float, help="use this pixel threshold instead of calibrating it")
+    p.add_argument(
+        "--precision",
+        type=float,
+        default=0.9,
+        help="the verdict's image thresholds: edited above HIGH and authentic below LOW, each at least this "
+        "precise on the validation images; inconclusive in between (default 0.9)",
+    )
+    p.add_argument("--batch-size", type=int, default=8, help="calibration batch size (as deal detect's)")
     p.add_argument("--limit", type=int, default=0, help="calibrate on at most N images")
     p.add_argument("--device", default="cpu")
 
@@ -25,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
 
     path, info = export_checkpoint(
         args.checkpoint, args.out, name=args.name, val=args.val, val_split=args.val_split,
-        threshold=args.threshold, limit=args.limit, device=args.device,
+        threshold=args.threshold, precision=args.precision, limit=args.limit, device=args.device,
+        batch_size=args.batch_size,
     )
     print(json.dumps({"detector": str(path), **info}, indent=2))
     return 0

@@ -20,36 +20,24 @@ from deal.data.sample import Record, Sample
 
 if TYPE_CHECKING:
     from deal.data.dataset import LocalizationDataset, collate_samples
-    from deal.data.transforms import (
-        POLICIES,
-        SAM_PIXEL_MEAN,
-        SAM_PIXEL_STD,
-        build_eval_transform,
-        build_train_transform,
-    )
+    from deal.data.transforms import POLICIES, build_train_transform
 
 _LAZY = {
     "LocalizationDataset": "deal.data.dataset",
     "collate_samples": "deal.data.dataset",
     "build_train_transform": "deal.data.transforms",
-    "build_eval_transform": "deal.data.transforms",
     "POLICIES": "deal.data.transforms",
-    "SAM_PIXEL_MEAN": "deal.data.transforms",
-    "SAM_PIXEL_STD": "deal.data.transforms",
 }
 
 __all__ = [
     "DATASET_LAYOUTS",
     "MASK_THRESHOLD",
     "POLICIES",
-    "SAM_PIXEL_MEAN",
-    "SAM_PIXEL_STD",
     "DatasetError",
     "Deal300kScan",
     "LocalizationDataset",
     "Record",
     "Sample",
-    "build_eval_transform",
     "build_train_transform",
     "collate_samples",
     "detect_layout",

@@ -19,8 +19,8 @@ class LocalizationDataset(Dataset):
     Args:
         records: the samples, e.g. from :func:`deal.data.discover_records`.
         transform: optional albumentations ``Compose`` called as ``transform(image=, mask=)``
-            (see :mod:`deal.data.transforms`); without it, ``image`` is HxWx3 uint8 and ``mask``
-            HxW uint8 {0,1} numpy.
+            (see :mod:`deal.data.transforms`). ``image`` is HxWx3 uint8 and ``mask`` HxW uint8
+            {0,1} numpy, with or without it.
 
     A mask whose size differs from its image raises :class:`~deal.data.errors.DatasetError`
     naming both files.
@@ -49,37 +49,26 @@ class LocalizationDataset(Dataset):
         return Sample(image=image, mask=mask, label=record.label, name=record.name, original_size=hw)
 
 
-def _as_chw(x: Any, is_mask: bool) -> torch.Tensor:
-    t = torch.as_tensor(x)
-    if isinstance(x, np.ndarray):  # untransformed numpy: HxWx3 image / HxW mask -> CxHxW
-        t = t.permute(2, 0, 1) if t.ndim == 3 and not is_mask else t.unsqueeze(0) if t.ndim == 2 else t
-    return t
-
-
-def _pad_stack(tensors: list[torch.Tensor]) -> torch.Tensor:
-    h = max(t.shape[-2] for t in tensors)
-    w = max(t.shape[-1] for t in tensors)
-    if all(t.shape[-2:] == (h, w) for t in tensors):
+def _stack_or_list(arrays: list[Any]) -> torch.Tensor | list[torch.Tensor]:
+    tensors = [torch.as_tensor(a) for a in arrays]
+    if all(t.shape == tensors[0].shape for t in tensors):
         return torch.stack(tensors)
-    out = tensors[0].new_zeros((len(tensors), tensors[0].shape[0], h, w))
-    for i, t in enumerate(tensors):
-        out[i, :, : t.shape[-2], : t.shape[-1]] = t
-    return out
+    return tensors
 
 
 def collate_samples(samples: Sequence[Sample]) -> dict[str, Any]:
-    """Batch samples for a ``DataLoader(collate_fn=collate_samples)``.
+    """Batch samples for a ``DataLoader(collate_fn=collate_samples)``, without changing a pixel.
 
     Returns:
-        ``image`` Bx3xHxW, ``mask`` Bx1xHxW (dtypes as produced: float32 after the transforms,
-        uint8 without), ``label`` B int64, ``name`` list of B str, ``original_size`` list of B
-        ``(H, W)``. Samples of different sizes (native-resolution evaluation) are zero-padded
-        bottom/right to the largest ``H`` and ``W`` of the batch; each sample's own pixels stay
-        top-left.
+        ``image``: BxHxWx3 uint8 when every sample has the same size, else a list of B HxWx3 uint8
+        tensors; ``mask``: BxHxW uint8 (or a list of HxW); ``label`` B int64; ``name`` list of B str;
+        ``original_size`` list of B ``(H, W)``. Nothing is padded or normalized here: the model's
+        preprocessing (deal.modeling.input_policy.prepare_batch) does that, for training, validation
+        and inference alike.
     """
     return {
-        "image": _pad_stack([_as_chw(s["image"], is_mask=False) for s in samples]),
-        "mask": _pad_stack([_as_chw(s["mask"], is_mask=True) for s in samples]),
+        "image": _stack_or_list([s["image"] for s in samples]),
+        "mask": _stack_or_list([s["mask"] for s in samples]),
         "label": torch.tensor([int(s["label"]) for s in samples], dtype=torch.int64),
         "name": [s["name"] for s in samples],
         "original_size": [tuple(s["original_size"]) for s in samples],

@@ -1,82 +1,71 @@
-"""albumentations pipelines applied identically to an image and its mask.
+"""Training augmentations (albumentations), applied identically to an image and its mask, on uint8 pixels.
 
-Input: ``image`` HxWx3 uint8 RGB, ``mask`` HxW uint8 {0,1}. Output (``normalize=True``):
-``image`` 3xSxS float32 tensor normalized with SAM's pixel mean/std (0-255 scale), ``mask``
-1xSxS float32 tensor of {0,1}.
+Input and output: ``image`` HxWx3 uint8 RGB, ``mask`` HxW uint8 {0,1}. This module only augments: it
+never resizes for the model, pads or normalizes. That is the model's preprocessing, defined once in
+deal.modeling.input_policy and called by the training step, validation, calibration, benchmark and
+detection alike, so every layer feeds the model the same pixels.
 
-Resolution policies (resampling destroys the high-frequency traces the model looks for, so the
-default never resizes):
+Geometry per input policy:
 
-* ``"native"``: no resampling. Training pads (image with the SAM mean colour, mask with 0) to at
-  least ``size`` and crops ``size x size`` (random or centre). Evaluation pads bottom/right to
-  ``size`` (or to a multiple of 16 when ``size`` is None, and always to a multiple of 16 for larger
-  images): the original pixels are the top-left ``HxW`` of the output.
-* ``"sam"``: SAM's preprocessing: longest side resized to ``size`` (default 1024), then padded
-  bottom/right to ``size x size``; the resized image is the top-left of the output.
-* ``"squash"``: resize to ``size x size`` ignoring the aspect ratio (SAM-Adapter's choice).
-
-Masks are always resized with nearest neighbour, so they stay binary.
+* ``"native"``: a random (or centre) crop of at most ``size x size`` pixels. An image smaller than the
+  crop along an axis keeps that axis whole; the model's preprocessing pads it, as at inference.
+* ``"sam"``: no crop: the model's preprocessing resizes the whole image (SAM's policy).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import cv2
 import numpy as np
 from albumentations import (
     BasicTransform,
-    CenterCrop,
     Compose,
     Downscale,
+    DualTransform,
     GaussianBlur,
     GaussNoise,
     HorizontalFlip,
     ImageCompression,
-    Lambda,
-    LongestMaxSize,
-    Normalize,
-    PadIfNeeded,
-    RandomCrop,
-    Resize,
     VerticalFlip,
 )
-from albumentations.pytorch import ToTensorV2
 
-SAM_PIXEL_MEAN: tuple[float, float, float] = (123.675, 116.28, 103.53)
-SAM_PIXEL_STD: tuple[float, float, float] = (58.395, 57.12, 57.375)
-# Padding colour: the SAM mean, so padded pixels normalize to ~0 (as SAM pads after normalizing).
-PAD_FILL: tuple[int, int, int] = (124, 116, 104)
-POLICIES: tuple[str, ...] = ("native", "sam", "squash")
-SAM_SIZE = 1024
-PAD_MULTIPLE = 16  # the ViT patch size
+from deal.modeling.input_policy import INPUT_POLICIES, check_policy
+
+POLICIES: tuple[str, ...] = INPUT_POLICIES
 
 
-def _check_policy(policy: str) -> None:
-    if policy not in POLICIES:
-        raise ValueError(f"unknown resolution policy {policy!r}; choose one of {', '.join(POLICIES)}")
+class CropAtMost(DualTransform):
+    """Crop at most ``size x size`` pixels (random or centred); smaller axes are kept whole.
 
+    albumentations' RandomCrop/CenterCrop need an image at least as large as the crop (or pad it
+    themselves); padding belongs to the model's preprocessing, so this crop never pads.
+    """
 
-def _mask_to_float_hw1(mask: np.ndarray, **_: object) -> np.ndarray:
-    # Module-level (not a lambda) so the pipeline pickles into DataLoader workers.
-    return mask.astype(np.float32)[..., None]
+    def __init__(self, size: int, random: bool = True, p: float = 1.0) -> None:
+        super().__init__(p=p)
+        self.size = int(size)
+        self.random = bool(random)
 
+    def get_params_dependent_on_data(self, params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        h, w = params["shape"][:2]
+        ch, cw = min(h, self.size), min(w, self.size)
+        if self.random:
+            y = int(self.py_random.randint(0, h - ch))
+            x = int(self.py_random.randint(0, w - cw))
+        else:
+            y, x = (h - ch) // 2, (w - cw) // 2
+        return {"box": (y, x, ch, cw)}
 
-def _tail(normalize: bool) -> list[BasicTransform]:
-    steps: list[BasicTransform] = []
-    if normalize:
-        steps.append(Normalize(mean=SAM_PIXEL_MEAN, std=SAM_PIXEL_STD, max_pixel_value=1.0))
-    steps += [Lambda(mask=_mask_to_float_hw1, name="mask_to_float_hw1"), ToTensorV2(transpose_mask=True)]
-    return steps
+    def apply(self, img: np.ndarray, box: tuple[int, int, int, int], **_: Any) -> np.ndarray:
+        y, x, h, w = box
+        return np.ascontiguousarray(img[y : y + h, x : x + w])
 
+    def apply_to_mask(self, mask: np.ndarray, box: tuple[int, int, int, int], **_: Any) -> np.ndarray:
+        return self.apply(mask, box)
 
-def _pad(size: int, position: str) -> PadIfNeeded:
-    return PadIfNeeded(
-        min_height=size,
-        min_width=size,
-        position=position,
-        border_mode=cv2.BORDER_CONSTANT,
-        fill=PAD_FILL,
-        fill_mask=0,
-    )
+    def get_transform_init_args_names(self) -> tuple[str, ...]:
+        return ("size", "random")
 
 
 def build_train_transform(
@@ -94,31 +83,26 @@ def build_train_transform(
     noise_std: tuple[float, float] = (0.01, 0.04),
     downscale: float = 0.0,
     downscale_range: tuple[float, float] = (0.5, 0.9),
-    normalize: bool = True,
 ) -> Compose:
-    """Training pipeline producing ``size x size`` samples.
+    """The training augmentations.
 
-    Degradations come first, on the whole image, as a publisher would apply them (JPEG's 8x8
-    grid is then that of the full image), followed by the geometry (see the module's policies),
-    flips, normalization and tensor conversion.
+    Degradations come first, on the whole image, as a publisher would apply them (JPEG's 8x8 grid is
+    then that of the full image), then the crop (native policy) and flips.
 
     Args:
-        size: output side S.
-        policy: ``"native"`` (pad + crop, no resampling), ``"sam"`` or ``"squash"``.
+        size: the native policy's crop side (ignored by the sam policy, which resizes in the model).
+        policy: ``"native"`` or ``"sam"``.
         hflip, vflip: random flips with probability 0.5.
-        random_crop: native policy only: random (True) or centre (False) ``size`` crop.
-        jpeg_quality: JPEG re-compression quality range, applied with probability ``jpeg_p``;
-            None disables it.
+        random_crop: native policy: a random (True) or centre (False) crop.
+        jpeg_quality: JPEG re-compression quality range, applied with probability ``jpeg_p``; None: off.
         blur: probability of a Gaussian blur with sigma in ``blur_sigma``.
         noise: probability of Gaussian noise, std in ``noise_std`` as a fraction of 255.
         downscale: probability of a down-then-up resampling by a factor in ``downscale_range``.
-        normalize: SAM mean/std normalization to float32; False keeps the uint8 values as a tensor.
 
     Returns:
-        A ``Compose`` called as ``t(image=HxWx3 uint8, mask=HxW uint8)`` returning ``image``
-        3xSxS and ``mask`` 1xSxS float32 tensors.
+        A ``Compose`` called as ``t(image=HxWx3 uint8, mask=HxW uint8)``, returning both as uint8 numpy.
     """
-    _check_policy(policy)
+    check_policy(policy)
     steps: list[BasicTransform] = []
     if jpeg_quality is not None:
         steps.append(ImageCompression(compression_type="jpeg", quality_range=jpeg_quality, p=jpeg_p))
@@ -135,56 +119,9 @@ def build_train_transform(
             )
         )
     if policy == "native":
-        steps.append(_pad(size, "random" if random_crop else "center"))
-        steps.append(RandomCrop(size, size) if random_crop else CenterCrop(size, size))
-    elif policy == "sam":
-        steps += [LongestMaxSize(max_size=size, interpolation=cv2.INTER_LINEAR), _pad(size, "top_left")]
-    else:
-        steps.append(Resize(size, size, interpolation=cv2.INTER_LINEAR))
+        steps.append(CropAtMost(size, random=random_crop))
     if hflip:
         steps.append(HorizontalFlip(p=0.5))
     if vflip:
         steps.append(VerticalFlip(p=0.5))
-    return Compose(steps + _tail(normalize))
-
-
-def build_eval_transform(
-    size: int | None = None, policy: str = "native", *, normalize: bool = True
-) -> Compose:
-    """Deterministic evaluation pipeline (no crop: every original pixel is kept).
-
-    Args:
-        size: ``native``: pad to at least ``size x size`` (None: only to a multiple of 16);
-            ``sam``: longest side (default 1024); ``squash``: output side (required).
-        policy: ``"native"``, ``"sam"`` or ``"squash"`` (see the module docstring for how to map
-            a prediction back to the original ``HxW``).
-        normalize: as in :func:`build_train_transform`.
-
-    Returns:
-        A ``Compose`` returning ``image`` 3xH'xW' and ``mask`` 1xH'xW' float32 tensors.
-    """
-    _check_policy(policy)
-    steps: list[BasicTransform] = []
-    if policy == "native":
-        if size is not None:
-            steps.append(_pad(size, "top_left"))
-        steps.append(
-            PadIfNeeded(
-                min_height=None,
-                min_width=None,
-                pad_height_divisor=PAD_MULTIPLE,
-                pad_width_divisor=PAD_MULTIPLE,
-                position="top_left",
-                border_mode=cv2.BORDER_CONSTANT,
-                fill=PAD_FILL,
-                fill_mask=0,
-            )
-        )
-    elif policy == "sam":
-        side = size or SAM_SIZE
-        steps += [LongestMaxSize(max_size=side, interpolation=cv2.INTER_LINEAR), _pad(side, "top_left")]
-    else:
-        if size is None:
-            raise ValueError("the 'squash' policy needs a size")
-        steps.append(Resize(size, size, interpolation=cv2.INTER_LINEAR))
-    return Compose(steps + _tail(normalize))
+    return Compose(steps)

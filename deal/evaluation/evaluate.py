@@ -61,13 +61,13 @@ def evaluate_predictions(
         scores.append(pred.score)
     result = metric.compute()
     given = [s for s in scores if s is not None]
-    if given and len(given) == len(scores):  # the files' own image scores replace the map maxima
+    if given and len(given) == len(scores):  # the files' own image scores replace image_score of the maps
         score_t, label_t = torch.tensor(given, dtype=torch.float64), torch.tensor(labels)
         result["image_auc"] = float(MF.image_auc(score_t, label_t))
-        result["image_bacc"] = float(MF.image_balanced_accuracy(score_t, label_t, metric.image_threshold))
+        result["image_bacc"] = float(MF.image_balanced_accuracy(score_t, label_t, *metric.image_thresholds))
     elif given:
         warnings.warn(
-            f"only {len(given)} of {len(scores)} predictions carry an image score; using the map maximum for all",
+            f"only {len(given)} of {len(scores)} predictions carry an image score; using image_score of the maps for all",
             stacklevel=2,
         )
     return result

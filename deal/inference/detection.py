@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from deal.inference.regions import MAX_REGIONS, find_regions
-from deal.metrics.image_score import TOP_FRACTION, image_score
+from deal.metrics.image_score import TOP_FRACTION, VERDICT_RULE, check_image_thresholds, image_score, verdict
 
-__all__ = ["TOP_FRACTION", "Detection", "image_score"]
+__all__ = ["TOP_FRACTION", "VERDICT_RULE", "Detection", "image_score"]
 
 @dataclass
 class Detection:
@@ -20,8 +20,8 @@ class Detection:
         mask: HxW bool, heatmap > threshold (the metrics' convention: a pixel is flagged when p > t).
         score: image-level probability of an edit (see image_score: mean of the top 1% of the heatmap).
         threshold: the threshold of the mask.
-        image_threshold: the threshold of the verdict on `score` (the detector's calibrated image-level
-            threshold; None: the same as `threshold`).
+        image_thresholds: (low, high), the verdict's thresholds on `score` (the detector's calibrated
+            ones; None: both equal to `threshold`). See `verdict`.
         edited_fraction: mask.mean().
         regions: the largest connected regions of the mask (see deal.inference.regions.find_regions).
         n_regions: how many regions the mask has in all (regions holds at most 50).
@@ -41,13 +41,14 @@ class Detection:
     height: int
     source: str | None = None
     notes: list[str] = field(default_factory=list)
-    image_threshold: float | None = None
+    image_thresholds: tuple[float, float] | None = None
 
     @property
     def verdict(self) -> str:
-        """ "edited" if score >= image_threshold (or threshold when there is none), else "authentic"."""
-        cut = self.threshold if self.image_threshold is None else self.image_threshold
-        return "edited" if self.score >= cut else "authentic"
+        """ "edited" when score >= high, "authentic" when score < low, else "inconclusive"
+        (deal.metrics.image_score.VERDICT_RULE; (low, high) = image_thresholds)."""
+        low, high = self.image_thresholds or (self.threshold, self.threshold)
+        return verdict(self.score, low, high)
 
     @classmethod
     def from_heatmap(
@@ -58,7 +59,7 @@ class Detection:
         source: str | None = None,
         notes: list[str] | None = None,
         max_regions: int = MAX_REGIONS,
-        image_threshold: float | None = None,
+        image_thresholds: tuple[float, float] | None = None,
     ) -> Detection:
         """Builds the Detection of an HxW float32 probability map."""
         if heatmap.ndim != 2:
@@ -78,5 +79,5 @@ class Detection:
             height=int(heatmap.shape[0]),
             source=source,
             notes=list(notes or []),
-            image_threshold=None if image_threshold is None else float(image_threshold),
+            image_thresholds=None if image_thresholds is None else check_image_thresholds(*image_thresholds),
         )

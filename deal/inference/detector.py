@@ -33,9 +33,10 @@ from deal.inference.detection import Detection
 from deal.inference.devices import autocast, precision, resolve_device
 from deal.inference.image_loading import DEFAULT_MAX_PIXELS, ImageLoadError, load_any
 from deal.inference.tiling import TileBlender
+from deal.metrics.image_score import check_image_thresholds
 from deal.modeling.config import ModelConfig
 from deal.modeling.detector_file import DetectorInfo, load_detector
-from deal.modeling.input_policy import prepare_batch, restore, sam_resized_hw
+from deal.modeling.input_policy import batch_shape_key, prepare_batch, restore, sam_resized_hw
 from deal.modeling.mfpt import MFPT
 
 BUNDLED_DESCRIPTION = "the bundled demonstration detector trained on synthetic edits"
@@ -49,8 +50,16 @@ def default_overlap(tile: int, patch: int = 16) -> int:
     return max(patch, (tile // 8) // patch * patch)
 
 
-def _round_up(v: int, m: int) -> int:
-    return -(-v // m) * m
+def calibrated_image_thresholds(info: DetectorInfo) -> tuple[float, float]:
+    """The verdict's (low, high) recorded in a detector file: extra["image_thresholds"]; a file from before
+    the two-threshold verdict has one extra["image_threshold"] (low = high); without either, the pixel
+    threshold (low = high)."""
+    extra = info.extra or {}
+    if extra.get("image_thresholds") is not None:
+        low, high = extra["image_thresholds"]
+        return float(low), float(high)
+    single = extra.get("image_threshold", info.threshold)
+    return float(single), float(single)
 
 
 class Detector:
@@ -62,7 +71,10 @@ class Detector:
             file (name "in-memory", threshold 0.5).
         device: "auto" (the model's device if it is not on the CPU, else CUDA, then MPS, then CPU),
             "cpu", "cuda", "mps" or a torch.device.
-        threshold: the mask and verdict threshold; None for the detector's calibrated one.
+        threshold: the pixel threshold of the mask (probability > threshold); None for the detector's
+            calibrated one.
+        image_thresholds: (low, high) of the verdict on the image score (deal.metrics.image_score.verdict);
+            None for the detector's calibrated pair.
         tile: tile images larger than config.image_size (native policy); False resizes them instead.
         max_pixels: larger inputs are refused before decoding (decompression bomb guard).
     """
@@ -74,6 +86,7 @@ class Detector:
         device: str | torch.device = "auto",
         *,
         threshold: float | None = None,
+        image_thresholds: tuple[float, float] | None = None,
         tile: bool = True,
         max_pixels: int = DEFAULT_MAX_PIXELS,
     ) -> None:
@@ -90,10 +103,9 @@ class Detector:
         if not 0.0 <= t <= 1.0:
             raise ValueError(f"threshold must be in [0, 1], got {t}")
         self._threshold = t
-        # The verdict's threshold: calibrated at export (extra["image_threshold"]); an explicit threshold
-        # overrides both.
-        calibrated = info.extra.get("image_threshold") if info.extra else None
-        self._image_threshold = float(calibrated) if threshold is None and calibrated is not None else t
+        self._image_thresholds = check_image_thresholds(
+            *(image_thresholds if image_thresholds is not None else calibrated_image_thresholds(info))
+        )
         self.tile = bool(tile)
         if max_pixels < 1:
             raise ValueError(f"max_pixels must be >= 1, got {max_pixels}")
@@ -109,6 +121,7 @@ class Detector:
         device: str | torch.device = "auto",
         *,
         threshold: float | None = None,
+        image_thresholds: tuple[float, float] | None = None,
         sam_checkpoint: str | os.PathLike | None = None,
         force: bool = False,
         tile: bool = True,
@@ -132,7 +145,10 @@ class Detector:
                 print(f"deal: using {BUNDLED_DESCRIPTION} ({path})", file=sys.stderr)
                 _bundled_notice_shown = True
         model, info = load_detector(Path(path), sam_checkpoint=sam_checkpoint, force=force)
-        return cls(model, info, device, threshold=threshold, tile=tile, max_pixels=max_pixels)
+        return cls(
+            model, info, device, threshold=threshold, image_thresholds=image_thresholds, tile=tile,
+            max_pixels=max_pixels,
+        )
 
     # --- properties -----------------------------------------------------------------------------
     @property
@@ -149,9 +165,9 @@ class Detector:
         return self._threshold
 
     @property
-    def image_threshold(self) -> float:
-        """The threshold of the image-level verdict on Detection.score."""
-        return self._image_threshold
+    def image_thresholds(self) -> tuple[float, float]:
+        """(low, high): the verdict on Detection.score (deal.metrics.image_score.VERDICT_RULE)."""
+        return self._image_thresholds
 
     @property
     def config(self) -> ModelConfig:
@@ -184,13 +200,12 @@ class Detector:
     def batch_key(self, height: int, width: int, index: int = 0) -> tuple:
         """Images with equal keys may share a batch without changing each other's result."""
         mode = self.inference_mode_of(height, width)
-        if mode == "sam":
-            return ("sam",)
         if mode == "tiled":
             return ("tiled", index)
         if mode == "resized":
             height, width = self._resized_hw(height, width)
-        return ("native", _round_up(height, self.patch), _round_up(width, self.patch))
+        cfg = self.config
+        return batch_shape_key(height, width, policy=cfg.input_policy, image_size=cfg.image_size, patch_size=self.patch)
 
     # --- inference ------------------------------------------------------------------------------
     def _logits(self, images: Sequence[np.ndarray], policy: str) -> list[torch.Tensor]:
@@ -261,7 +276,8 @@ class Detector:
         Args:
             image: a path, a PIL image, an HxWx3 uint8 array, or a tensor (3xHxW or HxWx3, uint8 on 0-255 or
                 float on [0, 1]).
-            threshold: overrides the detector's threshold for the mask and the verdict.
+            threshold: overrides the detector's pixel threshold (the mask); the verdict keeps
+                image_thresholds.
 
         Raises:
             ImageLoadError: the input cannot be read or decoded (the message names it and the problem).
@@ -273,7 +289,7 @@ class Detector:
             self.threshold if threshold is None else threshold,
             source=loaded.source,
             notes=loaded.notes,
-            image_threshold=self.image_threshold if threshold is None else threshold,
+            image_thresholds=self.image_thresholds,
         )
 
     def predict_many(

@@ -3,7 +3,8 @@
 A record (one line of results.jsonl, and the content of the ``<name>.json`` sidecar) has these keys, in
 this order:
 
-path, sha256 (of the input's bytes), bytes, width, height, score, verdict, threshold, image_threshold (of the verdict), edited_fraction,
+path, sha256 (of the input's bytes), bytes, width, height, score, verdict, threshold (of the mask: p > threshold), image_threshold_low and
+image_threshold_high (of the verdict: deal.metrics.image_score.VERDICT_RULE), edited_fraction,
 n_regions, regions (the 50 largest), inference ("native" | "tiled" | "resized" | "sam"), tile, outputs
 (kind -> path relative to the output folder), detector (name, sha256), device, deal_version, seconds,
 error (null, or a message naming the file and the problem), notes (list of strings).
@@ -28,7 +29,8 @@ RECORD_KEYS = (
     "score",
     "verdict",
     "threshold",
-    "image_threshold",
+    "image_threshold_low",
+    "image_threshold_high",
     "edited_fraction",
     "n_regions",
     "regions",
@@ -51,7 +53,8 @@ CSV_COLUMNS = (
     "score",
     "verdict",
     "threshold",
-    "image_threshold",
+    "image_threshold_low",
+    "image_threshold_high",
     "edited_fraction",
     "regions",
     *OUTPUT_KINDS,

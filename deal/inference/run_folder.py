@@ -40,6 +40,7 @@ from deal.inference.outputs import (
 from deal.inference.progress import Progress
 from deal.inference.records import is_complete, make_record, read_record, record_json, write_results
 from deal.inference.streaming import Outcome, WorkItem, stream_outcomes
+from deal.metrics.image_score import VERDICT_RULE, VERDICTS
 
 REPORT_KINDS = ("html",)
 # Temporary files of deal.fileio.atomic_path: "." + name + "." + 8 random characters + ".part".
@@ -59,7 +60,7 @@ class RunSummary:
     n_processed: int
     n_skipped: int
     n_failed: int
-    n_edited: int
+    verdicts: dict[str, int]  # how many inputs got each verdict ("edited", "inconclusive", "authentic")
     seconds: float
     out_dir: Path
     results_jsonl: Path
@@ -72,6 +73,10 @@ class RunSummary:
         return self.n_processed / self.seconds if self.seconds > 0 else 0.0
 
     @property
+    def n_edited(self) -> int:
+        return self.verdicts.get("edited", 0)
+
+    @property
     def exit_code(self) -> int:
         return 1 if self.n_failed else 0
 
@@ -79,7 +84,9 @@ class RunSummary:
         skipped = f" ({self.n_skipped} already done)" if self.n_skipped else ""
         where = f"{self.results_jsonl}, {self.results_csv}" + (f", {self.report}" if self.report else "")
         return (
-            f"{self.n_inputs} images{skipped}: {self.n_edited} edited, {self.n_failed} failed; "
+            f"{self.n_inputs} images{skipped}: "
+            + "".join(f"{self.verdicts.get(v, 0)} {v}, " for v in VERDICTS)
+            + f"{self.n_failed} failed; "
             f"{self.images_per_second:.2f} images/s; results in {where}"
         )
 
@@ -146,7 +153,8 @@ class _Run:
         self.settings = {
             "detector": {"name": detector.name, "sha256": detector.sha256},
             "threshold": detector.threshold,
-            "image_threshold": detector.image_threshold,
+            "image_threshold_low": detector.image_thresholds[0],
+            "image_threshold_high": detector.image_thresholds[1],
             "tile": detector.tile,
         }
 
@@ -168,7 +176,8 @@ class _Run:
             path=str(item.path),
             tile=self.det.tile,
             threshold=self.det.threshold,
-            image_threshold=self.det.image_threshold,
+            image_threshold_low=self.det.image_thresholds[0],
+            image_threshold_high=self.det.image_thresholds[1],
             detector={"name": self.det.name, "sha256": self.det.sha256},
             device=f"{self.det.device.type} {self.det.precision}",
             deal_version=self.version,
@@ -261,20 +270,23 @@ class _Run:
             )
 
     # --- results --------------------------------------------------------------------------------
-    def write_results(self, upto: int | None = None) -> tuple[int, int]:
-        """Rewrites results.jsonl/csv for inputs [0, upto) from the records. Returns (n failed, n edited)."""
+    def write_results(self, upto: int | None = None) -> tuple[int, dict[str, int]]:
+        """Rewrites results.jsonl/csv for inputs [0, upto) from the records.
+        Returns (n failed, how many records have each verdict)."""
         n = len(self.items) if upto is None else upto
-        tally = [0, 0]
+        failed = [0]
+        verdicts = dict.fromkeys(VERDICTS, 0)
 
         def records() -> Iterator[dict[str, Any]]:
             for i in range(n):
                 record = self.record_of(i)
-                tally[0] += record.get("error") is not None
-                tally[1] += record.get("verdict") == "edited"
+                failed[0] += record.get("error") is not None
+                if record.get("verdict") in verdicts:
+                    verdicts[record["verdict"]] += 1
                 yield record
 
         write_results(records(), self.out / "results.jsonl", self.out / "results.csv")
-        return tally[0], tally[1]
+        return failed[0], verdicts
 
     def write_report(self, inputs: Sequence[str | os.PathLike]) -> Path:
         from deal.inference.report_html import write_report
@@ -286,7 +298,8 @@ class _Run:
             "detector sha256": det.sha256 or "(in memory)",
             "model": f"{det.config.encoder}, {det.config.input_policy} policy, image size {det.config.image_size}",
             "threshold": det.threshold,
-            "verdict threshold (image score)": det.image_threshold,
+            "verdict thresholds (image score: low, high)": ", ".join(f"{t:g}" for t in det.image_thresholds),
+            "verdict rule": VERDICT_RULE,
             "tiling": f"on (tiles of {det.config.image_size} px, overlap {det.overlap} px)"
             if det.tile
             else "off",
@@ -356,14 +369,14 @@ def run_detection(
                 run.write_results(upto=run.done_upto)
             raise
         progress.close()
-        n_failed, n_edited = run.write_results()
+        n_failed, verdicts = run.write_results()
         report_path = run.write_report(inputs) if report == "html" else None
     summary = RunSummary(
         n_inputs=len(items),
         n_processed=progress.processed,
         n_skipped=progress.skipped,
         n_failed=n_failed,
-        n_edited=n_edited,
+        verdicts=verdicts,
         seconds=time.perf_counter() - t_start,
         out_dir=out,
         results_jsonl=out / "results.jsonl",

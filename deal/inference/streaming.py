@@ -84,7 +84,7 @@ def _process_window(
     *,
     batch_size: int,
     threshold: float,
-    image_threshold: float | None = None,
+    image_thresholds: tuple[float, float] | None = None,
 ) -> list[Outcome]:
     keys = [
         detector.batch_key(ld.array.shape[0], ld.array.shape[1], item.index) if ld is not None else None
@@ -118,7 +118,7 @@ def _process_window(
                 error = f"{loaded.source}: the detector produced non-finite values (NaN or inf)"
             else:
                 detection = Detection.from_heatmap(
-                    heatmap, threshold, source=loaded.source, notes=loaded.notes, image_threshold=image_threshold
+                    heatmap, threshold, source=loaded.source, notes=loaded.notes, image_thresholds=image_thresholds
                 )
                 inference = detector.inference_mode_of(detection.height, detection.width)
         seconds = load_s + infer_seconds.get(p, 0.0) + time.perf_counter() - t0
@@ -143,13 +143,12 @@ def stream_outcomes(
             without reading anything.
         batch_size: the batch size of tiles (for tiled images).
         workers: decoding threads (0: decode in the calling thread).
-        threshold: overrides the detector's threshold.
+        threshold: overrides the detector's pixel threshold (the mask; the verdict keeps its thresholds).
         prefetch: windows decoded ahead of the current one.
     """
     if workers < 0:
         raise ValueError(f"workers must be >= 0, got {workers}")
     thr = detector.threshold if threshold is None else float(threshold)
-    image_thr = detector.image_threshold if threshold is None else float(threshold)
     pool = ThreadPoolExecutor(workers, thread_name_prefix="deal-decode") if workers > 0 else None
     pending: deque[tuple[list[WorkItem], list[Future] | None]] = deque()
     it = iter(windows)
@@ -175,7 +174,7 @@ def stream_outcomes(
             else:
                 loads = [_timed_load(w.source, detector.max_pixels) for w in window]
             yield from _process_window(
-                detector, window, loads, batch_size=batch_size, threshold=thr, image_threshold=image_thr
+                detector, window, loads, batch_size=batch_size, threshold=thr, image_thresholds=detector.image_thresholds
             )
     finally:
         if pool is not None:

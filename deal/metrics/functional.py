@@ -323,13 +323,49 @@ def image_auc(scores: Tensor, labels: Tensor) -> Tensor:
     return auc_from_curve(*curve_counts(scores.to(torch.float64), labels.reshape(-1) > 0.5))
 
 
-def image_balanced_accuracy(scores: Tensor, labels: Tensor, threshold: float = 0.5) -> Tensor:
-    """Balanced accuracy of ``scores > threshold`` against labels: mean of TPR and TNR; NaN without both."""
+def image_decisions(scores: Tensor, low: float, high: float) -> tuple[Tensor, Tensor]:
+    """(called edited, called authentic) bool vectors of the verdict rule (deal.metrics.image_score):
+    edited when score >= high, authentic when score < low, inconclusive (neither) in between."""
+    scores = scores.reshape(-1)
+    return scores >= high, scores < low
+
+
+def image_balanced_accuracy(scores: Tensor, labels: Tensor, low: float = 0.5, high: float | None = None) -> Tensor:
+    """Balanced accuracy of the verdict rule: mean of (edited images called edited) and (authentic images
+    called authentic); an inconclusive verdict is not a correct one. high=None: one threshold (low).
+    NaN without both labels."""
+    high = low if high is None else high
     labels = labels.reshape(-1) > 0.5
-    predicted = scores.reshape(-1) > threshold
+    edited, authentic = image_decisions(scores, low, high)
     n_pos, n_neg = int(labels.sum()), int((~labels).sum())
     if n_pos == 0 or n_neg == 0:
         return torch.tensor(NAN, dtype=torch.float64)
-    tpr = int((predicted & labels).sum()) / n_pos
-    tnr = int((~predicted & ~labels).sum()) / n_neg
+    tpr = int((edited & labels).sum()) / n_pos
+    tnr = int((authentic & ~labels).sum()) / n_neg
     return torch.tensor((tpr + tnr) / 2, dtype=torch.float64)
+
+
+def counts_above(probs: Tensor, positive: Tensor, thresholds: Tensor) -> tuple[Tensor, Tensor]:
+    """TP and FP of ``probs > t`` for each t of the increasing ``thresholds`` (K,), in O(N + K) memory:
+    one bucketize and two histograms, never a K x N matrix. Returns int64 (K,) each."""
+    p, pos = probs.reshape(-1).float(), positive.reshape(-1)
+    t = thresholds.to(p.device, torch.float32)
+    k = t.numel()
+    # bucketize(right=False): number of thresholds strictly below p; p > t_j  <=>  j < that number.
+    below = torch.bucketize(p, t, right=False)
+    all_hist = torch.bincount(below, minlength=k + 1)
+    pos_hist = torch.bincount(below[pos], minlength=k + 1)
+    flagged = all_hist.flip(0).cumsum(0).flip(0)[1:]  # sum over buckets > j
+    tp = pos_hist.flip(0).cumsum(0).flip(0)[1:]
+    return tp, flagged - tp
+
+
+def f1_at_thresholds(probs: Tensor, target: Tensor, thresholds: Tensor) -> Tensor:
+    """Per-image F1 of ``probs > t`` for each t of ``thresholds`` (K,) -> float64 (K,); NaN when the GT is empty."""
+    positive = binarize_target(target).reshape(-1)
+    tp, fp = counts_above(probs, positive, thresholds)
+    n_pos = int(positive.sum())
+    if n_pos == 0:
+        return torch.full((thresholds.numel(),), NAN, dtype=torch.float64)
+    tp, fp = tp.to(torch.float64), fp.to(torch.float64)
+    return 2 * tp / (tp + fp + n_pos)

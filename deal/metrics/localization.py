@@ -14,7 +14,9 @@ pixel_f1_dataset    F1 of TP/FP/FN pooled over all pixels of ALL images (edited 
 pixel_iou           IoU of ``prob > threshold`` per image, mean over edited images
 pixel_auc           per-image pixel ROC-AUC, mean over edited images
 image_auc           ROC-AUC of the image score over edited + authentic images; NaN unless both occur
-image_bacc          balanced accuracy of ``score > image_threshold``, same images; NaN unless both occur
+image_bacc          balanced accuracy of the verdict at ``image_thresholds`` (edited: score >= high;
+                    authentic: score < low; inconclusive counts as wrong), same images; NaN unless both
+image_inconclusive  fraction of images whose score falls in [low, high): the verdict is inconclusive
 false_alarm_area    mean fraction of pixels with ``prob > threshold`` on authentic images; NaN if none
 n_edited            images with label 1
 n_authentic         images with label 0
@@ -22,7 +24,7 @@ n_authentic         images with label 0
 
 A per-image value that is undefined (NaN: an edited image whose GT is empty, or whose GT vanishes
 under the border-band erosion) is left out of its mean; an edited image's all-zero prediction
-scores F1 = 0. The image score is the maximum of the probability map unless ``scores`` is given.
+scores F1 = 0. The image score is deal.metrics.image_score (mean of the top 1% of the map) unless ``scores`` is given.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
 from deal.metrics import functional as MF
+from deal.metrics.image_score import check_image_thresholds, image_score
 
 METRIC_KEYS: tuple[str, ...] = (
     "pixel_f1",
@@ -47,6 +50,7 @@ METRIC_KEYS: tuple[str, ...] = (
     "pixel_auc",
     "image_auc",
     "image_bacc",
+    "image_inconclusive",
     "false_alarm_area",
     "n_edited",
     "n_authentic",
@@ -61,16 +65,16 @@ def describe_convention(
     inverted_max: bool = False,
     border_band: bool = False,
     num_thresholds: int | None = None,
-    image_threshold: float | None = None,
+    image_thresholds: tuple[float, float] | None = None,
 ) -> str:
     """One line naming the settings behind the numbers, for table headers and JSON."""
-    image_threshold = threshold if image_threshold is None else image_threshold
+    low, high = (threshold, threshold) if image_thresholds is None else image_thresholds
     grid = "all distinct scores" if num_thresholds is None else f"{num_thresholds}-step grid"
     return (
         f"pixel F1/IoU at p>{threshold:g} per image, mean over edited images; "
         f"best F1 per image over {grid}; dataset F1 pooled over all pixels of all images; "
-        f"pixel AUC per image; image AUC/bAcc on the image score (max of map unless given), "
-        f"bAcc at score>{image_threshold:g}; false alarm = flagged fraction of authentic images; "
+        f"pixel AUC per image; image AUC/bAcc on the image score (mean of the top 1% of the map unless "
+        f"given), verdict edited at score>={high:g}, authentic at score<{low:g}; false alarm = flagged fraction of authentic images; "
         f"inverted max {'on' if inverted_max else 'off'}; "
         f"border band {'ignored (erode 15, dilate 11)' if border_band else 'counted'}"
     )
@@ -121,7 +125,8 @@ class LocalizationMetrics(Metric):
         border_band: ignore TruFor's band around the GT boundary (erode 15, dilate 11).
         num_thresholds: None: exact best F1 / AUC over all distinct scores; K: a K-step histogram grid
             (exact for maps quantized on it, e.g. 256 for 8-bit maps; faster on large images).
-        image_threshold: threshold of the image score for ``image_bacc``; default ``threshold``.
+        image_thresholds: (low, high) of the verdict for ``image_bacc`` / ``image_inconclusive``
+            (deal.metrics.image_score.verdict); default ``(threshold, threshold)``.
         kwargs: torchmetrics ``Metric`` options (``sync_on_compute``, ``process_group``, ...).
     """
 
@@ -136,7 +141,7 @@ class LocalizationMetrics(Metric):
         border_band: bool = False,
         *,
         num_thresholds: int | None = None,
-        image_threshold: float | None = None,
+        image_thresholds: tuple[float, float] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -148,7 +153,9 @@ class LocalizationMetrics(Metric):
         self.inverted_max = bool(inverted_max)
         self.border_band = bool(border_band)
         self.num_thresholds = num_thresholds
-        self.image_threshold = self.threshold if image_threshold is None else float(image_threshold)
+        self.image_thresholds = check_image_thresholds(
+            *((self.threshold, self.threshold) if image_thresholds is None else image_thresholds)
+        )
 
         def zero(dtype: torch.dtype = torch.float64) -> Tensor:
             return torch.zeros((), dtype=dtype)
@@ -169,7 +176,7 @@ class LocalizationMetrics(Metric):
     def convention(self) -> str:
         """The one-line description of this instance's settings."""
         return describe_convention(
-            self.threshold, self.inverted_max, self.border_band, self.num_thresholds, self.image_threshold
+            self.threshold, self.inverted_max, self.border_band, self.num_thresholds, self.image_thresholds
         )
 
     @property
@@ -180,8 +187,8 @@ class LocalizationMetrics(Metric):
             "inverted_max": self.inverted_max,
             "border_band": self.border_band,
             "num_thresholds": self.num_thresholds,
-            "image_threshold": self.image_threshold,
-            "image_score": "max of the probability map unless given",
+            "image_thresholds": list(self.image_thresholds),
+            "image_score": "mean of the top 1% of the probability map unless given",
         }
 
     def update(
@@ -199,7 +206,7 @@ class LocalizationMetrics(Metric):
             targets: GT masks (1 = edited) of the same shapes.
             labels: ``(B,)`` 1 edited / 0 authentic; default: 1 where the GT has an edited pixel.
                 A label-0 image whose GT has edited pixels is an error.
-            scores: ``(B,)`` image scores for ``image_auc``/``image_bacc``; default: max of each map.
+            scores: ``(B,)`` image scores for ``image_auc``/``image_bacc``; default: image_score of each map.
         """
         maps = _as_maps(probs, "probs")
         gts = _as_maps(targets, "targets")
@@ -249,7 +256,7 @@ class LocalizationMetrics(Metric):
                     )
                 n_authentic += 1
                 false_alarm += float(MF.false_alarm_area(p, self.threshold))
-            image_scores.append(float(p.max()) if score_list is None else score_list[i])
+            image_scores.append(image_score(p) if score_list is None else score_list[i])
             image_labels.append(label)
         for key in _MEANS:
             setattr(self, f"{key}_sum", getattr(self, f"{key}_sum") + sums[key])
@@ -282,8 +289,16 @@ class LocalizationMetrics(Metric):
             "pixel_iou": mean("iou"),
             "pixel_auc": mean("auc"),
             "image_auc": float(MF.image_auc(scores, labels)),
-            "image_bacc": float(MF.image_balanced_accuracy(scores, labels, self.image_threshold)),
+            "image_bacc": float(MF.image_balanced_accuracy(scores, labels, *self.image_thresholds)),
+            "image_inconclusive": _inconclusive_fraction(scores, self.image_thresholds),
             "false_alarm_area": float(self.false_alarm_sum) / n_authentic if n_authentic else math.nan,
             "n_edited": int(self.n_edited),
             "n_authentic": n_authentic,
         }
+
+
+def _inconclusive_fraction(scores: Tensor, thresholds: tuple[float, float]) -> float:
+    if scores.numel() == 0:
+        return math.nan
+    edited, authentic = MF.image_decisions(scores, *thresholds)
+    return float((~edited & ~authentic).double().mean())

@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from deal.modeling.input_policy import INPUT_POLICIES
+
 ENCODER_SIZES = ("tiny", "vit_b", "vit_l", "vit_h")
-INPUT_POLICIES = ("sam", "native")
 INPUT_BANDS = ("fft_highpass", "fft_bandpass", "dct_low", "dct_mid", "dct_high")
 
 

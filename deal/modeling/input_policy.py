@@ -1,12 +1,20 @@
-"""Input policies: how an image of any size becomes the model's input, and how logits map back.
+"""Input policies: THE preprocessing of deal. How images become the model's input, and logits map back.
 
-- "sam": SAM's policy. The longest side is resized to `image_size` (bilinear, antialiased), the image is
-  padded bottom-right to a square and normalized with SAM's pixel mean/std. Every pixel is resampled.
-- "native": no resampling. The image is padded bottom-right to a multiple of the patch size (a batch to
-  its largest member); the encoder interpolates its position embeddings to the token grid. Large images
-  are tiled by deal.inference at this resolution.
+Every layer that feeds the model calls this module (training and validation steps, export/calibration,
+``deal benchmark``, ``deal detect``, the ``Detector`` API), the way SAM owns ``preprocess`` /
+``postprocess_masks``: resize, pad and normalize exist once. Augmentations (albumentations, in
+deal.data) act before it, on uint8 pixels.
 
-Either way restore() returns logits at the exact original height and width.
+- "sam": SAM's policy. The longest side is resized to `image_size` (bilinear, antialiased, on the
+  0-255 float image), the image is normalized with SAM's pixel mean/std and padded bottom-right with
+  zeros (the mean colour) to a square. Every pixel is resampled.
+- "native": no resampling. The image is normalized and padded bottom-right with zeros to a multiple of
+  the patch size (a batch to its largest member); the encoder interpolates its position embeddings to
+  the token grid. Large images are tiled by deal.inference at this resolution.
+
+Images share a batch only when their padded shapes are equal (:func:`batch_shape_key`), so that an
+image's tensor, and so its prediction, never depends on the other images of its batch.
+restore() returns logits at the exact original height and width.
 """
 
 from __future__ import annotations
@@ -18,9 +26,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+INPUT_POLICIES = ("sam", "native")
 # SAM's pixel statistics on 0-255 RGB (segment_anything/build_sam.py).
 PIXEL_MEAN = (123.675, 116.28, 103.53)
 PIXEL_STD = (58.395, 57.12, 57.375)
+
+ImageLike = np.ndarray | torch.Tensor
 
 
 @dataclass(frozen=True)
@@ -31,70 +42,127 @@ class Placement:
     placed_hw: tuple[int, int]
 
 
-def to_tensor(image: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """HxWx3 uint8 RGB (numpy or tensor) -> 3xHxW float32 tensor on 0-255."""
+def round_up(v: int, m: int) -> int:
+    """The smallest multiple of m that is >= v."""
+    return -(-v // m) * m
+
+
+def check_policy(policy: str) -> None:
+    if policy not in INPUT_POLICIES:
+        raise ValueError(f"unknown input policy {policy!r}; choose from {', '.join(INPUT_POLICIES)}")
+
+
+def sam_resized_hw(h: int, w: int, image_size: int) -> tuple[int, int]:
+    """SAM's longest-side resize: the (height, width) an image of h x w gets."""
+    scale = image_size / max(h, w)
+    return max(1, int(h * scale + 0.5)), max(1, int(w * scale + 0.5))
+
+
+def placed_hw(h: int, w: int, policy: str, image_size: int) -> tuple[int, int]:
+    """The size an h x w image has inside the batch, before padding."""
+    return sam_resized_hw(h, w, image_size) if policy == "sam" else (int(h), int(w))
+
+
+def batch_shape_key(h: int, w: int, *, policy: str, image_size: int, patch_size: int = 16) -> tuple[int, int]:
+    """The padded (height, width) of an h x w image alone. Images with equal keys may share a batch and
+    each still reaches the model as the identical tensor it would get alone."""
+    if policy == "sam":
+        return (image_size, image_size)
+    return (round_up(int(h), patch_size), round_up(int(w), patch_size))
+
+
+def group_by_shape(
+    sizes: Sequence[tuple[int, int]], *, policy: str, image_size: int, patch_size: int = 16
+) -> list[list[int]]:
+    """Indices of `sizes` grouped by batch_shape_key, groups in order of first appearance."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, (h, w) in enumerate(sizes):
+        key = batch_shape_key(h, w, policy=policy, image_size=image_size, patch_size=patch_size)
+        groups.setdefault(key, []).append(i)
+    return list(groups.values())
+
+
+def _as_uint8_hwc(image: ImageLike) -> torch.Tensor:
     t = torch.as_tensor(image)
     if t.ndim != 3 or t.shape[-1] != 3:
         raise ValueError(f"expected an HxWx3 RGB image, got shape {tuple(t.shape)}")
-    return t.permute(2, 0, 1).float()
+    if t.dtype != torch.uint8:
+        raise ValueError(f"expected uint8 pixels on 0-255, got dtype {t.dtype}")
+    return t
 
 
 def normalize(x: torch.Tensor) -> torch.Tensor:
-    """(B)x3xHxW on 0-255 -> SAM-normalized."""
+    """(B)x3xHxW float on 0-255 -> SAM-normalized."""
     mean = torch.tensor(PIXEL_MEAN, device=x.device, dtype=x.dtype).view(-1, 1, 1)
     std = torch.tensor(PIXEL_STD, device=x.device, dtype=x.dtype).view(-1, 1, 1)
     return (x - mean) / std
 
 
-def _round_up(v: int, m: int) -> int:
-    return -(-v // m) * m
-
-
-def sam_resized_hw(h: int, w: int, image_size: int) -> tuple[int, int]:
-    scale = image_size / max(h, w)
-    return max(1, int(h * scale + 0.5)), max(1, int(w * scale + 0.5))
-
-
 def prepare_batch(
-    images: Sequence[np.ndarray | torch.Tensor],
+    images: Sequence[ImageLike] | torch.Tensor,
     *,
     policy: str,
     image_size: int,
     patch_size: int = 16,
     device: torch.device | str = "cpu",
 ) -> tuple[torch.Tensor, list[Placement]]:
-    """Images (HxWx3 uint8 RGB) -> a normalized Bx3xSxS' batch on `device` and each one's placement.
+    """Images (HxWx3 uint8 RGB, numpy or tensor; or one BxHxWx3 uint8 tensor) -> a normalized float32
+    Bx3xH'xW' batch on `device`, and each image's placement.
 
-    Padding is zero after normalization (the mean colour), at the bottom and right.
+    Pixels travel to `device` as uint8 and become float there. Padding is zero after normalization (the
+    mean colour), at the bottom and right.
     """
-    if policy not in ("sam", "native"):
-        raise ValueError(f"unknown input policy {policy!r}; choose 'sam' or 'native'")
+    check_policy(policy)
+    if isinstance(images, torch.Tensor) and images.ndim == 4:
+        stacked = _as_uint8_hwc(images[0]) if len(images) else None  # validates dtype and channels
+        b, h, w = images.shape[:3]
+        if stacked is not None and policy == "native" and h % patch_size == 0 and w % patch_size == 0:
+            # Equal shapes, nothing to resize or pad: one vectorized step (elementwise, so the values are
+            # bit-identical to the per-image path below).
+            x = images.to(device, non_blocking=True).permute(0, 3, 1, 2).float()
+            return normalize(x), [Placement((h, w), (h, w))] * b
+        images = list(images)
     tensors, placements = [], []
     for image in images:
-        x = to_tensor(image).to(device, non_blocking=True)
+        x = _as_uint8_hwc(image).to(device, non_blocking=True).permute(2, 0, 1).float()
         h, w = x.shape[-2:]
-        if policy == "sam":
-            rh, rw = sam_resized_hw(h, w, image_size)
-            if (rh, rw) != (h, w):
-                x = F.interpolate(x[None], size=(rh, rw), mode="bilinear", align_corners=False, antialias=True)[0]
-            placed = (rh, rw)
-        else:
-            placed = (h, w)
+        ph, pw = placed_hw(h, w, policy, image_size)
+        if (ph, pw) != (h, w):
+            x = F.interpolate(x[None], size=(ph, pw), mode="bilinear", align_corners=False, antialias=True)[0]
         tensors.append(normalize(x))
-        placements.append(Placement((int(h), int(w)), placed))
+        placements.append(Placement((int(h), int(w)), (ph, pw)))
     if policy == "sam":
-        ph = pw = image_size
+        bh = bw = image_size
     else:
-        ph = _round_up(max(p.placed_hw[0] for p in placements), patch_size)
-        pw = _round_up(max(p.placed_hw[1] for p in placements), patch_size)
-    batch = torch.zeros(len(tensors), 3, ph, pw, device=device)
+        bh = round_up(max(p.placed_hw[0] for p in placements), patch_size)
+        bw = round_up(max(p.placed_hw[1] for p in placements), patch_size)
+    batch = torch.zeros(len(tensors), 3, bh, bw, device=device)
     for i, (t, p) in enumerate(zip(tensors, placements)):
         batch[i, :, : p.placed_hw[0], : p.placed_hw[1]] = t
     return batch, placements
 
 
+def prepare_masks(
+    masks: Sequence[ImageLike] | torch.Tensor,
+    placements: Sequence[Placement],
+    batch_hw: tuple[int, int],
+) -> torch.Tensor:
+    """HxW {0,1} masks -> a Bx1xH'xW' float32 target aligned with prepare_batch's batch: resized (nearest)
+    where the image was resized, zero (authentic) in the padding."""
+    first = torch.as_tensor(masks[0])
+    out = torch.zeros(len(placements), 1, *batch_hw, device=first.device)
+    for i, (m, p) in enumerate(zip(masks, placements)):
+        m = torch.as_tensor(m).to(out.device).float()
+        if m.ndim == 3:
+            m = m[0]
+        if p.placed_hw != p.original_hw:
+            m = F.interpolate(m[None, None], size=p.placed_hw, mode="nearest-exact")[0, 0]
+        out[i, 0, : p.placed_hw[0], : p.placed_hw[1]] = m
+    return out
+
+
 def restore(logits: torch.Tensor, placements: Sequence[Placement]) -> list[torch.Tensor]:
-    """Bx1xSxS' logits -> one HxW float32 logit map per image, at its original size."""
+    """Bx1xH'xW' logits -> one HxW float32 logit map per image, at its original size."""
     out = []
     for i, p in enumerate(placements):
         ph, pw = p.placed_hw

@@ -1,5 +1,5 @@
 """The LightningDataModule: any dataset deal.data can discover, albumentations training crops,
-native-resolution validation, loaders that keep a GPU fed (workers, pinned memory, persistent workers)."""
+whole-image validation, loaders that keep a GPU fed (workers, pinned memory, persistent workers)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 from deal.data.dataset import LocalizationDataset, collate_samples
 from deal.data.discover import discover_records
 from deal.data.sample import Record
-from deal.data.transforms import build_eval_transform, build_train_transform
+from deal.data.transforms import build_train_transform
 
 
 class LocalizationDataModule(L.LightningDataModule):
@@ -22,10 +22,9 @@ class LocalizationDataModule(L.LightningDataModule):
         val: dataset paths for validation (default: the `val` split of `train`).
         train_split: split of `train` to use ("" = all records).
         val_split: split of `val` (or of `train` when `val` is empty).
-        crop_size: training crop side (native policy) or resize side (sam policy).
-        policy: "native" (pad + crop, no resampling) or "sam" (longest side to crop_size, pad).
-        val_size: validation resize side for the sam policy (None: crop_size); native validation uses
-            the whole image, padded to a multiple of 16.
+        crop_size: training crop side (native policy: crops of at most crop_size, never resampled); the
+            sam policy trains on whole images, resized by the model's preprocessing.
+        policy: the model's input policy ("native" or "sam"; linked to model.config.input_policy).
         batch_size, val_batch_size, num_workers, pin_memory, persistent_workers: loader settings.
         hflip, vflip: random flips.
         jpeg_quality: (min, max) JPEG re-compression quality of training images, or None.
@@ -41,7 +40,6 @@ class LocalizationDataModule(L.LightningDataModule):
         val_split: str = "val",
         crop_size: int = 512,
         policy: str = "native",
-        val_size: int | None = None,
         batch_size: int = 8,
         val_batch_size: int = 1,
         num_workers: int = 4,
@@ -105,10 +103,9 @@ class LocalizationDataModule(L.LightningDataModule):
         return self._loader(LocalizationDataset(self.train_records, transform), hp.batch_size, shuffle=True)
 
     def val_dataloader(self) -> DataLoader:
-        hp = self.hparams
-        size = None if hp.policy == "native" else (hp.val_size or hp.crop_size)
-        transform = build_eval_transform(size, hp.policy)
-        return self._loader(LocalizationDataset(self.val_records, transform), hp.val_batch_size, shuffle=False)
+        # Whole images, no transform: the model's preprocessing (input policy) is applied in the
+        # validation step, exactly as at inference.
+        return self._loader(LocalizationDataset(self.val_records), self.hparams.val_batch_size, shuffle=False)
 
     def state_dict(self) -> dict[str, Any]:
         return {}

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from deal.data.dataset import LocalizationDataset
 from deal.data.discover import discover_records
+from deal.data.sample import Record
+from deal.inference.detector import Detector
 from deal.metrics.image_score import image_score
 from deal.modeling.config import ModelConfig
-from deal.modeling.detector_file import save_detector
-from deal.modeling.input_policy import prepare_batch, restore
+from deal.modeling.detector_file import DetectorInfo, save_detector
 from deal.modeling.mfpt import MFPT
-from deal.training.calibration import choose_image_threshold, choose_threshold
+from deal.training.calibration import DEFAULT_PRECISION, choose_image_thresholds, choose_threshold
 
 
 def model_from_lightning_checkpoint(path: str | os.PathLike) -> tuple[MFPT, dict[str, Any]]:
@@ -34,17 +37,16 @@ def model_from_lightning_checkpoint(path: str | os.PathLike) -> tuple[MFPT, dict
     return model.eval(), ckpt
 
 
-@torch.inference_mode()
-def predict_records(model: MFPT, records, device: str = "cpu"):
-    """Yields (probability map, target mask) at each record's original size."""
-    model.to(device)
-    for sample in LocalizationDataset(records):
-        batch, placements = prepare_batch(
-            [sample["image"]], policy=model.config.input_policy, image_size=model.config.image_size,
-            patch_size=model.config.spec.patch_size, device=device,
-        )
-        prob = restore(model(batch), placements)[0].sigmoid().cpu()
-        yield prob, torch.from_numpy(sample["mask"])
+def calibration_heatmaps(
+    detector: Detector, records: list[Record], batch_size: int = 8
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(probability map, target mask) of each record, predicted through the deployment path: the
+    Detector's own preprocessing, tiling, batching and dtype (bf16 on CUDA), as `deal detect` runs it."""
+    dataset = LocalizationDataset(records)
+    for start in range(0, len(records), batch_size):
+        chunk = [dataset[i] for i in range(start, min(start + batch_size, len(records)))]
+        maps = detector.heatmaps([sample["image"] for sample in chunk], batch_size=batch_size)
+        yield from ((m, sample["mask"]) for m, sample in zip(maps, chunk))
 
 
 def export_checkpoint(
@@ -55,38 +57,52 @@ def export_checkpoint(
     val: list[str] | None = None,
     val_split: str | None = "val",
     threshold: float | None = None,
+    precision: float = DEFAULT_PRECISION,
     limit: int = 0,
     device: str = "cpu",
+    batch_size: int = 8,
     extra: dict[str, Any] | None = None,
 ) -> tuple[Path, dict[str, Any]]:
-    """Writes the detector file. The threshold is `threshold` if given, else calibrated on `val`
-    (default: the validation data recorded in the checkpoint)."""
+    """Writes the detector file. The pixel threshold is `threshold` if given, else calibrated on `val`
+    (default: the validation data recorded in the checkpoint); the verdict's two image thresholds are
+    calibrated on the same images at `precision` (deal.training.calibration) when both classes occur."""
     model, ckpt = model_from_lightning_checkpoint(checkpoint)
     info: dict[str, Any] = {"checkpoint": str(checkpoint), "global_step": ckpt.get("global_step")}
-    if threshold is None:
-        data_hp = ckpt.get("datamodule_hyper_parameters", {})
-        paths = val or data_hp.get("val") or data_hp.get("train")
-        if not paths:
-            raise ValueError("no validation data to calibrate the threshold on: pass val paths or a threshold")
+    data_hp = ckpt.get("datamodule_hyper_parameters", {})
+    paths = val or data_hp.get("val") or data_hp.get("train")
+    if not paths and threshold is None:
+        raise ValueError("no validation data to calibrate the threshold on: pass val paths or a threshold")
+    if paths:
         split = val_split if val else data_hp.get("val_split", val_split)
-        records = []
+        records: list[Record] = []
         for p in paths:
             records += discover_records(p, split or None)
         if limit:
             records = records[:limit]
+        detector = Detector(model, DetectorInfo(name="calibration", config=model.config), device)
         scores: list[float] = []
 
-        def pairs():  # the pixel pairs for the threshold; the image scores on the side
-            for prob, target in predict_records(model, records, device):
-                scores.append(image_score(prob.numpy()))
-                yield prob, target
+        def pairs() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:  # streamed; image scores on the side
+            for heatmap, mask in calibration_heatmaps(detector, records, batch_size):
+                scores.append(image_score(heatmap))
+                yield torch.from_numpy(heatmap), torch.from_numpy(mask)
 
-        calib = choose_threshold(pairs())
-        threshold = calib["threshold"]
-        image_calib = choose_image_threshold(scores, [r.label for r in records]) or {}
-        info["calibration"] = {**calib, **image_calib, "data": [str(p) for p in paths], "split": split}
+        if any(r.label for r in records):
+            calib = choose_threshold(pairs())
+        else:
+            calib = {}
+            for _ in pairs():
+                pass
+        if threshold is None:
+            threshold = calib["threshold"]
+        image_calib = choose_image_thresholds(scores, [r.label for r in records], precision) or {}
+        info["calibration"] = {
+            **calib, **image_calib, "data": [str(p) for p in paths], "split": split,
+            "path": f"Detector.heatmaps on {detector.device.type} ({detector.precision}), batch {batch_size}",
+        }
         if image_calib:
-            info["image_threshold"] = image_calib["image_threshold"]
+            info["image_thresholds"] = image_calib["image_thresholds"]
+            info["verdict_precision"] = precision
     meta = ckpt.get("deal", {})
     path = save_detector(
         out,

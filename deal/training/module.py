@@ -13,7 +13,7 @@ import torch
 
 from deal.metrics.localization import LocalizationMetrics
 from deal.modeling.config import ModelConfig
-from deal.modeling.input_policy import sam_resized_hw
+from deal.modeling.input_policy import group_by_shape, prepare_batch, prepare_masks, restore
 from deal.modeling.mfpt import MFPT
 from deal.modeling.sam_checkpoint import load_sam_checkpoint
 from deal.training.losses import segmentation_loss
@@ -74,31 +74,38 @@ class MFPTModule(L.LightningModule):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.forward_model(images)
 
+    def preprocess(self, images: Any) -> tuple[torch.Tensor, list]:
+        """uint8 images of a batch -> the model's input, through the one preprocessing of deal
+        (deal.modeling.input_policy, as Detector and calibration call it)."""
+        cfg = self.config
+        return prepare_batch(
+            images, policy=cfg.input_policy, image_size=cfg.image_size, patch_size=cfg.spec.patch_size, device=self.device
+        )
+
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        logits = self(batch["image"])
-        loss = segmentation_loss(logits, batch["mask"], self.hparams.loss, self.hparams.pos_weight)
-        self.log("train/loss", loss, prog_bar=True, batch_size=batch["image"].shape[0])
+        images, placements = self.preprocess(batch["image"])
+        targets = prepare_masks(batch["mask"], placements, tuple(images.shape[-2:]))
+        logits = self(images)
+        loss = segmentation_loss(logits, targets, self.hparams.loss, self.hparams.pos_weight)
+        self.log("train/loss", loss, prog_bar=True, batch_size=images.shape[0])
         return loss
 
-    def _valid_hw(self, original: tuple[int, int], padded: tuple[int, int]) -> tuple[int, int]:
-        if self.config.input_policy == "sam":
-            h, w = sam_resized_hw(*original, self.config.image_size)
-        else:
-            h, w = original
-        return min(h, padded[0]), min(w, padded[1])
-
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        logits = self(batch["image"])
-        loss = segmentation_loss(logits, batch["mask"], self.hparams.loss, self.hparams.pos_weight)
-        self.log("val/loss", loss, batch_size=batch["image"].shape[0], sync_dist=True)
-        probs = logits.float().sigmoid()
-        padded = tuple(probs.shape[-2:])
-        maps, targets = [], []
-        for i, original in enumerate(batch["original_size"]):
-            h, w = self._valid_hw(tuple(original), padded)  # metrics on the image's own pixels, not padding
-            maps.append(probs[i, 0, :h, :w])
-            targets.append(batch["mask"][i, 0, :h, :w])
-        self.val_metrics.update(maps, targets, batch["label"])
+        """Whole images, batched only with images of the same padded shape (as Detector batches them), scored
+        at their original size (as Detector restores them)."""
+        cfg = self.config
+        groups = group_by_shape(
+            batch["original_size"], policy=cfg.input_policy, image_size=cfg.image_size, patch_size=cfg.spec.patch_size
+        )
+        for members in groups:
+            images, placements = self.preprocess([batch["image"][i] for i in members])
+            masks = [batch["mask"][i] for i in members]
+            logits = self(images)
+            targets = prepare_masks(masks, placements, tuple(images.shape[-2:]))
+            loss = segmentation_loss(logits, targets, self.hparams.loss, self.hparams.pos_weight)
+            self.log("val/loss", loss, batch_size=len(members), sync_dist=True)
+            maps = [m.sigmoid() for m in restore(logits.float(), placements)]
+            self.val_metrics.update(maps, [m.to(maps[0].device) for m in masks], batch["label"][members])
 
     def on_validation_epoch_end(self) -> None:
         values = self.val_metrics.compute()

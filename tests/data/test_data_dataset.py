@@ -9,7 +9,6 @@ from deal.data import (
     DatasetError,
     LocalizationDataset,
     Record,
-    build_eval_transform,
     build_train_transform,
     collate_samples,
     discover_records,
@@ -35,14 +34,14 @@ def test_dataloader_batches_training_crops(cocoglide_fixture):
         LocalizationDataset(records, build_train_transform(64)), batch_size=3, collate_fn=collate_samples
     )
     batch = next(iter(loader))
-    assert batch["image"].shape == (3, 3, 64, 64) and batch["image"].dtype == torch.float32
-    assert batch["mask"].shape == (3, 1, 64, 64)
+    assert batch["image"].shape == (3, 64, 64, 3) and batch["image"].dtype == torch.uint8
+    assert batch["mask"].shape == (3, 64, 64) and batch["mask"].dtype == torch.uint8
     assert batch["label"].tolist() == [1, 1, 1]
     assert batch["name"] == [r.name for r in records]
     assert batch["original_size"] == [(256, 256)] * 3
 
 
-def test_collate_pads_native_sizes(tmp_path, write_rgb, write_mask):
+def test_collate_keeps_different_sizes_as_lists_untouched(tmp_path, write_rgb, write_mask):
     write_rgb(tmp_path / "a.png", 16, 16)
     write_rgb(tmp_path / "b.png", 20, 40)
     write_mask(tmp_path / "b_m.png", 20, 40)
@@ -50,12 +49,11 @@ def test_collate_pads_native_sizes(tmp_path, write_rgb, write_mask):
         Record(str(tmp_path / "a.png"), None, 0, "a"),
         Record(str(tmp_path / "b.png"), str(tmp_path / "b_m.png"), 1, "b"),
     ]
-    ds = LocalizationDataset(records, build_eval_transform(None, "native"))
+    ds = LocalizationDataset(records)
     batch = collate_samples([ds[0], ds[1]])
-    assert batch["image"].shape == (2, 3, 32, 48) and batch["mask"].shape == (2, 1, 32, 48)
-    assert batch["mask"][1].sum().item() == 24 and batch["original_size"] == [(16, 16), (20, 40)]
-    raw = collate_samples([LocalizationDataset(records)[1]])  # untransformed numpy -> CxHxW
-    assert raw["image"].shape == (1, 3, 20, 40) and raw["mask"].shape == (1, 1, 20, 40)
+    assert isinstance(batch["image"], list) and [tuple(t.shape) for t in batch["image"]] == [(16, 16, 3), (20, 40, 3)]
+    np.testing.assert_array_equal(batch["image"][1].numpy(), ds[1]["image"])  # not a pixel changed
+    assert int(batch["mask"][1].sum()) == int(ds[1]["mask"].sum()) and batch["original_size"] == [(16, 16), (20, 40)]
 
 
 def test_mask_size_mismatch_names_both_files(tmp_path, write_rgb, write_mask):

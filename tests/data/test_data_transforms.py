@@ -1,10 +1,12 @@
+"""Training augmentations: uint8 in, uint8 out, image and mask kept aligned; never resize for the model,
+pad or normalize (that is deal.modeling.input_policy's job, tested in tests/modeling)."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
-from deal.data import SAM_PIXEL_MEAN, SAM_PIXEL_STD, build_eval_transform, build_train_transform
+from deal.data import build_train_transform
 
 
 def _sample(h: int, w: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -16,72 +18,48 @@ def _sample(h: int, w: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return image, mask
 
 
-def _denorm_red(image: torch.Tensor) -> torch.Tensor:
-    return image[0] * SAM_PIXEL_STD[0] + SAM_PIXEL_MEAN[0]
-
-
-def test_normalization_uses_sam_mean_std():
-    t = build_eval_transform(None, "native")
-    out = t(image=np.full((16, 16, 3), 200, np.uint8), mask=np.ones((16, 16), np.uint8))
-    expected = [(200 - m) / s for m, s in zip(SAM_PIXEL_MEAN, SAM_PIXEL_STD)]
-    assert out["image"].dtype == torch.float32 and out["image"].shape == (3, 16, 16)
-    torch.testing.assert_close(out["image"][:, 5, 5], torch.tensor(expected), atol=1e-5, rtol=0)
-    assert out["mask"].dtype == torch.float32 and out["mask"].shape == (1, 16, 16)
-    assert out["mask"].sum().item() == 256
-
-
 def test_train_crop_keeps_image_and_mask_aligned():
     image, mask = _sample(40, 50)
     t = build_train_transform(32, hflip=True, vflip=True)
     for _ in range(5):
         out = t(image=image, mask=mask)
-        assert out["image"].shape == (3, 32, 32) and out["mask"].shape == (1, 32, 32)
-        red = _denorm_red(out["image"])
-        torch.testing.assert_close((red > 127).float(), out["mask"][0])
-        assert set(out["mask"].unique().tolist()) <= {0.0, 1.0}
+        assert out["image"].shape == (32, 32, 3) and out["image"].dtype == np.uint8
+        assert out["mask"].shape == (32, 32) and out["mask"].dtype == np.uint8
+        np.testing.assert_array_equal((out["image"][..., 0] > 127).astype(np.uint8), out["mask"])
 
 
-def test_train_pads_small_images_with_zero_mask():
-    image, mask = np.full((10, 12, 3), 255, np.uint8), np.ones((10, 12), np.uint8)
+def test_crop_is_a_window_of_the_original_pixels():
+    image, mask = _sample(40, 50, seed=3)
+    out = build_train_transform(32, hflip=False)(image=image, mask=mask)
+    windows = [
+        (y, x) for y in range(9) for x in range(19) if np.array_equal(image[y : y + 32, x : x + 32], out["image"])
+    ]
+    assert len(windows) == 1
+    y, x = windows[0]
+    np.testing.assert_array_equal(out["mask"], mask[y : y + 32, x : x + 32])
+
+
+def test_small_images_are_cropped_to_at_most_the_size_never_padded():
+    image, mask = np.full((10, 40, 3), 255, np.uint8), np.ones((10, 40), np.uint8)
     out = build_train_transform(32, random_crop=False, hflip=False)(image=image, mask=mask)
-    assert out["image"].shape == (3, 32, 32)
-    assert out["mask"].sum().item() == 120  # only the 10x12 original pixels are marked
-    pad = out["image"][:, 0, 0]  # padded with the SAM mean colour -> ~0 after normalization
-    assert pad.abs().max().item() < 0.02
+    assert out["image"].shape == (10, 32, 3) and out["mask"].shape == (10, 32)
+    assert int(out["mask"].sum()) == 320 and int(out["image"].min()) == 255  # no padding colour anywhere
+
+
+def test_sam_policy_keeps_the_whole_image():
+    image, mask = _sample(20, 40)
+    out = build_train_transform(16, policy="sam", hflip=False)(image=image, mask=mask)
+    np.testing.assert_array_equal(out["image"], image)
+    with pytest.raises(ValueError, match="choose from sam, native"):
+        build_train_transform(64, policy="squash")
 
 
 def test_degradations_change_only_the_image():
     image, mask = _sample(32, 32, seed=1)
     t = build_train_transform(
-        32,
-        hflip=False,
-        jpeg_quality=(30, 40),
-        jpeg_p=1.0,
-        blur=1.0,
-        noise=1.0,
-        downscale=1.0,
-        normalize=False,
+        32, hflip=False, jpeg_quality=(30, 40), jpeg_p=1.0, blur=1.0, noise=1.0, downscale=1.0
     )
     out = t(image=image, mask=mask)
-    assert out["image"].dtype == torch.uint8
-    torch.testing.assert_close(out["mask"][0], torch.from_numpy(mask).float())
-    assert (out["image"].permute(1, 2, 0).numpy().astype(int) - image).any()
-
-
-def test_eval_native_keeps_pixels_top_left_and_pads_to_16():
-    image, mask = _sample(20, 33)
-    out = build_eval_transform(None, "native", normalize=False)(image=image, mask=mask)
-    assert out["image"].shape == (3, 32, 48)
-    np.testing.assert_array_equal(out["image"][:, :20, :33].permute(1, 2, 0).numpy(), image)
-    assert out["mask"][0, :20, :33].sum().item() == mask.sum() and out["mask"][0, 20:].sum().item() == 0
-    assert build_eval_transform(64, "native")(image=image, mask=mask)["image"].shape == (3, 64, 64)
-
-
-def test_eval_sam_and_squash_policies():
-    image, mask = _sample(20, 40)
-    out = build_eval_transform(64, "sam")(image=image, mask=mask)
-    assert out["image"].shape == (3, 64, 64)
-    assert out["mask"][0, 32:].sum().item() == 0  # 20x40 -> 32x64, padded below
-    assert build_eval_transform(24, "squash")(image=image, mask=mask)["mask"].shape == (1, 24, 24)
-    with pytest.raises(ValueError, match="choose one of native, sam, squash"):
-        build_eval_transform(64, "bogus")
+    assert out["image"].dtype == np.uint8
+    np.testing.assert_array_equal(out["mask"], mask)
+    assert (out["image"].astype(int) - image).any()

@@ -151,7 +151,7 @@ def test_sam_policy_resizes_and_restores():
     model = MFPT(ModelConfig(encoder="tiny", image_size=64, input_policy="sam", train_encoder=True))
     det = Detector(model, None, "cpu")
     imgs = [smooth_image(50, 90, 11), smooth_image(130, 40, 12)]  # any sizes share a batch
-    assert det.batch_key(50, 90) == det.batch_key(130, 40) == ("sam",)
+    assert det.batch_key(50, 90) == det.batch_key(130, 40) == (64, 64)
     for img, d in zip(imgs, det.predict_many(imgs, batch_size=2)):
         batch, placements = prepare_batch([img], policy="sam", image_size=64)
         with torch.no_grad():
@@ -160,12 +160,34 @@ def test_sam_policy_resizes_and_restores():
         np.testing.assert_allclose(d.heatmap, ref, rtol=0, atol=1e-5)
 
 
-def test_verdict_uses_the_calibrated_image_threshold():
+def test_verdict_has_three_outcomes_on_the_image_thresholds():
     import numpy as np
 
     from deal.inference.detection import Detection
 
-    heat = np.full((10, 10), 0.3, np.float32)
-    d = Detection.from_heatmap(heat, 0.2, image_threshold=0.6)
-    assert d.mask.all() and d.score == pytest.approx(0.3) and d.verdict == "authentic"
-    assert Detection.from_heatmap(heat, 0.2).verdict == "edited"  # no image threshold: the pixel one
+    def at(score: float, thresholds=(0.4, 0.6)) -> Detection:
+        return Detection.from_heatmap(np.full((10, 10), score, np.float32), 0.2, image_thresholds=thresholds)
+
+    assert at(0.3).mask.all() and at(0.3).score == pytest.approx(0.3)
+    assert [at(s).verdict for s in (0.39, 0.4, 0.59, 0.6, 0.9)] == [
+        "authentic", "inconclusive", "inconclusive", "edited", "edited"
+    ]
+    assert Detection.from_heatmap(np.full((10, 10), 0.3, np.float32), 0.2).verdict == "edited"  # none: the pixel one
+    with pytest.raises(ValueError, match="low <= high"):
+        at(0.5, (0.7, 0.3))
+
+
+def test_detector_thresholds_are_separate_knobs(detector):
+    from deal.inference.detector import Detector
+    from deal.modeling.detector_file import DetectorInfo
+
+    tiny_model = detector.model
+
+    info = DetectorInfo(name="x", config=tiny_model.config, threshold=0.13, extra={"image_thresholds": [0.3, 0.8]})
+    det = Detector(tiny_model, info, "cpu")
+    assert (det.threshold, det.image_thresholds) == (0.13, (0.3, 0.8))
+    det = Detector(tiny_model, info, "cpu", threshold=0.5)  # the pixel threshold does not move the verdict
+    assert (det.threshold, det.image_thresholds) == (0.5, (0.3, 0.8))
+    assert Detector(tiny_model, info, "cpu", image_thresholds=(0.1, 0.2)).image_thresholds == (0.1, 0.2)
+    legacy = DetectorInfo(name="y", config=tiny_model.config, threshold=0.13, extra={"image_threshold": 0.93})
+    assert Detector(tiny_model, legacy, "cpu").image_thresholds == (0.93, 0.93)

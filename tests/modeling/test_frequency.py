@@ -33,3 +33,13 @@ def test_checkerboard_is_pure_high_frequency():
     e = block_dct_energy(board)
     # An alternating sequence's DCT-II peaks at the highest frequency (k = 7) and leaks little below.
     assert e["dct_high"].min().item() > 5 * e["dct_low"].max().item() > 0
+
+
+def test_bands_are_float32_under_bf16_autocast():
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    ref = {"hp": fft_highpass(x), "bp": fft_bandpass(x), **block_dct_energy(x)}
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = {"hp": fft_highpass(x), "bp": fft_bandpass(x), **block_dct_energy(x)}
+    for key in ref:
+        assert got[key].dtype == torch.float32
+        assert torch.equal(got[key], ref[key]), key

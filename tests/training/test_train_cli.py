@@ -97,9 +97,10 @@ def test_best_checkpoint_kept_and_exported(trained, tmp_path):
     assert 0.05 <= info.threshold <= 0.95 and math.isclose(calib["threshold"], info.threshold)
     assert calib["n_edited"] == 8 and calib["n_authentic"] == 2
     assert calib["pixel_f1"] >= calib["pixel_f1_at_0.5"] - 1e-9  # calibration never does worse than 0.5
-    assert 0.0 < info.extra["image_threshold"] == calib["image_threshold"] < 1.0 and calib["image_bacc"] >= 0.5
+    low, high = info.extra["image_thresholds"]
+    assert 0.0 <= low <= high <= 1.0 and [low, high] == calib["image_thresholds"] and calib["verdict_precision"] == 0.9
     from deal.inference.detector import Detector
 
-    assert Detector(model, info, "cpu").image_threshold == calib["image_threshold"]
+    assert Detector(model, info, "cpu").image_thresholds == (low, high)
     sd = ckpt["state_dict"]
     assert all(torch.equal(v, sd["model." + k]) for k, v in model.state_dict().items())

@@ -12,8 +12,9 @@ How an image reaches the model (its "inference" in results):
 - "sam" policy: SAM's resize of the longest side to image_size and square padding (deal.modeling.
   input_policy), logits resized back; never tiled ("sam").
 
-Batches group images that share a padded shape ("native"/"resized"), or any images ("sam"), so an
-image's heatmap never depends on the padding of other images. The model runs under
+Batches group model inputs (whole images, resized images, tiles of any image) that share a padded shape
+(deal.modeling.input_policy.batch_shape_key; any images under "sam"), so an image's heatmap never
+depends on the padding of other images, and the tiles of many images fill one batch. The model runs under
 torch.inference_mode, in bf16 autocast on CUDA and float32 elsewhere.
 """
 
@@ -23,7 +24,7 @@ import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -32,11 +33,11 @@ import torch
 from deal.inference.detection import Detection
 from deal.inference.devices import autocast, precision, resolve_device
 from deal.inference.image_loading import DEFAULT_MAX_PIXELS, ImageLoadError, load_any
-from deal.inference.tiling import TileBlender
+from deal.inference.tiling import TileBlender, Window
 from deal.metrics.image_score import check_image_thresholds
 from deal.modeling.config import ModelConfig
 from deal.modeling.detector_file import DetectorInfo, load_detector
-from deal.modeling.input_policy import batch_shape_key, prepare_batch, restore, sam_resized_hw
+from deal.modeling.input_policy import group_by_shape, prepare_batch, restore, sam_resized_hw
 from deal.modeling.mfpt import MFPT
 
 BUNDLED_DESCRIPTION = "the bundled demonstration detector trained on synthetic edits"
@@ -60,6 +61,14 @@ def calibrated_image_thresholds(info: DetectorInfo) -> tuple[float, float]:
         return float(low), float(high)
     single = extra.get("image_threshold", info.threshold)
     return float(single), float(single)
+
+
+class Job(NamedTuple):
+    """One model input: image `image` of a heatmaps() call, whole (window None) or one tile of it."""
+
+    image: int
+    window: Window | None
+    pixels: np.ndarray
 
 
 class Detector:
@@ -197,77 +206,80 @@ class Detector:
     def _resized_hw(self, height: int, width: int) -> tuple[int, int]:
         return sam_resized_hw(height, width, self.config.image_size)
 
-    def batch_key(self, height: int, width: int, index: int = 0) -> tuple:
-        """Images with equal keys may share a batch without changing each other's result."""
-        mode = self.inference_mode_of(height, width)
-        if mode == "tiled":
-            return ("tiled", index)
-        if mode == "resized":
-            height, width = self._resized_hw(height, width)
-        cfg = self.config
-        return batch_shape_key(height, width, policy=cfg.input_policy, image_size=cfg.image_size, patch_size=self.patch)
-
     # --- inference ------------------------------------------------------------------------------
-    def _logits(self, images: Sequence[np.ndarray], policy: str) -> list[torch.Tensor]:
-        """HxWx3 uint8 arrays -> HxW float32 logit maps on the CPU (one forward pass)."""
-        batch, placements = prepare_batch(
-            images,
-            policy=policy,
-            image_size=self.config.image_size,
-            patch_size=self.patch,
-            device=self.device,
+    def model_input(self, arrays: Sequence[np.ndarray]) -> tuple[torch.Tensor, list]:
+        """HxWx3 uint8 arrays of one padded shape -> the model's input batch on the device and placements
+        (deal.modeling.input_policy.prepare_batch; equal shapes go through its vectorized path)."""
+        cfg = self.config
+        if len(arrays) > 1 and cfg.input_policy == "native" and all(a.shape == arrays[0].shape for a in arrays):
+            batch_input: Any = torch.from_numpy(np.stack(arrays))
+        else:
+            batch_input = list(arrays)
+        return prepare_batch(
+            batch_input, policy=cfg.input_policy, image_size=cfg.image_size, patch_size=self.patch, device=self.device
         )
+
+    def _probabilities(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        """HxWx3 uint8 arrays of one padded shape -> HxW float32 probabilities (one forward pass)."""
+        batch, placements = self.model_input(arrays)
         with torch.inference_mode(), autocast(self.device):
             logits = self.model(batch)
-        return [m.float().cpu() for m in restore(logits.float(), placements)]
+        return [torch.sigmoid(m).cpu().numpy() for m in restore(logits.float(), placements)]
 
-    def _tiled(self, image: np.ndarray, batch_size: int) -> np.ndarray:
-        h, w = image.shape[:2]
-        blender = TileBlender(h, w, tile=self.config.image_size, overlap=self.overlap)
-        windows = list(blender.windows())
-        for start in range(0, len(windows), batch_size):
-            chunk = windows[start : start + batch_size]
-            tiles = [image[t.y : t.y + t.h, t.x : t.x + t.w] for t in chunk]
-            for t, logit in zip(chunk, self._logits(tiles, "native")):
-                blender.add(t, torch.sigmoid(logit).numpy())
-        return blender.result()
+    def plan(self, images: Sequence[np.ndarray], batch_size: int = 8) -> tuple[list[Job], list[list[int]]]:
+        """The model inputs ("jobs": a whole image, a resized one, or one tile of a large one) of `images`,
+        and the batches heatmaps() runs them in (lists of job indices): jobs with the same padded shape
+        (deal.modeling.input_policy.batch_shape_key) share batches of `batch_size` whatever image they come
+        from, groups in order of first appearance."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        cfg = self.config
+        jobs: list[Job] = []
+        for i, img in enumerate(images):
+            if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+                raise ValueError(f"expected HxWx3 uint8 RGB arrays, got shape {img.shape} dtype {img.dtype}")
+            mode = self.inference_mode_of(*img.shape[:2])
+            if mode == "tiled":
+                windows = TileBlender(*img.shape[:2], tile=cfg.image_size, overlap=self.overlap).windows()
+                jobs += [Job(i, w, img[w.y : w.y + w.h, w.x : w.x + w.w]) for w in windows]
+            elif mode == "resized":
+                hw = self._resized_hw(*img.shape[:2])
+                jobs.append(Job(i, None, cv2.resize(img, hw[::-1], interpolation=cv2.INTER_AREA)))
+            else:
+                jobs.append(Job(i, None, img))
+        groups = group_by_shape(
+            [job.pixels.shape[:2] for job in jobs], policy=cfg.input_policy, image_size=cfg.image_size,
+            patch_size=self.patch,
+        )
+        batches = [members[s : s + batch_size] for members in groups for s in range(0, len(members), batch_size)]
+        return jobs, batches
 
     def heatmaps(self, images: Sequence[np.ndarray], batch_size: int = 8) -> list[np.ndarray]:
         """HxWx3 uint8 RGB arrays -> HxW float32 probability maps at each image's size.
 
-        Images are grouped by batch_key (in order of first appearance) and each group runs in batches of
-        `batch_size`; tiled images run alone, `batch_size` tiles at a time.
+        The model inputs run in the batches of plan(): the tiles of many images fill one batch, so
+        throughput does not fall with the tile count. An image's result depends only on the list of images
+        given. Tiles are blended back (deal.inference.tiling); resized images' maps are resized back.
         """
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        groups: dict[tuple, list[int]] = {}
-        for i, img in enumerate(images):
-            if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
-                raise ValueError(f"expected HxWx3 uint8 RGB arrays, got shape {img.shape} dtype {img.dtype}")
-            groups.setdefault(self.batch_key(img.shape[0], img.shape[1], i), []).append(i)
+        jobs, batches = self.plan(images, batch_size)
         out: list[np.ndarray | None] = [None] * len(images)
-        policy = self.config.input_policy
-        for key, idxs in groups.items():
-            if key[0] == "tiled":
-                out[idxs[0]] = self._tiled(images[idxs[0]], batch_size)
-                continue
-            for start in range(0, len(idxs), batch_size):
-                chunk = idxs[start : start + batch_size]
-                batch_images = [images[i] for i in chunk]
-                resized = [self.inference_mode_of(*img.shape[:2]) == "resized" for img in batch_images]
-                batch_images = [
-                    cv2.resize(img, self._resized_hw(*img.shape[:2])[::-1], interpolation=cv2.INTER_AREA)
-                    if r
-                    else img
-                    for img, r in zip(batch_images, resized)
-                ]
-                for i, r, logit in zip(chunk, resized, self._logits(batch_images, policy)):
-                    if r:
-                        h, w = images[i].shape[:2]
-                        logit = torch.from_numpy(
-                            cv2.resize(logit.numpy(), (w, h), interpolation=cv2.INTER_LINEAR)
-                        )
-                    out[i] = torch.sigmoid(logit).numpy()
+        blenders = {
+            i: TileBlender(*images[i].shape[:2], tile=self.config.image_size, overlap=self.overlap)
+            for i in {job.image for job in jobs if job.window is not None}
+        }
+        for batch in batches:
+            chunk = [jobs[j] for j in batch]
+            for job, probs in zip(chunk, self._probabilities([job.pixels for job in chunk])):
+                i = job.image
+                if job.window is not None:
+                    blenders[i].add(job.window, probs)
+                elif probs.shape != images[i].shape[:2]:  # "resized": back to the image's size
+                    h, w = images[i].shape[:2]
+                    out[i] = cv2.resize(probs, (w, h), interpolation=cv2.INTER_LINEAR)
+                else:
+                    out[i] = probs
+        for i, blender in blenders.items():
+            out[i] = blender.result()
         return out  # type: ignore[return-value]
 
     def predict(self, image: Any, threshold: float | None = None) -> Detection:

@@ -55,7 +55,8 @@ class Progress:
         return self.processed / dt if dt > 0 else 0.0
 
     def _status(self) -> str:
-        parts = [f"{self.images_per_second:.1f} images/s"]
+        # Three significant digits: a slow model on a CPU still reads as a rate, not "0.0 images/s".
+        parts = [f"{self.images_per_second:.3g} images/s" if self.processed else "first images in progress"]
         if self.skipped:
             parts.append(f"{self.skipped} already done")
         if self.failed:

@@ -1,10 +1,11 @@
 """Streaming inference over any number of inputs: decode ahead in threads, batch by window, bounded memory.
 
 Inputs are cut into windows of `batch_size` consecutive inputs (by position, whatever was already done).
-A window is the unit of batching: its images are grouped by Detector.batch_key and each group is one
-batch. So an image's batch, and therefore its heatmap to the last bit, depends only on its window: a run
-that resumes after a crash (skipping images already done, re-running only the groups that hold an
-image not done) writes byte-identical outputs to an uninterrupted run on the same device.
+A window is the unit of batching: its images go to one Detector.heatmaps call, which batches their
+model inputs (whole images and the tiles of large ones) by padded shape. So an image's batch, and
+therefore its heatmap to the last bit, depends only on its window: a run that resumes after a crash
+(skipping windows already done, re-running whole any window that holds an image not done) writes
+byte-identical outputs to an uninterrupted run on the same device.
 
 At most `prefetch` windows beyond the current one are being decoded; decoded images are dropped as soon
 as their window is done.
@@ -86,26 +87,28 @@ def _process_window(
     threshold: float,
     image_thresholds: tuple[float, float] | None = None,
 ) -> list[Outcome]:
-    keys = [
-        detector.batch_key(ld.array.shape[0], ld.array.shape[1], item.index) if ld is not None else None
-        for item, (ld, _, _) in zip(window, loads)
-    ]
-    needed = {k for k, item in zip(keys, window) if k is not None and item.wanted}
     maps: dict[int, np.ndarray] = {}
     infer_seconds: dict[int, float] = {}
     errors: dict[int, str] = {}
-    for key in dict.fromkeys(k for k in keys if k in needed):  # groups in order of first appearance
-        members = [p for p, k in enumerate(keys) if k == key]
+    # Every decoded image of the window runs, wanted or not, in one Detector.heatmaps call: the batches
+    # (tiles of several images share them) then depend only on the window, so a resumed run computes
+    # exactly the batches of an uninterrupted one.
+    positions = [p for p, (ld, _, _) in enumerate(loads) if ld is not None]
+    if positions and any(window[p].wanted for p in positions):
         t0 = time.perf_counter()
         try:
-            group_maps = detector.heatmaps([loads[p][0].array for p in members], batch_size=batch_size)
-        except Exception as err:  # e.g. out of memory on one huge image: report it, go on
-            for p in members:
-                errors[p] = f"{_describe(window[p].source)}: inference failed: {type(err).__name__}: {err}"
-            continue
-        dt = (time.perf_counter() - t0) / len(members)
-        for p, m in zip(members, group_maps):
-            maps[p], infer_seconds[p] = m, dt
+            window_maps = detector.heatmaps([loads[p][0].array for p in positions], batch_size=batch_size)
+            dt = (time.perf_counter() - t0) / len(positions)
+            for p, m in zip(positions, window_maps):
+                maps[p], infer_seconds[p] = m, dt
+        except Exception:  # e.g. out of memory on one huge image: find it, report it, go on with the others
+            for p in positions:
+                t0 = time.perf_counter()
+                try:
+                    (maps[p],) = detector.heatmaps([loads[p][0].array], batch_size=batch_size)
+                    infer_seconds[p] = time.perf_counter() - t0
+                except Exception as err:
+                    errors[p] = f"{_describe(window[p].source)}: inference failed: {type(err).__name__}: {err}"
     out = []
     for p, (item, (loaded, error, load_s)) in enumerate(zip(window, loads)):
         if not item.wanted:

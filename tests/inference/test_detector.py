@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 import torch
@@ -9,7 +11,7 @@ from PIL import Image
 
 from deal.inference.detection import Detection, image_score
 from deal.inference.image_loading import ImageLoadError
-from deal.modeling.input_policy import prepare_batch, restore
+from deal.modeling.input_policy import batch_shape_key, prepare_batch, restore
 from tests.inference.conftest import TILE, smooth_image
 
 
@@ -151,7 +153,8 @@ def test_sam_policy_resizes_and_restores():
     model = MFPT(ModelConfig(encoder="tiny", image_size=64, input_policy="sam", train_encoder=True))
     det = Detector(model, None, "cpu")
     imgs = [smooth_image(50, 90, 11), smooth_image(130, 40, 12)]  # any sizes share a batch
-    assert det.batch_key(50, 90) == det.batch_key(130, 40) == (64, 64)
+    key = partial(batch_shape_key, policy="sam", image_size=64)
+    assert key(50, 90) == key(130, 40) == (64, 64)
     for img, d in zip(imgs, det.predict_many(imgs, batch_size=2)):
         batch, placements = prepare_batch([img], policy="sam", image_size=64)
         with torch.no_grad():
@@ -191,3 +194,20 @@ def test_detector_thresholds_are_separate_knobs(detector):
     assert Detector(tiny_model, info, "cpu", image_thresholds=(0.1, 0.2)).image_thresholds == (0.1, 0.2)
     legacy = DetectorInfo(name="y", config=tiny_model.config, threshold=0.13, extra={"image_threshold": 0.93})
     assert Detector(tiny_model, legacy, "cpu").image_thresholds == (0.93, 0.93)
+
+
+def test_tiles_of_several_images_share_batches(detector):
+    images = [smooth_image(200, 130, s) for s in range(4)]  # each 2 x 2 tiles of 128 px -> 16 jobs
+    jobs, batches = detector.plan(images, batch_size=8)
+    assert len(jobs) == 16 and [len(b) for b in batches] == [8, 8]
+    assert {jobs[j].image for j in batches[0]} == {0, 1}  # one batch holds the tiles of two images
+    calls = []
+    handle = detector.model.register_forward_pre_hook(lambda m, args: calls.append(args[0].shape[0]))
+    try:
+        together = detector.heatmaps(images, batch_size=8)
+        assert calls == [8, 8]
+        alone = [detector.heatmaps([img], batch_size=8)[0] for img in images]
+    finally:
+        handle.remove()
+    for a, b in zip(together, alone):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)

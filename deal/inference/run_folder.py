@@ -277,13 +277,14 @@ class _Run:
         return tally[0], tally[1]
 
     def write_report(self, inputs: Sequence[str | os.PathLike]) -> Path:
-        from deal.inference.report_html import write_report
+        from deal.inference.report_html import BUNDLED_KEY, is_bundled_detector, write_report
 
         det = self.det
         settings = {
             "inputs": " ".join(map(os.fspath, inputs)),
             "detector": det.name,
             "detector sha256": det.sha256 or "(in memory)",
+            BUNDLED_KEY: is_bundled_detector(det.sha256),
             "model": f"{det.config.encoder}, {det.config.input_policy} policy, image size {det.config.image_size}",
             "threshold": det.threshold,
             "verdict threshold (image score)": det.image_threshold,

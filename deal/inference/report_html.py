@@ -50,14 +50,14 @@ _VIRIDIS_STOPS = "#440154,#472d7b,#3b528b,#2c728e,#21918c,#27ad81,#5cc863,#aadc3
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:16px;color:#222;background:#fff}
-body.viewing{overflow:hidden}
 h1{font-size:20px;margin:0 0 8px}h2{font-size:16px;margin:20px 0 6px}
 .banner{border:1px solid #bbb;background:#f4f4f4;padding:8px 12px;margin:0 0 12px;font-size:14px}
 .banner.demo{border-color:#d18f00;background:#fff4d6}
 .banner .det{font-weight:600}
 p.summary{margin:0 0 10px;color:#333}
-.legend{font-size:13px;color:#333;margin:0 0 14px;max-width:980px}
-.legend p{margin:3px 0}.legend code{background:#f1f1f1;padding:0 3px}
+.legend{font-size:13px;color:#333;margin:0 0 14px;max-width:1100px;display:grid;
+ grid-template-columns:max-content auto;gap:3px 10px;align-items:baseline}
+.legend dt{font-weight:600}.legend dd{margin:0}.legend code{background:#f1f1f1;padding:0 3px}
 .scale{display:inline-block;vertical-align:middle;font-size:11px;color:inherit}
 .scale .bar{position:relative;width:256px;height:12px;border:1px solid #888;
  background:linear-gradient(to right,VIRIDIS)}
@@ -80,7 +80,10 @@ td.thumb img{display:block;max-width:240px;max-height:160px}
 .error{color:#b00}
 dl.settings{display:grid;grid-template-columns:max-content auto;gap:2px 12px;font-size:13px}
 dl.settings dt{color:#666}dl.settings dd{margin:0;font-family:ui-monospace,monospace;word-break:break-all}
-.view{position:fixed;inset:0;background:#1e1e1e;color:#eee;overflow:auto;padding:12px 16px;z-index:10}
+#views{display:none}
+tr.detail>td{padding:0;border-bottom:2px solid #555}
+tr.detail:hover{background:none}
+.view{background:#1e1e1e;color:#eee;overflow-x:auto;padding:10px 14px;cursor:auto}
 .view[hidden]{display:none}
 .view .head{display:flex;flex-wrap:wrap;gap:6px 18px;align-items:center;font-size:14px;margin:0 0 10px}
 .view .head .file{font-weight:600;word-break:break-all}
@@ -92,14 +95,15 @@ dl.settings dt{color:#666}dl.settings dd{margin:0;font-family:ui-monospace,monos
 .view a{color:#9cf}
 """.replace("VIRIDIS", _VIRIDIS_STOPS)
 
-# Header clicks sort (numbers by data-v); a row click, Enter, or #view=N opens its view; Esc closes it,
-# the arrow keys step through the rows in the table's current order.
+# Header clicks sort (numbers by data-v); a row click, Enter, or #view=N opens its view in a row below
+# it (a second click or Esc closes it), the arrow keys step through the rows in the table's order.
 _JS = """
 (function(){
 var table=document.getElementById('results');
 var ths=table.tHead.rows[0].cells;
 Array.prototype.forEach.call(ths,function(th,col){
   th.addEventListener('click',function(){
+    close();
     var desc=!th.classList.contains('sorted-desc');
     Array.prototype.forEach.call(ths,function(h){h.classList.remove('sorted-desc','sorted-asc');});
     th.classList.add(desc?'sorted-desc':'sorted-asc');
@@ -113,32 +117,37 @@ Array.prototype.forEach.call(ths,function(th,col){
     rows.forEach(function(r){table.tBodies[0].appendChild(r);});
   });
 });
-var current=null;
+var current=null, detail=null, views=document.getElementById('views');
 function close(){
   if(current===null)return;
-  document.getElementById('view-'+current).hidden=true;
-  document.body.classList.remove('viewing');current=null;
+  var v=document.getElementById('view-'+current);v.hidden=true;views.appendChild(v);
+  detail.parentNode.removeChild(detail);current=null;
 }
 function open(k){
-  var v=document.getElementById('view-'+k);if(!v)return;
+  var v=document.getElementById('view-'+k), tr=table.querySelector('tbody tr[data-view="'+k+'"]');
+  if(!v||!tr)return;
   close();
+  if(!detail){detail=document.createElement('tr');detail.className='detail';
+    var td=document.createElement('td');td.colSpan=tr.cells.length;detail.appendChild(td);}
   v.querySelectorAll('img[data-src]').forEach(function(img){img.src=img.dataset.src;img.removeAttribute('data-src');});
-  v.hidden=false;document.body.classList.add('viewing');current=k;v.focus();
+  detail.firstChild.appendChild(v);tr.parentNode.insertBefore(detail,tr.nextSibling);
+  v.hidden=false;current=k;
+  if(detail.scrollIntoView)detail.scrollIntoView({block:'nearest'});
 }
 function step(d){
-  var rows=Array.prototype.slice.call(table.tBodies[0].rows);
+  var rows=Array.prototype.slice.call(table.tBodies[0].rows).filter(function(r){return r.dataset.view!==undefined;});
   var i=rows.findIndex(function(r){return r.dataset.view===current;});
   if(rows[i+d])open(rows[i+d].dataset.view);
 }
 Array.prototype.forEach.call(table.tBodies[0].rows,function(tr){
-  tr.addEventListener('click',function(){open(tr.dataset.view);});
+  tr.addEventListener('click',function(){if(current===tr.dataset.view)close();else open(tr.dataset.view);});
   tr.addEventListener('keydown',function(e){if(e.key==='Enter')open(tr.dataset.view);});
 });
 document.querySelectorAll('.view .close').forEach(function(b){b.addEventListener('click',close);});
 document.querySelectorAll('.view .prev').forEach(function(b){b.addEventListener('click',function(){step(-1);});});
 document.querySelectorAll('.view .next').forEach(function(b){b.addEventListener('click',function(){step(1);});});
 document.addEventListener('keydown',function(e){
-  if(current===null)return;
+  if(current===null||e.target.tagName==='BUTTON')return;
   if(e.key==='Escape')close();else if(e.key==='ArrowRight')step(1);else if(e.key==='ArrowLeft')step(-1);
 });
 var m=/^#view=(\\d+)$/.exec(location.hash);
@@ -205,15 +214,18 @@ def _banner(settings: dict[str, Any]) -> str:
 def _legend(thresholds: tuple[float | None, float | None, float | None]) -> str:
     thr, low, high = thresholds
     return (
-        '<div class="legend" id="legend">'
-        f"<p><b>Score.</b> {_e(SCORE_RULE)}.</p>"
-        f"<p><b>Verdict.</b> {_e(VERDICT_RULE)}. In this run: <code>image_threshold_low = {_fmt(low)}</code>, "
-        f"<code>image_threshold_high = {_fmt(high)}</code>, <code>threshold = {_fmt(thr)}</code>. "
-        f"{_verdict_chip('edited')} {_verdict_chip('inconclusive')} {_verdict_chip('authentic')}</p>"
-        f"<p><b>Views.</b> Click a row: the image; {_e(HEATMAP_RULE)}, in viridis {_scale_bar(thr)} "
-        "(the white tick is the threshold); the mask's contour (white on black) on the image; and the overlay: "
-        "the image in gray with the heatmap's colours blended in by probability, and the contour.</p>"
-        "</div>"
+        '<dl class="legend" id="legend">'
+        f"<dt>Score</dt><dd>{_e(SCORE_RULE)}.</dd>"
+        f"<dt>Verdict</dt><dd>{_e(VERDICT_RULE)}. "
+        f"{_verdict_chip('edited')} {_verdict_chip('inconclusive')} {_verdict_chip('authentic')}</dd>"
+        f"<dt>Thresholds</dt><dd>in this run <code>image_threshold_low = {_fmt(low)}</code>, "
+        f"<code>image_threshold_high = {_fmt(high)}</code>, <code>threshold = {_fmt(thr)}</code>.</dd>"
+        f"<dt>Heatmap</dt><dd>{_scale_bar(thr)} {_e(HEATMAP_RULE)}, in the viridis colormap (dark blue 0, "
+        "yellow 1); the white tick marks the threshold.</dd>"
+        "<dt>Views</dt><dd>click a row for the image, the heatmap, the mask's contour (white on black) and "
+        "the overlay (the image in gray, the heatmap's colours blended in by probability, and the contour), "
+        "side by side at full size; Esc closes, the arrow keys step through the rows.</dd>"
+        "</dl>"
     )
 
 
@@ -274,7 +286,7 @@ def _view(rank: int, record: dict[str, Any], view: Any, n_views: int) -> str:
         f"threshold = {_fmt(thr)}."
     )
     return (
-        f'<div class="view" id="view-{rank}" hidden tabindex="-1" role="dialog" aria-label="view">'
+        f'<div class="view" id="view-{rank}" hidden role="region" aria-label="view">'
         + head
         + f'<div class="panels">{"".join(figures)}</div>'
         + (f'<p class="links">Full resolution: {links}</p>' if links else "")
@@ -387,7 +399,9 @@ def render_report(
     parts.append('<h2>Settings</h2><dl class="settings">')
     parts += [f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in settings.items() if k != BUNDLED_KEY]
     parts.append("</dl>")
+    parts.append('<div id="views">')
     parts += views
+    parts.append("</div>")
     parts.append(f"<script>{_JS}</script></body></html>\n")
     return "\n".join(parts)
 

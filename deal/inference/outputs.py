@@ -38,7 +38,9 @@ SUFFIXES = {
 OVERLAY_ALPHA = 0.75  # the overlay's colormap opacity at p = 1 (over the gray image)
 COLORMAP = "viridis"
 # viridis as 256 RGB entries (OpenCV's table, BGR -> RGB); index = round(255 * p).
-_COLORMAP_LUT = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], cv2.COLORMAP_VIRIDIS)[:, 0, ::-1].copy()
+_COLORMAP_LUT = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], cv2.COLORMAP_VIRIDIS)[
+    :, 0, ::-1
+].copy()
 _GRAY_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601 luma
 OVERLAY_QUALITY = 90
 THUMBNAIL_SIDE = 240

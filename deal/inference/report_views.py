@@ -114,7 +114,9 @@ def make_view(out_dir: Path, record: dict[str, Any], name: str) -> View:
         if heatmap is not None and mask is not None:
             heatmap = _resize(heatmap, size)
             mask = _resize(mask.astype(np.uint8), size, nearest=True).astype(bool)
-        view.notes.append(f"Shown at {size[0]}x{size[1]} (the image is {w}x{h}); the links open the full size.")
+        view.notes.append(
+            f"Shown at {size[0]}x{size[1]} (the image is {w}x{h}); the links open the full size."
+        )
     view.height, view.width = image.shape[:2]
     view.scale = scale
     panels = {"image": image}

@@ -56,7 +56,13 @@ class Browser:
             os.dup2(b, 4)
 
         self.proc = subprocess.Popen(
-            [CHROMIUM, *FLAGS, "--remote-debugging-pipe", f"--user-data-dir={self._profile.name}", "about:blank"],
+            [
+                CHROMIUM,
+                *FLAGS,
+                "--remote-debugging-pipe",
+                f"--user-data-dir={self._profile.name}",
+                "about:blank",
+            ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -66,7 +72,9 @@ class Browser:
         os.close(cmd_r)
         os.close(out_w)
         target = self.call("Target.createTarget", url="about:blank", browser=True)["targetId"]
-        self.session = self.call("Target.attachToTarget", targetId=target, flatten=True, browser=True)["sessionId"]
+        self.session = self.call("Target.attachToTarget", targetId=target, flatten=True, browser=True)[
+            "sessionId"
+        ]
         self.call("Page.enable")
         self.call("Runtime.enable")
         self.call(

@@ -73,7 +73,10 @@ def test_summary_counts_all_three_verdicts_and_the_legend_states_the_rule():
     # inconclusive has its own style, distinct from the two others
     assert html.count('<span class="v v-inconclusive">inconclusive</span>') == 3  # legend, its row, its view
     css = re.search(r"<style>(.*?)</style>", html, re.S).group(1)
-    rules = {v: re.search(rf"\.v-{v}\{{(.*?)\}}", css, re.S).group(1) for v in ("edited", "authentic", "inconclusive")}
+    rules = {
+        v: re.search(rf"\.v-{v}\{{(.*?)\}}", css, re.S).group(1)
+        for v in ("edited", "authentic", "inconclusive")
+    }
     assert len(set(rules.values())) == 3
     # each row has a view, in score order, with the rule and this row's numbers
     assert re.findall(r'<tr data-view="(\d+)"', html) == ["0", "1", "2", "3"]
@@ -100,7 +103,11 @@ def test_banner_names_the_detector_and_flags_the_bundled_one():
     assert "my-detector" in banner and "abababababab" in banner and "demonstration" not in banner
     demo = _render(settings={**SETTINGS, "detector": "deal-demo-tiny-synth", BUNDLED_KEY: True})
     banner = re.search(r'<div class="banner demo" id="banner">(.*?)</div>', demo).group(1)
-    assert "deal-demo-tiny-synth" in banner and "demonstration detector" in banner and "synthetic edits" in banner
+    assert (
+        "deal-demo-tiny-synth" in banner
+        and "demonstration detector" in banner
+        and "synthetic edits" in banner
+    )
     assert BUNDLED_KEY not in demo.split('<dl class="settings">')[1]  # the flag is not listed as a setting
 
 
@@ -155,7 +162,9 @@ def cocoglide_run(tmp_path_factory, shared_data):
     out = tmp_path_factory.mktemp("cocoglide") / "out"
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
-        rc = main(["detect", *map(str, fakes), "--out", str(out), "--device", "cpu", "--report", "html", "--quiet"])
+        rc = main(
+            ["detect", *map(str, fakes), "--out", str(out), "--device", "cpu", "--report", "html", "--quiet"]
+        )
     assert rc == 0, err.getvalue()
     return out
 

@@ -25,6 +25,7 @@ from deal.inference.report_html import (
 )
 from deal.inference.report_views import View
 from tests.inference.chromium import Browser, chromium_available
+from tests.inference.conftest import smooth_image
 
 N_COCOGLIDE = 3
 
@@ -256,3 +257,68 @@ def test_a_click_opens_a_view_with_four_nonblank_images(cocoglide_run, tmp_path)
     # the contour panel is the image with a line drawn on it: mostly equal, not everywhere
     same = (np.abs(crops["contour"] - crops["image"]).max(axis=2) < 24).mean()
     assert 0.5 < same < 0.995
+
+
+def _view_fixture(tmp_path: Path, h: int, w: int, save_heatmap: bool = True) -> tuple[Path, dict]:
+    """An input image, its saved maps and its record, as a run would leave them."""
+    from deal.fileio import sha256_file
+    from deal.inference.outputs import heatmap_png, mask_png
+
+    src = tmp_path / "in" / "photo.png"
+    src.parent.mkdir(parents=True)
+    Image.fromarray(smooth_image(h, w, 0)).save(src)
+    out = tmp_path / "out"
+    out.mkdir()
+    heatmap = np.zeros((h, w), np.float32)
+    heatmap[h // 4 : h // 2, w // 4 : w // 2] = 0.9
+    outputs = {"mask": "photo.png.mask.png"}
+    (out / outputs["mask"]).write_bytes(mask_png(heatmap > 0.5))
+    if save_heatmap:
+        outputs["heatmap"] = "photo.png.heatmap.png"
+        (out / outputs["heatmap"]).write_bytes(heatmap_png(heatmap))
+    record = {"path": str(src), "sha256": sha256_file(src), "width": w, "height": h, "threshold": 0.5}
+    return out, {**record, "outputs": outputs}
+
+
+def test_view_panels_are_the_image_and_its_maps_and_say_what_is_missing(tmp_path):
+    from deal.inference.report_views import VIEW_DIR, make_view, output_stem, remove_stale_views
+
+    out, record = _view_fixture(tmp_path, 40, 60)
+    assert output_stem(record) == "photo.png"
+    view = make_view(out, record, "photo.png")
+    assert list(view.files) == ["image", "heatmap", "contour", "overlay"] and view.notes == []
+    assert (view.width, view.height) == (60, 40)
+    image = np.asarray(Image.open(out / view.files["image"])).astype(float)
+    source = np.asarray(Image.open(record["path"])).astype(float)
+    assert np.abs(image - source).mean() < 8 < np.abs(image - source[::-1]).mean()  # the input, JPEG q90
+    heat = np.asarray(Image.open(out / view.files["heatmap"])).astype(float)
+    assert np.abs(heat[15, 20] - colormap_lut()[round(0.9 * 255)]).max() < 12
+    assert np.abs(heat[35, 50] - colormap_lut()[0]).max() < 12
+    # no heatmap saved: the image alone, and why
+    out2, record2 = _view_fixture(tmp_path / "b", 40, 60, save_heatmap=False)
+    view2 = make_view(out2, record2, "photo.png")
+    assert list(view2.files) == ["image"] and "No heatmap was saved" in view2.notes[0]
+    # the input changed since the run: its maps are not drawn over it
+    Image.fromarray(np.zeros((40, 60, 3), np.uint8)).save(record["path"])
+    view3 = make_view(out, record, "photo.png")
+    assert list(view3.files) == ["image"] and "changed" in view3.notes[0]
+    # the input is gone: no panels, one sentence naming it
+    Path(record["path"]).unlink()
+    view4 = make_view(out, record, "photo.png")
+    assert view4.files == {} and record["path"] in view4.notes[0]
+    # panels of rows no longer listed are removed
+    (out / VIEW_DIR / "old.png.image.jpg").write_bytes(b"x")
+    assert remove_stale_views(out, set(view.files.values())) == 1
+    assert sorted(p.name for p in (out / VIEW_DIR).iterdir()) == sorted(
+        Path(f).name for f in view.files.values()
+    )
+
+
+def test_large_images_are_viewed_downscaled_with_a_note(tmp_path, monkeypatch):
+    from deal.inference import report_views
+
+    monkeypatch.setattr(report_views, "VIEW_SIDE", 32)
+    out, record = _view_fixture(tmp_path, 40, 64)
+    view = report_views.make_view(out, record, "photo.png")
+    assert (view.width, view.height) == (32, 20) and "Shown at 32x20 (the image is 64x40)" in view.notes[0]
+    assert Image.open(out / view.files["overlay"]).size == (32, 20)

@@ -41,7 +41,6 @@ COLORMAP = "viridis"
 _COLORMAP_LUT = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], cv2.COLORMAP_VIRIDIS)[
     :, 0, ::-1
 ].copy()
-_GRAY_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601 luma
 OVERLAY_QUALITY = 90
 THUMBNAIL_SIDE = 240
 _ROWS_PER_CHUNK = 512  # overlays are blended in row chunks, so huge images need no float copy
@@ -133,9 +132,7 @@ def overlay_rgb(
     for y in range(0, image.shape[0], _ROWS_PER_CHUNK):
         p = heatmap[y : y + _ROWS_PER_CHUNK]
         a = (alpha * np.clip(p, 0.0, 1.0))[:, :, None].astype(np.float32)
-        rows = image[y : y + _ROWS_PER_CHUNK].astype(np.float32)
-        w = _GRAY_WEIGHTS
-        gray = (rows[:, :, 0] * w[0] + rows[:, :, 1] * w[1] + rows[:, :, 2] * w[2])[:, :, None]
+        gray = cv2.cvtColor(image[y : y + _ROWS_PER_CHUNK], cv2.COLOR_RGB2GRAY)[:, :, None].astype(np.float32)
         colour = _COLORMAP_LUT[heatmap_u8(p)].astype(np.float32)
         out[y : y + _ROWS_PER_CHUNK] = np.rint(gray * (1.0 - a) + colour * a).astype(np.uint8)
     if mask is not None:

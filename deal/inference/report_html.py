@@ -19,7 +19,9 @@ from __future__ import annotations
 import base64
 import heapq
 import html
+import os
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -340,7 +342,8 @@ def render_report(
         else:
             heapq.heappushpop(top, item)
     ranked = sorted(top, key=lambda t: (t[0], t[1]), reverse=True)
-    rows, views = [], []
+    rows: list[str] = []
+    views: list[str] = []
     for rank, (score, _, record, thumb) in enumerate(ranked):
         data = thumb.read_bytes() if thumb is not None and rank < max_thumbnails and thumb.is_file() else None
         verdict = record.get("verdict") or ""
@@ -358,7 +361,12 @@ def render_report(
             + f'<td data-v="{_e(record.get("inference"))}">{_e(record.get("inference"))}</td>'
             + "</tr>"
         )
-        view = make_view(rank, record) if make_view is not None and rank < max_views else None
+    # The views' panels (decoding inputs and maps, encoding JPEGs: OpenCV releases the GIL) in a few threads.
+    with_views = ranked[:max_views] if make_view is not None else []
+    with ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1))) as pool:
+        made = list(pool.map(make_view, range(len(with_views)), [t[2] for t in with_views]))
+    for rank, (_, _, record, _) in enumerate(ranked):
+        view = made[rank] if rank < len(made) else None
         views.append(_view(rank, record, view, min(max_views, len(ranked))))
     shown = (
         f" (the {len(rows)} highest scores are listed; results.csv has all)"

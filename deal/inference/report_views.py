@@ -26,7 +26,7 @@ from deal.inference.outputs import SUFFIXES, contour_rgb, heatmap_rgb, jpeg_byte
 
 PANELS = ("image", "heatmap", "contour", "overlay")
 VIEW_DIR = f"{STATE_DIR}/report"  # relative to the output folder
-VIEW_SIDE = 2048  # longest side of a panel; larger images are downscaled for the view
+VIEW_SIDE = 1024  # longest side of a panel (4 side by side fit a 4K screen); larger images are downscaled
 VIEW_QUALITY = 90
 
 

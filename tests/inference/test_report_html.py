@@ -122,7 +122,7 @@ def test_report_is_deterministic_and_bounded():
 
     a = _render(many, max_rows=10, max_views=3, make_view=make_view)
     assert a == _render(many, max_rows=10, max_views=3, make_view=make_view)
-    assert calls == [0, 1, 2] * 2
+    assert sorted(calls) == [0, 0, 1, 1, 2, 2]
     assert len(re.findall(r"<tr data-view=", a)) == 10
     assert "(the 10 highest scores are listed; results.csv has all)" in a
     assert len(re.findall(r'<figure class="panel"', a)) == 3

@@ -431,13 +431,16 @@ def write_report(
     """Renders the report (see render_report) and writes it atomically to `path`, with the view panels
     of its rows under the output folder (`path`'s folder, deal.inference.report_views)."""
     from deal.fileio import atomic_write_text
-    from deal.inference.report_views import make_view, output_stem, remove_stale_views
+    from deal.inference.report_views import View, make_view, output_stem, remove_stale_views
 
     out_dir = Path(path).parent
     written: set[str] = set()
 
     def view_of(rank: int, record: dict[str, Any]) -> Any:
-        view = make_view(out_dir, record, output_stem(record) or f"row{rank}")
+        try:
+            view = make_view(out_dir, record, output_stem(record) or f"row{rank}")
+        except Exception as err:  # e.g. disk full or a corrupt map: this row has no view, the report goes on
+            return View(notes=[f"The view could not be made: {type(err).__name__}: {err}."])
         written.update(view.files.values())
         return view
 

@@ -322,3 +322,16 @@ def test_large_images_are_viewed_downscaled_with_a_note(tmp_path, monkeypatch):
     view = report_views.make_view(out, record, "photo.png")
     assert (view.width, view.height) == (32, 20) and "Shown at 32x20 (the image is 64x40)" in view.notes[0]
     assert Image.open(out / view.files["overlay"]).size == (32, 20)
+
+
+def test_a_view_that_cannot_be_made_is_a_note_not_a_crash(tmp_path):
+    from deal.inference.report_html import write_report
+
+    out, record = _view_fixture(tmp_path, 40, 60)
+    (out / record["outputs"]["heatmap"]).unlink()
+    record["outputs"]["npz"] = "photo.png.npz"
+    (out / "photo.png.npz").write_bytes(b"not a zip")
+    record.update(score=0.5, verdict="inconclusive", error=None)
+    write_report(out / "report.html", [(0, record, None)], settings=SETTINGS)
+    html = (out / "report.html").read_text()
+    assert "The view could not be made: " in html and "1 inconclusive" in html

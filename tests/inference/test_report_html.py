@@ -335,3 +335,11 @@ def test_a_view_that_cannot_be_made_is_a_note_not_a_crash(tmp_path):
     write_report(out / "report.html", [(0, record, None)], settings=SETTINGS)
     html = (out / "report.html").read_text()
     assert "The view could not be made: " in html and "1 inconclusive" in html
+
+
+def test_the_scale_bars_are_the_colormap_of_the_images():
+    from deal.inference.report_html import _VIRIDIS_STOPS
+
+    stops = [tuple(int(c[i : i + 2], 16) for i in (1, 3, 5)) for c in _VIRIDIS_STOPS.split(",")]
+    want = [tuple(int(v) for v in colormap_lut()[round(k * 255 / 8)]) for k in range(9)]
+    assert stops == want

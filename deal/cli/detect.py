@@ -20,11 +20,12 @@ animated files use their first frame (noted in the record).
 Outputs mirror the input tree under --out DIR, named after the input's full file name:
   <name>.heatmap.png   8-bit grayscale probability of an edit, value = round(255 * p)
   <name>.mask.png      0/255, p > threshold
-  <name>.overlay.jpg   the image with the mask's contour and the heatmap's colours
+  <name>.overlay.jpg   the image in gray, the heatmap blended in viridis colours, the mask's contour
   <name>.npz           TruFor-compatible: map (float32 HxW), score, imgsize (opt-in: --save ...,npz)
   <name>.json          the input's record (written last: its presence means done)
   DIR/results.jsonl    one record per input, in input order; DIR/results.csv the same, flat
-  DIR/report.html      with --report html: thumbnails, scores, a sortable table (no network)
+  DIR/report.html      with --report html: a sortable table; click a row for its image, heatmap,
+                       mask contour and overlay side by side (opens from disk, no network)
 
 Each record holds the input's path, sha256, size, score (mean of the top 1% of the heatmap),
 verdict, the thresholds, edited fraction, regions, output paths, the detector's name and

@@ -40,7 +40,7 @@ from deal.inference.outputs import (
 from deal.inference.progress import Progress
 from deal.inference.records import is_complete, make_record, read_record, record_json, write_results
 from deal.inference.streaming import Outcome, WorkItem, stream_outcomes
-from deal.metrics.image_score import VERDICT_RULE, VERDICTS
+from deal.metrics.image_score import VERDICTS
 
 REPORT_KINDS = ("html",)
 # Temporary files of deal.fileio.atomic_path: "." + name + "." + 8 random characters + ".part".
@@ -232,7 +232,7 @@ class _Run:
             encoders = {
                 "heatmap": lambda: heatmap_png(d.heatmap),
                 "mask": lambda: mask_png(d.mask),
-                "overlay": lambda: overlay_jpg(loaded.array, d.heatmap),
+                "overlay": lambda: overlay_jpg(loaded.array, d.heatmap, d.mask),
                 "npz": lambda: npz_bytes(d.heatmap, d.score),
             }
             for kind in self.kinds:
@@ -289,17 +289,17 @@ class _Run:
         return failed[0], verdicts
 
     def write_report(self, inputs: Sequence[str | os.PathLike]) -> Path:
-        from deal.inference.report_html import write_report
+        from deal.inference.report_html import BUNDLED_KEY, is_bundled_detector, write_report
 
         det = self.det
         settings = {
             "inputs": " ".join(map(os.fspath, inputs)),
             "detector": det.name,
             "detector sha256": det.sha256 or "(in memory)",
+            BUNDLED_KEY: is_bundled_detector(det.sha256),
             "model": f"{det.config.encoder}, {det.config.input_policy} policy, image size {det.config.image_size}",
             "threshold": det.threshold,
             "verdict thresholds (image score: low, high)": ", ".join(f"{t:g}" for t in det.image_thresholds),
-            "verdict rule": VERDICT_RULE,
             "tiling": f"on (tiles of {det.config.image_size} px, overlap {det.overlap} px)"
             if det.tile
             else "off",

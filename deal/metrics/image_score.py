@@ -11,6 +11,9 @@ import numpy as np
 # The image-level score is the mean of the top TOP_FRACTION of heatmap pixels (at least one pixel).
 TOP_FRACTION = 0.01
 
+SCORE_RULE = (
+    "score is the image-level score in [0, 1]: the mean of the top 1% of the heatmap's pixel probabilities"
+)
 VERDICTS = ("edited", "inconclusive", "authentic")
 # The rule in words, for --help, the README, the HTML report and the API docs.
 VERDICT_RULE = (

@@ -21,6 +21,12 @@ Failed configurations are recorded with their error (exit code 1); the others st
 
   deal benchmark-speed --size vit_b --batch-sizes 1,8 --dtypes fp32,bf16 --compile off,on
   deal benchmark-speed --size tiny --rows 1,2,3 --compile off --device cpu --out tiny.json
+
+Is deal detect bounded by its model? --pipeline INPUT (repeatable: a folder, file or quoted glob) measures
+instead, with a real detector (--detector, default the bundled one): the bare model forward on exactly the
+batches and tiles a deal detect run makes of those images, deal detect end to end on them, and the ratio.
+
+  deal benchmark-speed --pipeline ../shared/data/natural/BSDS500/test --batch-size 8 --out pipeline.json
 """
 
 
@@ -60,6 +66,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="JSON output (default: benchmark_speed.json)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument(
+        "--pipeline",
+        action="append",
+        metavar="INPUT",
+        help="measure deal detect vs the bare model forward on these images instead (repeatable: one row each)",
+    )
+    p.add_argument("--detector", metavar="FILE", help="--pipeline: detector file (default: the bundled one)")
+    p.add_argument("--batch-size", type=int, default=8, metavar="N", help="--pipeline: deal detect's (default: 8)")
+    p.add_argument("--workers", type=int, default=2, metavar="N", help="--pipeline: decoding threads (default: 2)")
 
 
 def command_line(args: argparse.Namespace, image_size: int) -> str:
@@ -87,11 +102,50 @@ def command_line(args: argparse.Namespace, image_size: int) -> str:
     return shlex.join(parts)
 
 
+def run_pipeline(args: argparse.Namespace) -> int:
+    """--pipeline: one detect-vs-forward row per INPUT."""
+    import json
+    import shlex
+
+    import torch
+
+    from benchmarks.hardware import describe_hardware
+    from benchmarks.pipeline import detect_vs_forward
+    from deal.fileio import atomic_write_text
+    from deal.inference.detector import Detector
+
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    detector = Detector.load(args.detector, "cpu" if args.device == "auto" else args.device)
+    rows = [
+        detect_vs_forward([inp], detector, batch_size=args.batch_size, workers=args.workers) for inp in args.pipeline
+    ]
+    print(f"{'inputs':<48} {'images':>6} {'tiles':>6} {'forward img/s':>13} {'detect img/s':>12} {'ratio':>6}")
+    for r in rows:
+        print(
+            f"{r['inputs'][-48:]:<48} {r['images']:>6} {r['model_inputs']:>6} {r['forward_images_per_s']:>13.3f} "
+            f"{r['detect_images_per_s']:>12.3f} {r['ratio']:>6.2f}"
+        )
+    result = {
+        "command": shlex.join(["deal", "benchmark-speed", *sum((["--pipeline", i] for i in args.pipeline), [])]),
+        "detector": detector.name,
+        "device": str(detector.device),
+        "threads": torch.get_num_threads(),
+        "hardware": describe_hardware(detector.device),
+        "rows": rows,
+    }
+    atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
+    print(f"written: {args.out}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     import sys
 
     from deal.cli.main import UsageError
 
+    if args.pipeline:
+        return run_pipeline(args)
     try:
         batch_sizes = [int(b) for b in _csv(args.batch_sizes)]
         rows = [int(r) for r in _csv(args.rows)]

@@ -357,8 +357,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from deal.cli.main import UsageError
     from deal.data import DatasetError
+    from deal.errors import UsageError
 
     if not Path(args.path).exists():
         raise UsageError(f"no such file or folder: {args.path}")

@@ -541,7 +541,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``deal data pairs``: 0 all pairs ok, 1 some failed or unmatched, 2 usage error (raised)."""
-    from deal.cli.main import UsageError
+    from deal.errors import UsageError
 
     if args.pairs is None and (args.src is None or args.edited is None):
         raise UsageError("give --src and --edited (pairing by name), or --pairs CSV")

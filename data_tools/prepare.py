@@ -430,8 +430,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from deal.cli.main import UsageError
     from deal.data import DatasetError
+    from deal.errors import UsageError
 
     if args.dataset == "cocoglide" and (args.instructions or len(args.src) != 1):
         raise UsageError("cocoglide takes one --src (CocoGlide.zip or its folder) and no --instructions")

@@ -152,7 +152,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``deal data synth``: 0 success, 1 some images failed, 2 usage error (raised)."""
-    from deal.cli.main import UsageError
+    from deal.errors import UsageError
 
     if args.n < 1:
         raise UsageError(f"--n must be >= 1, got {args.n}")

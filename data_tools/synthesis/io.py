@@ -16,9 +16,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from deal.data.paths import IMAGE_EXTENSIONS
 from deal.fileio import atomic_write_bytes
 
-IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES: tuple[str, ...] = IMAGE_EXTENSIONS
 
 # Fixed PNG parameters: byte-identical output for identical pixels (zlib level 3, default strategy).
 PNG_PARAMS: tuple[int, ...] = (cv2.IMWRITE_PNG_COMPRESSION, 3, cv2.IMWRITE_PNG_STRATEGY, 0)

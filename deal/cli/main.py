@@ -14,6 +14,10 @@ import argparse
 import importlib
 import sys
 
+from deal.errors import UsageError
+
+__all__ = ["UsageError", "build_parser", "main"]
+
 # (command name, module under deal.cli). The order is the order shown by --help.
 COMMANDS: list[tuple[str, str]] = [
     ("demo", "demo"),
@@ -30,7 +34,7 @@ COMMANDS: list[tuple[str, str]] = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from deal import __version__
+    from deal.version import __version__
 
     parser = argparse.ArgumentParser(
         prog="deal",
@@ -75,10 +79,6 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as err:
         print(f"deal {args.command}: error: {err}", file=sys.stderr)
         return 2
-
-
-class UsageError(Exception):
-    """Raised by a subcommand for a bad argument combination: exit code 2, message on stderr."""
 
 
 if __name__ == "__main__":

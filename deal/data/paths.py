@@ -7,7 +7,8 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-IMAGE_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"})
+# The image files deal reads, by extension (any case): datasets, `deal detect` inputs, the data tools.
+IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
 # How many names an error message lists before it says "... and N more".

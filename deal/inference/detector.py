@@ -33,6 +33,7 @@ import torch
 from deal.inference.detection import Detection
 from deal.inference.devices import autocast, precision, resolve_device
 from deal.inference.image_loading import DEFAULT_MAX_PIXELS, ImageLoadError, load_any
+from deal.inference.streaming import stream_outcomes, windows_of
 from deal.inference.tiling import TileBlender, Window
 from deal.metrics.image_score import check_image_thresholds
 from deal.modeling.config import ModelConfig
@@ -49,6 +50,23 @@ __all__ = ["Detector", "Detection"]
 def default_overlap(tile: int, patch: int = 16) -> int:
     """Tile overlap: an eighth of the tile, a multiple of the patch size, at least one patch."""
     return max(patch, (tile // 8) // patch * patch)
+
+
+def _find_sam_checkpoint(path: Path) -> Path | None:
+    """The SAM checkpoint a frozen-encoder detector file names, found in the weights folders (deal.hub); None
+    for a detector that needs none. FileNotFoundError naming the file and the fetch command when absent."""
+    from deal.hub import SAM_CHECKPOINTS, find_weights
+    from deal.modeling.detector_file import read_detector_info
+
+    info = read_detector_info(path, with_sha256=False)
+    if info.config.train_encoder or not info.base_checkpoint:
+        return None
+    found = find_weights(info.base_checkpoint)
+    if found is None:
+        size = {v: k for k, v in SAM_CHECKPOINTS.items()}.get(info.base_checkpoint)
+        hint = f"; run: deal weights fetch {size}" if size else ""
+        raise FileNotFoundError(f"{path}: needs the SAM checkpoint {info.base_checkpoint!r} it was trained on{hint}")
+    return found
 
 
 def calibrated_image_thresholds(info: DetectorInfo) -> tuple[float, float]:
@@ -153,6 +171,8 @@ class Detector:
             if not _bundled_notice_shown:
                 print(f"deal: using {BUNDLED_DESCRIPTION} ({path})", file=sys.stderr)
                 _bundled_notice_shown = True
+        if sam_checkpoint is None:
+            sam_checkpoint = _find_sam_checkpoint(Path(path))
         model, info = load_detector(Path(path), sam_checkpoint=sam_checkpoint, force=force)
         return cls(
             model, info, device, threshold=threshold, image_thresholds=image_thresholds, tile=tile,
@@ -319,8 +339,6 @@ class Detector:
         on_error="raise" raises ImageLoadError at the first unreadable input; "skip" leaves it out (its
         Detection is missing: use Detection.source, or run_detection for per-input error records).
         """
-        from deal.inference.streaming import stream_outcomes, windows_of
-
         if on_error not in ("raise", "skip"):
             raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
         for outcome in stream_outcomes(

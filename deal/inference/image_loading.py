@@ -26,11 +26,11 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from deal.data.io import scale_to_uint8
+from deal.data.paths import IMAGE_EXTENSIONS  # picked up when a folder or glob is expanded (any case)
 from deal.fileio import sha256_bytes
 
-# Extensions picked up when a folder or a glob is expanded (compared lower-case). Files named
-# explicitly on the command line are tried whatever their extension.
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
+__all__ = ["DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "ImageLoadError", "LoadedImage", "load_any"]
+
 DEFAULT_MAX_PIXELS = 100_000_000
 _EXIF_ORIENTATION = 0x0112
 

@@ -143,7 +143,7 @@ class _Run:
         report: str | None,
         overwrite: bool,
     ) -> None:
-        from deal import __version__
+        from deal.version import __version__
 
         self.items, self.root, self.out, self.det = items, root, out_dir, detector
         self.kinds, self.report, self.overwrite = kinds, report, overwrite

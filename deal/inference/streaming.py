@@ -20,15 +20,29 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from deal.inference.detection import Detection
 from deal.inference.image_loading import ImageLoadError, LoadedImage, load_any
 
-if TYPE_CHECKING:
-    from deal.inference.detector import Detector
+
+class Detector(Protocol):
+    """What streaming needs of a deal.inference.detector.Detector (which imports this module, not the
+    other way round)."""
+
+    max_pixels: int
+
+    @property
+    def threshold(self) -> float: ...
+
+    @property
+    def image_thresholds(self) -> tuple[float, float]: ...
+
+    def heatmaps(self, images: list[np.ndarray], batch_size: int = 8) -> list[np.ndarray]: ...
+
+    def inference_mode_of(self, height: int, width: int) -> str: ...
 
 
 @dataclass

@@ -62,8 +62,8 @@ def save_detector(
     """Writes the detector file atomically. A frozen-encoder detector must name its base checkpoint's sha256."""
     from safetensors.torch import save_file
 
-    from deal import __version__
     from deal.fileio import atomic_path
+    from deal.version import __version__
 
     if model.encoder_frozen and not base_sha256:
         raise ValueError("a detector with a frozen pretrained encoder must record base_sha256 of its SAM checkpoint")
@@ -83,8 +83,8 @@ def save_detector(
     return path
 
 
-def read_detector_info(path: str | os.PathLike) -> DetectorInfo:
-    """Reads only the metadata (no tensors)."""
+def read_detector_info(path: str | os.PathLike, *, with_sha256: bool = True) -> DetectorInfo:
+    """Reads only the metadata (no tensors); the file's sha256 too unless with_sha256=False."""
     from safetensors import safe_open
 
     from deal.fileio import sha256_file
@@ -99,17 +99,22 @@ def read_detector_info(path: str | os.PathLike) -> DetectorInfo:
         raise CheckpointError(f"{path}: not a safetensors detector file: {err}") from err
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a deal detector file (format {meta.get('format')!r}, expected {FORMAT!r})")
-    return DetectorInfo(
-        name=meta["name"],
-        config=ModelConfig.from_dict(json.loads(meta["config"])),
-        threshold=float(meta["threshold"]),
-        base_checkpoint=meta.get("base_checkpoint") or None,
-        base_sha256=meta.get("base_sha256") or None,
-        deal_version=meta.get("deal_version", ""),
-        extra=json.loads(meta.get("extra") or "{}"),
-        path=str(path),
-        sha256=sha256_file(path),
-    )
+    try:
+        return DetectorInfo(
+            name=meta["name"],
+            config=ModelConfig.from_dict(json.loads(meta["config"])),
+            threshold=float(meta["threshold"]),
+            base_checkpoint=meta.get("base_checkpoint") or None,
+            base_sha256=meta.get("base_sha256") or None,
+            deal_version=meta.get("deal_version", ""),
+            extra=json.loads(meta.get("extra") or "{}"),
+            path=str(path),
+            sha256=sha256_file(path) if with_sha256 else None,
+        )
+    except KeyError as err:
+        raise CheckpointError(f"{path}: detector metadata lacks the {err.args[0]!r} entry") from err
+    except (TypeError, ValueError) as err:  # unknown config keys, a bad value, broken JSON
+        raise CheckpointError(f"{path}: detector metadata is invalid: {err}") from err
 
 
 def load_detector(
@@ -120,32 +125,22 @@ def load_detector(
 ) -> tuple[MFPT, DetectorInfo]:
     """Rebuilds the model of a detector file on the CPU, in eval mode.
 
-    A frozen-encoder detector needs its SAM checkpoint: `sam_checkpoint`, or the file named in its
-    metadata found in the weights folders (deal.hub). A checkpoint whose sha256 differs from the one
-    the detector was trained on is an error unless force=True.
+    A frozen-encoder detector needs `sam_checkpoint`, the SAM checkpoint it was trained on (finding that
+    file in the weights folders is Detector.load's job, with deal.hub). A checkpoint whose sha256 differs
+    from the one the detector was trained on is an error unless force=True.
     """
     from safetensors.torch import load_file
 
     from deal.fileio import sha256_file
-    from deal.hub import find_weights
 
     info = read_detector_info(path)
     model = MFPT(info.config)
     tensors = load_file(str(path))
     if model.encoder_frozen:
         if sam_checkpoint is None:
-            found = find_weights(info.base_checkpoint) if info.base_checkpoint else None
-            if found is None:
-                hint = ""
-                from deal.hub import SAM_CHECKPOINTS
-
-                size = {v: k for k, v in SAM_CHECKPOINTS.items()}.get(info.base_checkpoint or "")
-                if size:
-                    hint = f"; run: deal weights fetch {size}"
-                raise FileNotFoundError(
-                    f"{path}: needs the SAM checkpoint {info.base_checkpoint!r} it was trained on{hint}"
-                )
-            sam_checkpoint = found
+            raise FileNotFoundError(
+                f"{path}: needs the SAM checkpoint {info.base_checkpoint!r} it was trained on (sam_checkpoint)"
+            )
         sha = sha256_file(sam_checkpoint)
         if info.base_sha256 and sha != info.base_sha256 and not force:
             raise CheckpointError(

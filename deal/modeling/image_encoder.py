@@ -40,15 +40,6 @@ def build_image_encoder(spec: EncoderSpec) -> VisionTransformerSAM:
     )
 
 
-def sam_to_timm_key(key: str) -> str:
-    """Official `image_encoder.*` key (prefix already stripped) -> timm's parameter name."""
-    return key.replace("mlp.lin1", "mlp.fc1").replace("mlp.lin2", "mlp.fc2")
-
-
-def timm_to_sam_key(key: str) -> str:
-    return key.replace("mlp.fc1", "mlp.lin1").replace("mlp.fc2", "mlp.lin2")
-
-
 def add_position_embedding(encoder: VisionTransformerSAM, tokens: torch.Tensor) -> torch.Tensor:
     """tokens BxhxwxD + the absolute position embedding, resampled to the token grid when it differs."""
     from timm.layers import resample_abs_pos_embed_nhwc

@@ -16,7 +16,6 @@ import torch
 from torch import nn
 
 from deal.modeling.config import ENCODER_SPECS
-from deal.modeling.image_encoder import sam_to_timm_key
 
 # Parts of SAM's PromptEncoder that a prompt-free decoder does not use.
 IGNORED_PREFIXES = (
@@ -77,16 +76,17 @@ def guess_encoder_size(state_dict: dict[str, torch.Tensor]) -> str | None:
 
 
 def remap_sam_state_dict(state_dict: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """Official SAM keys -> MFPT keys. Returns (remapped, ignored keys). Pure."""
-    out, ignored = {}, []
-    for key, value in state_dict.items():
-        if key.startswith(IGNORED_PREFIXES):
-            ignored.append(key)
-        elif key.startswith("image_encoder."):
-            out["image_encoder." + sam_to_timm_key(key[len("image_encoder.") :])] = value
-        else:
-            out[key] = value
-    return out, sorted(ignored)
+    """Official SAM keys -> MFPT keys. Returns (remapped, ignored keys). Pure.
+
+    The encoder's keys go through timm's own SAM remapping (vision_transformer_sam.checkpoint_filter_fn);
+    the decoder's and prompt encoder's keep their official names, which are MFPT's module names."""
+    from timm.models.vision_transformer_sam import checkpoint_filter_fn
+
+    encoder = {k: v for k, v in state_dict.items() if k.startswith("image_encoder.")}
+    out = {"image_encoder." + k: v for k, v in checkpoint_filter_fn(encoder, None).items()}
+    ignored = sorted(k for k in state_dict if k.startswith(IGNORED_PREFIXES))
+    out.update({k: v for k, v in state_dict.items() if not k.startswith(("image_encoder.", *IGNORED_PREFIXES))})
+    return out, ignored
 
 
 def load_sam_checkpoint(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -60,8 +62,15 @@ def test_missing_base_checkpoint_names_fetch(tiny_sam_checkpoint, tmp_path, monk
     monkeypatch.chdir(tmp_path)
     model, sha = _trained(tiny_sam_checkpoint)
     path = save_detector(tmp_path / "d.safetensors", model, name="t", base_checkpoint="sam_vit_b_01ec64.pth", base_sha256=sha)
+    with pytest.raises(FileNotFoundError, match="it was trained on"):
+        load_detector(path)  # modeling never looks for weight files: that is Detector.load's job
+    from deal.inference.detector import Detector
+
     with pytest.raises(FileNotFoundError, match="deal weights fetch vit_b"):
-        load_detector(path)
+        Detector.load(path, "cpu")
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "sam_vit_b_01ec64.pth").write_bytes(Path(tiny_sam_checkpoint).read_bytes())
+    assert Detector.load(path, "cpu").info.base_sha256 == sha  # found in ./weights
 
 
 def test_trained_encoder_detector_is_self_contained(tmp_path):
@@ -77,3 +86,26 @@ def test_not_a_detector_file(tmp_path):
     bad.write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="x.safetensors"):
         read_detector_info(bad)
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda meta: meta.pop("name"), "lacks the 'name' entry"),
+        (lambda meta: meta.update(config=meta["config"].replace('"bands"', '"bandz"')), "metadata is invalid"),
+        (lambda meta: meta.update(threshold="high"), "metadata is invalid"),
+    ],
+)
+def test_broken_metadata_is_one_sentence(tmp_path, damage, message):
+    from safetensors.torch import load_file, save_file
+
+    model = MFPT(ModelConfig(encoder="tiny", image_size=256, train_encoder=True))
+    path = save_detector(tmp_path / "d.safetensors", model, name="scratch")
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = dict(f.metadata())
+    damage(meta)
+    save_file(load_file(str(path)), str(path), metadata=meta)
+    with pytest.raises(CheckpointError, match=message):
+        load_detector(path)

@@ -6,7 +6,7 @@ import argparse
 
 from deal.cli.metric_options import add_metric_convention_arguments
 
-HELP = "score prediction maps (.npy/.png/TruFor .npz) from any tool against a dataset's masks"
+HELP = "score prediction maps (deal detect's outputs, .npy/.png/TruFor .npz) against a dataset's masks"
 DESCRIPTION = """\
 Score probability maps written by any tool against the ground truth of one or more datasets.
 
@@ -16,9 +16,19 @@ Maps are found recursively under --pred by the image's name or file stem: <name>
 after a dataset (--pred preds --dataset CocoGlide=... and preds/CocoGlide/ exists), that dataset's
 maps are looked up there. Every image needs a map of exactly its ground truth's size.
 
+deal detect's output folder is read as it is: its records (results.jsonl, <file>.json) say which
+npz (exact floats and score) or heatmap PNG (8-bit, with the record's score) belongs to which image;
+without records, <file name>.npz and <file name>.heatmap.png (photo.png.npz) are looked up.
+
+Maps for the edited images only (the usual localization protocol) are scored too: the localization
+metrics over the edited images, and image AUC/bAcc and false alarm reported as not available.
+A missing map for an edited image is an error listing them.
+
 Metrics: F1/IoU at --threshold per image, mean over edited images (pixel_f1 is the headline),
 per-image best F1, dataset-level F1, pixel AUC, image AUC/balanced accuracy, false-alarm area on
-authentic images. The convention is printed with the table and stored in the JSON.
+authentic images. The convention is printed with the table and stored in the JSON. Image bAcc
+compares the score with the deal detect records' image threshold when they all give the same one,
+else with --threshold.
 
 example:
   deal evaluate --pred trufor_out --dataset CocoGlide=/data/CocoGlide --json cocoglide.json
@@ -55,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from deal.cli.main import UsageError
+    from deal.cli.output_checks import check_output_file
     from deal.data.errors import DatasetError
     from deal.evaluation.datasets import load_datasets, parse_dataset_specs
     from deal.evaluation.evaluate import evaluate_predictions
@@ -73,9 +84,10 @@ def run(args: argparse.Namespace) -> int:
         datasets = parse_dataset_specs(args.dataset)
     except ValueError as err:
         raise UsageError(str(err)) from err
+    if args.json:
+        check_output_file(args.json, "--json")
 
-    convention = describe_convention(args.threshold, args.inverted_max, args.border_band, args.num_thresholds)
-    results: dict[str, dict[str, float]] = {}
+    results: dict[str, dict] = {}
     pred_dirs: dict[str, str] = {}
     try:
         records = load_datasets(datasets, args.split)
@@ -95,26 +107,48 @@ def run(args: argparse.Namespace) -> int:
         print(f"deal evaluate: error: {err}", file=sys.stderr)
         return 1
 
+    image_thresholds = {m["image_threshold"] for m in results.values()}
+    convention = describe_convention(
+        args.threshold,
+        args.inverted_max,
+        args.border_band,
+        args.num_thresholds,
+        image_thresholds.pop() if len(image_thresholds) == 1 else None,
+    )
     rows = [{"dataset": name, **metrics} for name, metrics in results.items()]
     print(f"Convention: {convention}\n")
     print(markdown_table(rows, ["dataset", *METRIC_KEYS]))
+    for name, metrics in results.items():
+        reasons = metrics.get("not_available") or {}
+        if metrics["image_threshold"] != args.threshold and "image_bacc" not in reasons:
+            print(
+                f"\n{name}: image bAcc at score > {metrics['image_threshold']:g} (deal detect's image threshold)"
+            )
+        for reason in dict.fromkeys(reasons.values()):
+            keys = ", ".join(k for k, r in reasons.items() if r == reason)
+            print(f"\n{name}: {keys} not available: {reason}.")
     if args.json:
-        write_json(
-            args.json,
-            {
-                "command": "evaluate",
-                "convention": convention,
-                "settings": {
-                    "threshold": args.threshold,
-                    "inverted_max": args.inverted_max,
-                    "border_band": args.border_band,
-                    "num_thresholds": args.num_thresholds,
-                    "split": args.split,
-                },
-                "datasets": {name: str(path) for name, path in datasets.items()},
-                "predictions": pred_dirs,
-                "results": results,
+        report = {
+            "command": "evaluate",
+            "convention": convention,
+            "settings": {
+                "threshold": args.threshold,
+                "inverted_max": args.inverted_max,
+                "border_band": args.border_band,
+                "num_thresholds": args.num_thresholds,
+                "split": args.split,
             },
-        )
+            "datasets": {name: str(path) for name, path in datasets.items()},
+            "predictions": pred_dirs,
+            "results": results,
+        }
+        try:
+            write_json(args.json, report)
+        except OSError as err:
+            print(
+                f"deal evaluate: error: --json {args.json}: cannot write this file ({err.strerror or err})",
+                file=sys.stderr,
+            )
+            return 2
         print(f"\nwrote {args.json}")
     return 0

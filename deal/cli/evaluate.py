@@ -119,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"Convention: {convention}\n")
     print(markdown_table(rows, ["dataset", *METRIC_KEYS]))
     for name, metrics in results.items():
+        sources = ", ".join(f"{n} {kind}" for kind, n in metrics["map_sources"].items())
+        print(f"\n{name}: maps read: {sources}")
         reasons = metrics.get("not_available") or {}
         if metrics["image_threshold"] != args.threshold and "image_bacc" not in reasons:
             print(

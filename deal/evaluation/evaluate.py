@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,7 @@ def evaluate_predictions(
 
     Returns:
         The metric dict (keys :data:`deal.metrics.METRIC_KEYS`), plus ``"image_threshold"`` (the one
-        used) and, when image-level metrics are not available, ``"not_available"``: ``{key: reason}``.
+        used), ``"map_sources"`` (``{"deal detect npz": 32}``: how many maps of each kind) and, when image-level metrics are not available, ``"not_available"``: ``{key: reason}``.
 
     Raises:
         PredictionError: missing predictions (all names listed), an ambiguous or unreadable file, or
@@ -104,6 +105,7 @@ def evaluate_predictions(
             stacklevel=2,
         )
     result["image_threshold"] = image_threshold
+    result["map_sources"] = dict(Counter(loc.source for _, loc in pairs))
     if edited_only:
         reason = (
             f"maps for the edited images only: the {n_authentic} authentic images have none, "

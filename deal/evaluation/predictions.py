@@ -71,7 +71,7 @@ class Located:
     path: Path
     score: float | None = None
     image_threshold: float | None = None
-    source: str = "file"
+    source: str = "map file"
 
 
 def _tail_match(a: Sequence[str], b: Sequence[str]) -> int:

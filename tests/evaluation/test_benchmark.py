@@ -187,7 +187,8 @@ def test_cli_with_a_fake_detector(cocoglide, cocoglide_records, tmp_path, monkey
         ]
     )
     assert code == 0
-    assert seen == {"path": None, "device": "cpu"}
+    assert (seen["path"], seen["device"]) == (None, "cpu")
+    assert seen.pop("batches") == [8] * 4  # deal detect's batch size: one window of 4 images x 4 runs
     report = json.loads((out / "benchmark.json").read_text())
     assert report["predictor"]["name"] == "fake-ones" and report["predictor"]["weights"] == "bundled"
     assert [r["label"] for r in report["results"]] == ["none", "jpeg=90", "jpeg=50", "resize=0.5"]
@@ -197,7 +198,7 @@ def test_cli_with_a_fake_detector(cocoglide, cocoglide_records, tmp_path, monkey
         out / "plots" / "resize_pixel_f1.png"
     ).exists()
     assert "| CocoGlide | jpeg=50 |" in capsys.readouterr().out
-    # --batch-size goes through Detector.predict_many, same numbers
+    # --batch-size sets the windows of Detector.predict_many, same numbers
     code = main(
         [
             "benchmark",
@@ -215,7 +216,7 @@ def test_cli_with_a_fake_detector(cocoglide, cocoglide_records, tmp_path, monkey
             "x.safetensors",
         ]
     )
-    assert code == 0 and seen["batches"] == [2, 1] and seen["path"] == "x.safetensors"
+    assert code == 0 and seen["batches"] == [2, 2] and seen["path"] == "x.safetensors"
     row = json.loads((tmp_path / "b2" / "benchmark.json").read_text())["results"][0]
     assert row["metrics"]["pixel_f1"] == pytest.approx(_floor(cocoglide_records[:3]), abs=1e-12)
 
@@ -243,6 +244,9 @@ def test_baseline_rows_score_the_predict_everything_floor(tmp_path, capsys, monk
             from deal.inference.detection import Detection
 
             return Detection.from_heatmap(np.ones(image.shape[:2], np.float32), 0.5)
+
+        def predict_many(self, images, batch_size=8):
+            return [self.predict(im) for im in images]
 
     import deal.inference.detector as detector_module
 

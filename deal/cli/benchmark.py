@@ -6,7 +6,7 @@ import argparse
 
 from deal.cli.metric_options import add_metric_convention_arguments
 
-DEFAULT_BATCH_SIZE = 8  # deal detect's --batch-size default: the same batches, the same maps
+DEFAULT_BATCH_SIZE = 8  # deal detect's --batch-size default (a test checks): the same batches, the same maps
 
 HELP = "benchmark a detector on datasets, clean and under JPEG/resize/blur/noise perturbations"
 DESCRIPTION = """\

@@ -262,3 +262,19 @@ def test_baseline_rows_score_the_predict_everything_floor(tmp_path, capsys, monk
     assert clean["metrics"]["pixel_f1"] == pytest.approx(expected, abs=1e-9)  # the fake detector is all-ones too
     assert "predict-everything" in (out / "benchmark.md").read_text()
     assert cli_benchmark._predict_everything(np.zeros((3, 5, 3), np.uint8))[0].shape == (3, 5)
+
+
+def test_benchmark_batches_are_deal_detects():
+    """deal benchmark's default batch size is deal detect's (CLI and run_detection), so the maps are equal."""
+    import argparse
+    import inspect
+
+    from deal.cli import benchmark as cli_benchmark
+    from deal.cli import detect as cli_detect
+    from deal.inference.run_folder import run_detection
+
+    parser = argparse.ArgumentParser()
+    cli_detect.add_arguments(parser)
+    detect_default = parser.get_default("batch_size")
+    assert detect_default == cli_benchmark.DEFAULT_BATCH_SIZE
+    assert inspect.signature(run_detection).parameters["batch_size"].default == detect_default

@@ -99,7 +99,9 @@ def _best_by_tail(image: Path, candidates: list[tuple[tuple[str, ...], Any]], wh
 
 def _detect_records(root: Path) -> Iterable[tuple[dict[str, Any], Path]]:
     """``(record, output folder)`` of every deal detect record under ``root``: results.jsonl lines, then
-    ``<name>.json`` sidecars (whose ``outputs["json"]`` says where the output folder is)."""
+    the ``<name>.json`` sidecars of inputs they do not name (a run killed before rewriting results.jsonl;
+    ``outputs["json"]`` says where the output folder is)."""
+    named: set[Path] = set()  # the sidecars of records already read
     for jsonl in sorted(root.rglob(RESULTS_JSONL)):
         if any(part.startswith(".") for part in jsonl.relative_to(root).parts):
             continue
@@ -115,11 +117,16 @@ def _detect_records(root: Path) -> Iterable[tuple[dict[str, Any], Path]]:
             except ValueError as err:
                 raise PredictionError(f"{jsonl}, line {i + 1}: not a JSON record: {err}") from err
             if isinstance(record, dict) and "path" in record and "outputs" in record:
+                own = (record.get("outputs") or {}).get("json")
+                if own:
+                    named.add(jsonl.parent / own)
                 yield record, jsonl.parent
     for sidecar in sorted(root.rglob("*" + SUFFIXES["json"])):
         rel = sidecar.relative_to(root)
         if any(part.startswith(".") for part in rel.parts) or not sidecar.is_file():
             continue
+        if sidecar in named:
+            continue  # its record was in results.jsonl: not read twice
         try:
             record = json.loads(sidecar.read_text(encoding="utf-8"))
         except (OSError, ValueError):

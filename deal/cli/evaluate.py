@@ -26,9 +26,10 @@ A missing map for an edited image is an error listing them.
 
 Metrics: F1/IoU at --threshold per image, mean over edited images (pixel_f1 is the headline),
 per-image best F1, dataset-level F1, pixel AUC, image AUC/balanced accuracy, false-alarm area on
-authentic images. The convention is printed with the table and stored in the JSON. Image bAcc
-compares the score with the deal detect records' image threshold when they all give the same one,
-else with --threshold.
+authentic images. The convention is printed with the table and stored in the JSON. For deal
+detect's outputs, the pixel threshold defaults to detect's (from its records, as deal benchmark
+defaults to the detector's calibrated one) and image bAcc compares the score with detect's image
+threshold; other maps default to 0.5 for both.
 
 example:
   deal evaluate --pred trufor_out --dataset CocoGlide=/data/CocoGlide --json cocoglide.json
@@ -50,7 +51,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", default=None, metavar="FILE", help="also write the numbers and settings here"
     )
-    add_metric_convention_arguments(parser)
+    add_metric_convention_arguments(
+        parser,
+        threshold_default=None,
+        threshold_help="a pixel is flagged when prob > T (default: deal detect's threshold, read from its "
+        "records, else 0.5)",
+    )
     parser.add_argument(
         "--num-thresholds",
         type=int,
@@ -73,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     from deal.evaluation.report import markdown_table, write_json
     from deal.metrics.localization import METRIC_KEYS, describe_convention
 
-    if not 0.0 <= args.threshold <= 1.0:
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise UsageError(f"--threshold must be in [0, 1], got {args.threshold}")
     if args.num_thresholds is not None and args.num_thresholds < 2:
         raise UsageError(f"--num-thresholds must be at least 2, got {args.num_thresholds}")
@@ -107,34 +113,51 @@ def run(args: argparse.Namespace) -> int:
         print(f"deal evaluate: error: {err}", file=sys.stderr)
         return 1
 
-    image_thresholds = {m["image_threshold"] for m in results.values()}
-    convention = describe_convention(
-        args.threshold,
-        args.inverted_max,
-        args.border_band,
-        args.num_thresholds,
-        image_thresholds.pop() if len(image_thresholds) == 1 else None,
+    # One convention line per distinct (pixel, image) threshold pair (deal detect's records may set them).
+    pairs = {name: (m["threshold"], m["image_threshold"]) for name, m in results.items()}
+    conventions = {
+        pair: describe_convention(
+            pair[0],
+            args.inverted_max,
+            args.border_band,
+            args.num_thresholds,
+            pair[1],
+        )
+        for pair in dict.fromkeys(pairs.values())
+    }
+    convention = (
+        next(iter(conventions.values()))
+        if len(conventions) == 1
+        else {name: conventions[pair] for name, pair in pairs.items()}
     )
     rows = [{"dataset": name, **metrics} for name, metrics in results.items()]
-    print(f"Convention: {convention}\n")
+    if isinstance(convention, str):
+        print(f"Convention: {convention}\n")
+    else:
+        print("".join(f"Convention ({name}): {text}\n" for name, text in convention.items()))
     print(markdown_table(rows, ["dataset", *METRIC_KEYS]))
     for name, metrics in results.items():
         sources = ", ".join(f"{n} {kind}" for kind, n in metrics["map_sources"].items())
         print(f"\n{name}: maps read: {sources}")
         reasons = metrics.get("not_available") or {}
-        if metrics["image_threshold"] != args.threshold and "image_bacc" not in reasons:
+        if args.threshold is None and metrics["threshold"] != 0.5:
+            print(f"{name}: pixel threshold {metrics['threshold']:g} (deal detect's, from its records)")
+        if metrics["image_threshold"] != metrics["threshold"] and "image_bacc" not in reasons:
             print(
-                f"\n{name}: image bAcc at score > {metrics['image_threshold']:g} (deal detect's image threshold)"
+                f"{name}: image bAcc at score > {metrics['image_threshold']:g} (deal detect's image threshold)"
             )
         for reason in dict.fromkeys(reasons.values()):
             keys = ", ".join(k for k, r in reasons.items() if r == reason)
-            print(f"\n{name}: {keys} not available: {reason}.")
+            print(f"{name}: {keys} not available: {reason}.")
     if args.json:
         report = {
             "command": "evaluate",
             "convention": convention,
             "settings": {
-                "threshold": args.threshold,
+                # the threshold used; None when it differs between datasets (each result has its own)
+                "threshold": used.pop()
+                if len(used := {m["threshold"] for m in results.values()}) == 1
+                else None,
                 "inverted_max": args.inverted_max,
                 "border_band": args.border_band,
                 "num_thresholds": args.num_thresholds,

@@ -18,6 +18,7 @@ from deal.evaluation.predictions import PredictionError, PredictionIndex, load_p
 from deal.metrics import functional as MF
 from deal.metrics.localization import LocalizationMetrics
 
+DEFAULT_THRESHOLD = 0.5  # the pixel threshold of maps that come without deal detect records
 # The image-level metrics that need authentic images; absent with maps for edited images only.
 IMAGE_LEVEL_KEYS: tuple[str, ...] = ("image_auc", "image_bacc", "false_alarm_area")
 
@@ -26,7 +27,7 @@ def evaluate_predictions(
     pred_dir: str | Path,
     records: Sequence[Record],
     *,
-    threshold: float = 0.5,
+    threshold: float | None = 0.5,
     inverted_max: bool = False,
     border_band: bool = False,
     num_thresholds: int | None = None,
@@ -43,12 +44,13 @@ def evaluate_predictions(
 
     Image scores: the files' own (TruFor/deal ``.npz`` ``score``, or the ``score`` of the ``deal detect``
     record of a heatmap PNG) when every prediction has one, else the maximum of each map for all images.
-    ``image_threshold`` (for ``image_bacc``): None takes the ``deal detect`` records' image threshold when
-    every prediction has the same one, else ``threshold``.
+    ``threshold`` None: the ``deal detect`` records' pixel threshold when every prediction has the same
+    one, else :data:`DEFAULT_THRESHOLD`. ``image_threshold`` (for ``image_bacc``) None: the records' image
+    threshold likewise, else ``threshold``.
 
     Returns:
-        The metric dict (keys :data:`deal.metrics.METRIC_KEYS`), plus ``"image_threshold"`` (the one
-        used), ``"map_sources"`` (``{"deal detect npz": 32}``: how many maps of each kind) and, when image-level metrics are not available, ``"not_available"``: ``{key: reason}``.
+        The metric dict (keys :data:`deal.metrics.METRIC_KEYS`), plus ``"threshold"`` and
+        ``"image_threshold"`` (the ones used), ``"map_sources"`` (``{"deal detect npz": 32}``: how many maps of each kind) and, when image-level metrics are not available, ``"not_available"``: ``{key: reason}``.
 
     Raises:
         PredictionError: missing predictions (all names listed), an ambiguous or unreadable file, or
@@ -71,6 +73,9 @@ def evaluate_predictions(
             + " (maps for all images, or for the edited images only, are accepted)"
         )
     pairs = [(r, loc) for r, loc in zip(records, located) if loc is not None]
+    if threshold is None:
+        given = {loc.threshold for _, loc in pairs}
+        threshold = given.pop() if len(given) == 1 and None not in given else DEFAULT_THRESHOLD
     if image_threshold is None:
         given = {loc.image_threshold for _, loc in pairs}
         image_threshold = given.pop() if len(given) == 1 and None not in given else threshold
@@ -104,6 +109,7 @@ def evaluate_predictions(
             "using the map maximum for all",
             stacklevel=2,
         )
+    result["threshold"] = threshold
     result["image_threshold"] = image_threshold
     result["map_sources"] = dict(Counter(loc.source for _, loc in pairs))
     if edited_only:

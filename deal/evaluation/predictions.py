@@ -66,12 +66,14 @@ class Prediction:
 @dataclass(frozen=True)
 class Located:
     """Where one record's map is: the file, the image score its ``deal detect`` record gives (None
-    otherwise; an npz's own score comes first), the detect record's image threshold, and how it was found."""
+    otherwise; an npz's own score comes first), the detect record's image threshold, how it was found and
+    the detect record's pixel threshold."""
 
     path: Path
     score: float | None = None
     image_threshold: float | None = None
     source: str = "map file"
+    threshold: float | None = None  # the detect record's pixel threshold
 
 
 def _tail_match(a: Sequence[str], b: Sequence[str]) -> int:
@@ -190,11 +192,13 @@ class PredictionIndex:
             if kind in outputs and (out_dir / outputs[kind]).is_file():
                 score = detect_record.get("score")
                 threshold = detect_record.get("image_threshold")
+                pixel = detect_record.get("threshold")
                 return Located(
                     out_dir / outputs[kind],
                     score=None if score is None else float(score),
                     image_threshold=None if threshold is None else float(threshold),
                     source=f"deal detect {kind}",
+                    threshold=None if pixel is None else float(pixel),
                 )
         return None
 

@@ -52,7 +52,9 @@ def _records(detect_out) -> list[dict]:
 def _evaluate(pred, cocoglide, tmp_path, threshold, capsys) -> tuple[dict, str]:
     out = tmp_path / "evaluate.json"
     argv = ["evaluate", "--pred", str(pred), "--dataset", f"CocoGlide={cocoglide}"]
-    assert main([*argv, "--threshold", repr(threshold), "--json", str(out)]) == 0
+    if threshold is not None:
+        argv += ["--threshold", repr(threshold)]
+    assert main([*argv, "--json", str(out)]) == 0
     return json.loads(out.read_text())["results"]["CocoGlide"], capsys.readouterr().out
 
 
@@ -76,9 +78,11 @@ def test_benchmark_reports_f1_at_half_and_at_the_calibrated_threshold(bench, det
 
 def test_evaluate_of_detect_npz_equals_benchmark(bench, detect_out, cocoglide, tmp_path, capsys):
     calibrated = bench[0]["predictor"]["calibrated_threshold"]
-    got, stdout = _evaluate(detect_out, cocoglide, tmp_path, calibrated, capsys)
+    # no --threshold: deal detect's own, from its records, as benchmark defaults to the calibrated one
+    got, stdout = _evaluate(detect_out, cocoglide, tmp_path, None, capsys)
     assert got["map_sources"] == {"deal detect npz": 32}  # the exact float maps and scores
-    assert "maps read: 32 deal detect npz" in stdout
+    assert got["threshold"] == calibrated and "maps read: 32 deal detect npz" in stdout
+    assert f"pixel threshold {calibrated:g} (deal detect's, from its records)" in stdout
     expected = _clean_row(bench)
     assert (got["n_edited"], got["n_authentic"]) == (16, 16)
     for key in METRIC_KEYS:

@@ -6,11 +6,21 @@ import argparse
 
 from deal.cli.metric_options import add_metric_convention_arguments
 
+DEFAULT_BATCH_SIZE = 8  # deal detect's --batch-size default (a test checks): the same batches, the same maps
+
 HELP = "benchmark a detector on datasets, clean and under JPEG/resize/blur/noise perturbations"
 DESCRIPTION = """\
 Run a detector over every dataset, unperturbed ("none") and under each --perturb strength, and
 report the localization metrics of each run (same convention as `deal evaluate`, named in the
 report), images/s, peak memory and the hardware.
+
+The detector runs exactly as in `deal detect` (same image loader, same batches of --batch-size
+consecutive images, same dtype): its unperturbed maps are the ones `deal detect --batch-size N`
+writes for the same images in the same order, and `deal evaluate` of those outputs gives the same
+numbers. Pixel F1 is reported at 0.5 (F1@0.5) and at the detector's calibrated pixel threshold
+(F1@calibrated) side by side; --threshold (default: the calibrated one) sets the threshold of
+IoU, F1 dataset and false alarm. Image bAcc and the inconclusive fraction are those of the
+detector's verdict at its two calibrated image thresholds, the numbers deal detect's verdicts give.
 
 Perturbations (KIND=S1,S2,..., repeatable):
   jpeg=Q      JPEG re-compression at quality Q (1-100)
@@ -48,13 +58,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--limit", type=int, default=None, metavar="N", help="at most N images per dataset (the first)"
     )
-    add_metric_convention_arguments(parser)
+    add_metric_convention_arguments(
+        parser,
+        threshold_default=None,
+        threshold_help="a pixel is flagged when prob > T (default: the detector's calibrated pixel threshold)",
+    )
     parser.add_argument(
         "--batch-size",
         type=int,
-        default=1,
+        default=DEFAULT_BATCH_SIZE,
         metavar="N",
-        help="images per detector call (default 1: Detector.predict)",
+        help=f"images per batch, as in deal detect (default {DEFAULT_BATCH_SIZE}, deal detect's default)",
     )
     parser.add_argument("--seed", type=int, default=0, help="base seed of the noise perturbation (default 0)")
     parser.add_argument(
@@ -65,25 +79,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 class _DetectorBatch:
-    """The batch variant of the benchmark's predictor protocol over ``Detector.predict_many``."""
+    """The benchmark's predictor over the Detector's own path (``Detector.predict_many``, i.e. deal
+    detect's streaming): each chunk of ``batch_size`` consecutive records is one deal detect window,
+    whose images are batched by ``Detector.batch_key`` and whose tiles run ``batch_size`` at a time."""
 
-    def __init__(self, detector) -> None:
+    def __init__(self, detector, batch_size: int) -> None:
         self.detector = detector
+        self.batch_size = batch_size
 
     def predict_batch(self, images):
-        return [(d.heatmap, d.score) for d in self.detector.predict_many(images, batch_size=len(images))]
-
-
-def _detector_predictor(detector, batch_size: int):
-    """``image -> (heatmap, score)`` over ``Detector.predict``, or the batch variant when batch_size > 1."""
-    if batch_size > 1:
-        return _DetectorBatch(detector)
-
-    def predict(image):
-        detection = detector.predict(image)
-        return detection.heatmap, detection.score
-
-    return predict
+        return [(d.heatmap, d.score) for d in self.detector.predict_many(images, batch_size=self.batch_size)]
 
 
 def _predict_everything(image):
@@ -93,16 +98,29 @@ def _predict_everything(image):
     return np.ones(image.shape[:2], np.float32), 1.0
 
 
+def _detector_reader(detector):
+    """``path -> HxWx3 uint8``: deal detect's loader (the same decoding and pixel limit)."""
+    from deal.inference.image_loading import DEFAULT_MAX_PIXELS, load_any
+
+    max_pixels = getattr(detector, "max_pixels", DEFAULT_MAX_PIXELS)
+
+    def read(path):
+        return load_any(path, max_pixels=max_pixels).array
+
+    return read
+
+
 def run(args: argparse.Namespace) -> int:
     import sys
 
     from deal.cli.main import UsageError
+    from deal.cli.output_checks import check_output_dir
     from deal.data.errors import DatasetError
     from deal.evaluation.benchmark import benchmark_markdown, run_benchmark, write_benchmark_report
     from deal.evaluation.datasets import load_datasets, parse_dataset_specs
     from deal.evaluation.perturb import parse_perturbation
 
-    if not 0.0 <= args.threshold <= 1.0:
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise UsageError(f"--threshold must be in [0, 1], got {args.threshold}")
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
@@ -113,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
         perturbations = [p for spec in args.perturb for p in parse_perturbation(spec)]
     except ValueError as err:
         raise UsageError(str(err)) from err
+    check_output_dir(args.out, "--out")
     try:
         records = load_datasets(datasets, args.split)
     except DatasetError as err:
@@ -123,18 +142,27 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         detector = Detector.load(path=args.detector, device=args.device)
-    except FileNotFoundError as err:
+    except (ValueError, OSError) as err:  # CheckpointError, missing file, unavailable device: they name it
         raise UsageError(str(err)) from err
 
-    predictor = _detector_predictor(detector, args.batch_size)
-    # The same metric convention for the detector's rows and the --baseline rows.
-    convention = {"threshold": args.threshold, "inverted_max": args.inverted_max, "border_band": args.border_band}
+    calibrated = float(getattr(detector, "threshold", 0.5))
+    threshold = calibrated if args.threshold is None else args.threshold
+    # The same metric convention for the detector's rows and the --baseline rows; the image metrics are
+    # those of the detector's own verdict (its two image thresholds), as deal detect decides.
+    convention = {
+        "threshold": threshold,
+        "inverted_max": args.inverted_max,
+        "border_band": args.border_band,
+        "image_thresholds": detector.image_thresholds,
+        "f1_thresholds": {"pixel_f1@0.5": 0.5, "pixel_f1@calibrated": calibrated},
+    }
     try:
         report = run_benchmark(
-            predictor,
+            _DetectorBatch(detector, args.batch_size),
             records,
             perturbations,
             **convention,
+            reader=_detector_reader(detector),
             limit=args.limit,
             batch_size=args.batch_size,
             seed=args.seed,
@@ -143,18 +171,26 @@ def run(args: argparse.Namespace) -> int:
                 "name": getattr(detector, "name", type(detector).__name__),
                 "sha256": getattr(detector, "sha256", None),
                 "weights": args.detector or "bundled",
+                "calibrated_threshold": calibrated,
+                "image_thresholds": list(detector.image_thresholds),
             },
             progress=sys.stderr.isatty(),
         )
-    except DatasetError as err:
+    except (DatasetError, ValueError) as err:  # an unreadable image (ImageLoadError names it)
         print(f"deal benchmark: error: {err}", file=sys.stderr)
         return 1
     if args.baseline:
-        floor = run_benchmark(_predict_everything, records, [], **convention, limit=args.limit, seed=args.seed)
+        floor = run_benchmark(
+            _predict_everything, records, [], **convention, limit=args.limit, seed=args.seed
+        )
         for row in floor["results"]:
             row.update(perturbation="baseline", strength=None, label="predict-everything")
         report["results"] += floor["results"]
-    written = write_benchmark_report(report, args.out)
+    try:
+        written = write_benchmark_report(report, args.out)
+    except OSError as err:
+        print(f"deal benchmark: error: --out {args.out}: cannot write the report ({err})", file=sys.stderr)
+        return 2
     n_plots = len(written) - 2
     print(benchmark_markdown(report), end="")
     print(

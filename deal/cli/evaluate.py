@@ -6,7 +6,7 @@ import argparse
 
 from deal.cli.metric_options import add_metric_convention_arguments
 
-HELP = "score prediction maps (.npy/.png/TruFor .npz) from any tool against a dataset's masks"
+HELP = "score prediction maps (deal detect's outputs, .npy/.png/TruFor .npz) against a dataset's masks"
 DESCRIPTION = """\
 Score probability maps written by any tool against the ground truth of one or more datasets.
 
@@ -16,9 +16,20 @@ Maps are found recursively under --pred by the image's name or file stem: <name>
 after a dataset (--pred preds --dataset CocoGlide=... and preds/CocoGlide/ exists), that dataset's
 maps are looked up there. Every image needs a map of exactly its ground truth's size.
 
+deal detect's output folder is read as it is: its records (results.jsonl, <file>.json) say which
+npz (exact floats and score) or heatmap PNG (8-bit, with the record's score) belongs to which image;
+without records, <file name>.npz and <file name>.heatmap.png (photo.png.npz) are looked up.
+
+Maps for the edited images only (the usual localization protocol) are scored too: the localization
+metrics over the edited images, and image AUC/bAcc and false alarm reported as not available.
+A missing map for an edited image is an error listing them.
+
 Metrics: F1/IoU at --threshold per image, mean over edited images (pixel_f1 is the headline),
 per-image best F1, dataset-level F1, pixel AUC, image AUC/balanced accuracy, false-alarm area on
-authentic images. The convention is printed with the table and stored in the JSON.
+authentic images. The convention is printed with the table and stored in the JSON. For deal
+detect's outputs, the pixel threshold defaults to detect's (from its records, as deal benchmark
+defaults to the detector's calibrated one) and image bAcc is that of detect's verdict (its two
+image thresholds, from the records); other maps default to 0.5 for all three.
 
 example:
   deal evaluate --pred trufor_out --dataset CocoGlide=/data/CocoGlide --json cocoglide.json
@@ -40,7 +51,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", default=None, metavar="FILE", help="also write the numbers and settings here"
     )
-    add_metric_convention_arguments(parser)
+    add_metric_convention_arguments(
+        parser,
+        threshold_default=None,
+        threshold_help="a pixel is flagged when prob > T (default: deal detect's threshold, read from its "
+        "records, else 0.5)",
+    )
     parser.add_argument(
         "--num-thresholds",
         type=int,
@@ -55,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from deal.cli.main import UsageError
+    from deal.cli.output_checks import check_output_file
     from deal.data.errors import DatasetError
     from deal.evaluation.datasets import load_datasets, parse_dataset_specs
     from deal.evaluation.evaluate import evaluate_predictions
@@ -62,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     from deal.evaluation.report import markdown_table, write_json
     from deal.metrics.localization import METRIC_KEYS, describe_convention
 
-    if not 0.0 <= args.threshold <= 1.0:
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise UsageError(f"--threshold must be in [0, 1], got {args.threshold}")
     if args.num_thresholds is not None and args.num_thresholds < 2:
         raise UsageError(f"--num-thresholds must be at least 2, got {args.num_thresholds}")
@@ -73,9 +90,10 @@ def run(args: argparse.Namespace) -> int:
         datasets = parse_dataset_specs(args.dataset)
     except ValueError as err:
         raise UsageError(str(err)) from err
+    if args.json:
+        check_output_file(args.json, "--json")
 
-    convention = describe_convention(args.threshold, args.inverted_max, args.border_band, args.num_thresholds)
-    results: dict[str, dict[str, float]] = {}
+    results: dict[str, dict] = {}
     pred_dirs: dict[str, str] = {}
     try:
         records = load_datasets(datasets, args.split)
@@ -95,26 +113,69 @@ def run(args: argparse.Namespace) -> int:
         print(f"deal evaluate: error: {err}", file=sys.stderr)
         return 1
 
-    rows = [{"dataset": name, **metrics} for name, metrics in results.items()]
-    print(f"Convention: {convention}\n")
-    print(markdown_table(rows, ["dataset", *METRIC_KEYS]))
-    if args.json:
-        write_json(
-            args.json,
-            {
-                "command": "evaluate",
-                "convention": convention,
-                "settings": {
-                    "threshold": args.threshold,
-                    "inverted_max": args.inverted_max,
-                    "border_band": args.border_band,
-                    "num_thresholds": args.num_thresholds,
-                    "split": args.split,
-                },
-                "datasets": {name: str(path) for name, path in datasets.items()},
-                "predictions": pred_dirs,
-                "results": results,
-            },
+    # One convention line per distinct (pixel, image) threshold pair (deal detect's records may set them).
+    pairs = {name: (m["threshold"], tuple(m["image_thresholds"])) for name, m in results.items()}
+    conventions = {
+        pair: describe_convention(
+            pair[0],
+            args.inverted_max,
+            args.border_band,
+            args.num_thresholds,
+            pair[1],
         )
+        for pair in dict.fromkeys(pairs.values())
+    }
+    convention = (
+        next(iter(conventions.values()))
+        if len(conventions) == 1
+        else {name: conventions[pair] for name, pair in pairs.items()}
+    )
+    rows = [{"dataset": name, **metrics} for name, metrics in results.items()]
+    if isinstance(convention, str):
+        print(f"Convention: {convention}\n")
+    else:
+        print("".join(f"Convention ({name}): {text}\n" for name, text in convention.items()))
+    print(markdown_table(rows, ["dataset", *METRIC_KEYS]))
+    for name, metrics in results.items():
+        sources = ", ".join(f"{n} {kind}" for kind, n in metrics["map_sources"].items())
+        print(f"\n{name}: maps read: {sources}")
+        reasons = metrics.get("not_available") or {}
+        if args.threshold is None and metrics["threshold"] != 0.5:
+            print(f"{name}: pixel threshold {metrics['threshold']:g} (deal detect's, from its records)")
+        low, high = metrics["image_thresholds"]
+        if (low, high) != (metrics["threshold"],) * 2 and "image_bacc" not in reasons:
+            print(
+                f"{name}: image bAcc of the verdict at image thresholds {low:g}, {high:g} (deal detect's, from its "
+                "records)"
+            )
+        for reason in dict.fromkeys(reasons.values()):
+            keys = ", ".join(k for k, r in reasons.items() if r == reason)
+            print(f"{name}: {keys} not available: {reason}.")
+    if args.json:
+        report = {
+            "command": "evaluate",
+            "convention": convention,
+            "settings": {
+                # the threshold used; None when it differs between datasets (each result has its own)
+                "threshold": used.pop()
+                if len(used := {m["threshold"] for m in results.values()}) == 1
+                else None,
+                "inverted_max": args.inverted_max,
+                "border_band": args.border_band,
+                "num_thresholds": args.num_thresholds,
+                "split": args.split,
+            },
+            "datasets": {name: str(path) for name, path in datasets.items()},
+            "predictions": pred_dirs,
+            "results": results,
+        }
+        try:
+            write_json(args.json, report)
+        except OSError as err:
+            print(
+                f"deal evaluate: error: --json {args.json}: cannot write this file ({err.strerror or err})",
+                file=sys.stderr,
+            )
+            return 2
         print(f"\nwrote {args.json}")
     return 0

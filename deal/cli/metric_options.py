@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 
 
-def add_metric_convention_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--threshold", type=float, default=0.5, help="a pixel is flagged when prob > T (default 0.5)"
-    )
+def add_metric_convention_arguments(
+    parser: argparse.ArgumentParser,
+    threshold_default: float | None = 0.5,
+    threshold_help: str = "a pixel is flagged when prob > T (default 0.5)",
+) -> None:
+    parser.add_argument("--threshold", type=float, default=threshold_default, help=threshold_help)
     parser.add_argument(
         "--inverted-max", action="store_true", help="per image, the better of map and 1-map (TruFor)"
     )

@@ -3,7 +3,13 @@
 The predictor is any callable ``predict(image) -> (probs, score)`` with ``image`` an ``HxWx3``
 uint8 RGB array, ``probs`` an ``HxW`` float map in [0, 1] of the image's size and ``score`` a
 float (None: the map's maximum), or any object with ``predict_batch(images) -> [(probs, score)]``.
-No model is needed to test it.
+No model is needed to test it. Images are read with ``reader`` (default :func:`deal.data.io.read_image`;
+``deal benchmark`` passes the Detector's own loader, so a map equals what ``deal detect`` writes) and
+handed to the predictor in chunks of ``batch_size`` consecutive records (``deal detect``'s windows).
+
+Pixel F1 is reported at the convention's ``threshold`` (``pixel_f1``) and, side by side, at each of
+``f1_thresholds`` (``{"pixel_f1@0.5": 0.5, "pixel_f1@calibrated": 0.13}``: labelled keys of the same
+per-image F1, mean over edited images).
 
 Protocol: each image is read once; each perturbation is applied to it, the predictor runs on the
 result, and the map is compared with the ORIGINAL ground truth: for ``resize`` the map is resized
@@ -30,9 +36,10 @@ from deal.data.sample import Record
 from deal.evaluation.ground_truth import read_ground_truth
 from deal.evaluation.perturb import NONE, Perturbation, restore_map
 from deal.evaluation.plots import plot_metric_vs_strength
-from deal.evaluation.report import markdown_table, write_json
+from deal.evaluation.report import COLUMN_TITLES, markdown_table, write_json
 from deal.evaluation.system import hardware_string, peak_memory, reset_peak_memory
 from deal.fileio import atomic_write_text
+from deal.metrics import functional as MF
 from deal.metrics.localization import METRIC_KEYS, LocalizationMetrics
 
 PredictFn = Callable[[np.ndarray], tuple[np.ndarray, float | None]]
@@ -68,6 +75,32 @@ def _check_map(probs: Any, hw: tuple[int, int], where: str) -> np.ndarray:
     return probs.astype(np.float32, copy=False)
 
 
+class F1AtThresholds:
+    """Per-image pixel F1 at several labelled thresholds, mean over edited images (NaN ones left out),
+    computed as :class:`~deal.metrics.LocalizationMetrics` computes ``pixel_f1``."""
+
+    def __init__(self, thresholds: Mapping[str, float], inverted_max: bool, border_band: bool) -> None:
+        self.thresholds = dict(thresholds)
+        self.inverted_max, self.border_band = inverted_max, border_band
+        self.sums = dict.fromkeys(self.thresholds, 0.0)
+        self.counts = dict.fromkeys(self.thresholds, 0)
+
+    def update(self, probs: torch.Tensor, target: torch.Tensor, label: int) -> None:
+        if label != 1:
+            return
+        gt = MF.binarize_target(target)
+        for key, t in self.thresholds.items():
+            f1 = float(
+                MF.pixel_f1(probs, gt, t, inverted_max=self.inverted_max, border_band=self.border_band)
+            )
+            if f1 == f1:  # not NaN
+                self.sums[key] += f1
+                self.counts[key] += 1
+
+    def compute(self) -> dict[str, float]:
+        return {k: self.sums[k] / self.counts[k] if self.counts[k] else float("nan") for k in self.thresholds}
+
+
 def image_seed(seed: int, name: str) -> int:
     """The noise seed of one image: stable across runs, independent of order and ``limit``."""
     return (seed + zlib.crc32(name.encode("utf-8"))) % (2**32)
@@ -82,6 +115,9 @@ def run_benchmark(
     inverted_max: bool = False,
     border_band: bool = False,
     num_thresholds: int | None = None,
+    image_thresholds: tuple[float, float] | None = None,
+    f1_thresholds: Mapping[str, float] | None = None,
+    reader: Callable[[str], np.ndarray] = read_image,
     limit: int | None = None,
     batch_size: int = 1,
     seed: int = 0,
@@ -96,7 +132,10 @@ def run_benchmark(
         predictor: see the module docstring.
         datasets: ``{name: records}``.
         perturbations: what to apply besides "none" (which always runs first).
-        threshold, inverted_max, border_band, num_thresholds: the metric convention.
+        threshold, inverted_max, border_band, num_thresholds, image_thresholds: the metric convention
+            (image_thresholds: the verdict's (low, high) for image_bacc / image_inconclusive).
+        f1_thresholds: ``{key: threshold}``: pixel F1 also at these, under these keys in each row.
+        reader: ``path -> HxWx3 uint8 RGB`` (default :func:`deal.data.io.read_image`).
         limit: at most this many records per dataset (the first ones).
         batch_size: images per ``predict_batch`` call.
         seed: base seed of the noise perturbation.
@@ -112,7 +151,8 @@ def run_benchmark(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     predict_batch = _batch_fn(predictor)
     perts = list(dict.fromkeys([NONE, *perturbations]))
-    metric_args = {"num_thresholds": num_thresholds}
+    metric_args = {"num_thresholds": num_thresholds, "image_thresholds": image_thresholds}
+    f1_thresholds = dict(f1_thresholds or {})
     convention = LocalizationMetrics(threshold, inverted_max, border_band, **metric_args)
     reset_peak_memory(device)
     start = time.perf_counter()
@@ -120,10 +160,11 @@ def run_benchmark(
     for name, all_records in datasets.items():
         records = list(all_records)[:limit] if limit is not None else list(all_records)
         metrics = {p: LocalizationMetrics(threshold, inverted_max, border_band, **metric_args) for p in perts}
+        f1s = {p: F1AtThresholds(f1_thresholds, inverted_max, border_band) for p in perts}
         seconds = dict.fromkeys(perts, 0.0)
         chunks = [records[i : i + batch_size] for i in range(len(records))[::batch_size]]
         for chunk in tqdm(chunks, desc=f"benchmark {name}", disable=not progress, unit="batch"):
-            images = [read_image(r.image) for r in chunk]
+            images = [reader(r.image) for r in chunk]
             gts = [read_ground_truth(r, hw=im.shape[:2]) for r, im in zip(chunk, images)]
             for p in perts:
                 inputs = [p.apply(im, seed=image_seed(seed, r.name)) for r, im in zip(chunk, images)]
@@ -138,12 +179,11 @@ def run_benchmark(
                     probs = restore_map(
                         _check_map(probs, x.shape[:2], f"{name}/{r.name} ({p.label})"), gt.shape
                     )
+                    probs_t, gt_t = torch.from_numpy(probs), torch.from_numpy(gt)
                     metrics[p].update(
-                        [torch.from_numpy(probs)],
-                        [torch.from_numpy(gt)],
-                        torch.tensor([r.label]),
-                        None if score is None else [float(score)],
+                        [probs_t], [gt_t], torch.tensor([r.label]), None if score is None else [float(score)]
                     )
+                    f1s[p].update(probs_t, gt_t, r.label)
         for p in perts:
             rows.append(
                 {
@@ -154,7 +194,7 @@ def run_benchmark(
                     "n_images": len(records),
                     "predict_seconds": seconds[p],
                     "images_per_s": len(records) / seconds[p] if seconds[p] > 0 else float("nan"),
-                    "metrics": metrics[p].compute(),
+                    "metrics": {**metrics[p].compute(), **f1s[p].compute()},
                 }
             )
     return {
@@ -162,6 +202,7 @@ def run_benchmark(
         "convention": convention.convention,
         "settings": {
             **convention.settings,
+            "f1_thresholds": f1_thresholds,
             "image_score": "the predictor's score (the map's maximum where it returns None)",
             "limit": limit,
             "batch_size": batch_size,
@@ -201,6 +242,21 @@ def benchmark_markdown(report: Mapping[str, Any], plots: Sequence[tuple[str, str
     ]
     if predictor.get("sha256"):
         lines += ["", f"Weights sha256: `{predictor['sha256']}`"]
+    settings = report["settings"]
+    threshold = settings["threshold"]
+    f1_thresholds: dict[str, float] = settings.get("f1_thresholds") or {}
+    if f1_thresholds:
+        named = "; ".join(
+            f"{COLUMN_TITLES.get(k, k)} at p > {t:g}"
+            + (" (the detector's calibrated pixel threshold)" if k == "pixel_f1@calibrated" else "")
+            for k, t in f1_thresholds.items()
+        )
+        lines += [
+            "",
+            f"Pixel F1 side by side: {named}. F1, IoU, F1 dataset and false alarm at p > {threshold:g}.",
+        ]
+    # pixel_f1 duplicates a labelled column at the same threshold: shown once.
+    metric_columns = [k for k in METRIC_KEYS if not (k == "pixel_f1" and threshold in f1_thresholds.values())]
     table_rows = [
         {
             "dataset": r["dataset"],
@@ -210,7 +266,8 @@ def benchmark_markdown(report: Mapping[str, Any], plots: Sequence[tuple[str, str
         }
         for r in report["results"]
     ]
-    lines += ["", markdown_table(table_rows, ["dataset", "perturbation", *METRIC_KEYS, "images_per_s"])]
+    columns = ["dataset", "perturbation", *f1_thresholds, *metric_columns]
+    lines += ["", markdown_table(table_rows, [*columns, "images_per_s"])]
     if plots:
         lines += ["", "## Metrics against perturbation strength", ""]
         lines += [f"![{metric} vs {kind}]({rel})" for kind, metric, rel in plots]

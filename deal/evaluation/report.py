@@ -13,12 +13,15 @@ from deal.fileio import atomic_write_text
 # Shorter column titles for the tables; keys not listed are shown as they are.
 COLUMN_TITLES: dict[str, str] = {
     "pixel_f1": "F1",
+    "pixel_f1@0.5": "F1@0.5",
+    "pixel_f1@calibrated": "F1@calibrated",
     "pixel_f1_best": "F1 best",
     "pixel_f1_dataset": "F1 dataset",
     "pixel_iou": "IoU",
     "pixel_auc": "pixel AUC",
     "image_auc": "image AUC",
     "image_bacc": "image bAcc",
+    "image_inconclusive": "inconclusive",
     "false_alarm_area": "false alarm",
     "n_edited": "edited",
     "n_authentic": "authentic",

@@ -152,6 +152,7 @@ def test_cli_with_a_fake_detector(cocoglide, cocoglide_records, tmp_path, monkey
         name = "fake-ones"
         sha256 = "0" * 64
         device = "cpu"
+        image_thresholds = (0.5, 0.5)
 
         @classmethod
         def load(cls, path=None, device="auto"):
@@ -187,7 +188,8 @@ def test_cli_with_a_fake_detector(cocoglide, cocoglide_records, tmp_path, monkey
         ]
     )
     assert code == 0
-    assert seen == {"path": None, "device": "cpu"}
+    assert (seen["path"], seen["device"]) == (None, "cpu")
+    assert seen.pop("batches") == [8] * 4  # deal detect's batch size: one window of 4 images x 4 runs
     report = json.loads((out / "benchmark.json").read_text())
     assert report["predictor"]["name"] == "fake-ones" and report["predictor"]["weights"] == "bundled"
     assert [r["label"] for r in report["results"]] == ["none", "jpeg=90", "jpeg=50", "resize=0.5"]
@@ -197,7 +199,7 @@ def test_cli_with_a_fake_detector(cocoglide, cocoglide_records, tmp_path, monkey
         out / "plots" / "resize_pixel_f1.png"
     ).exists()
     assert "| CocoGlide | jpeg=50 |" in capsys.readouterr().out
-    # --batch-size goes through Detector.predict_many, same numbers
+    # --batch-size sets the windows of Detector.predict_many, same numbers
     code = main(
         [
             "benchmark",
@@ -215,7 +217,7 @@ def test_cli_with_a_fake_detector(cocoglide, cocoglide_records, tmp_path, monkey
             "x.safetensors",
         ]
     )
-    assert code == 0 and seen["batches"] == [2, 1] and seen["path"] == "x.safetensors"
+    assert code == 0 and seen["batches"] == [2, 2] and seen["path"] == "x.safetensors"
     row = json.loads((tmp_path / "b2" / "benchmark.json").read_text())["results"][0]
     assert row["metrics"]["pixel_f1"] == pytest.approx(_floor(cocoglide_records[:3]), abs=1e-12)
 
@@ -238,11 +240,15 @@ def test_baseline_rows_score_the_predict_everything_floor(tmp_path, capsys, monk
 
     class Everything:
         name, sha256, device = "ones", None, "cpu"
+        image_thresholds = (0.5, 0.5)
 
         def predict(self, image):
             from deal.inference.detection import Detection
 
             return Detection.from_heatmap(np.ones(image.shape[:2], np.float32), 0.5)
+
+        def predict_many(self, images, batch_size=8):
+            return [self.predict(im) for im in images]
 
     import deal.inference.detector as detector_module
 
@@ -258,3 +264,19 @@ def test_baseline_rows_score_the_predict_everything_floor(tmp_path, capsys, monk
     assert clean["metrics"]["pixel_f1"] == pytest.approx(expected, abs=1e-9)  # the fake detector is all-ones too
     assert "predict-everything" in (out / "benchmark.md").read_text()
     assert cli_benchmark._predict_everything(np.zeros((3, 5, 3), np.uint8))[0].shape == (3, 5)
+
+
+def test_benchmark_batches_are_deal_detects():
+    """deal benchmark's default batch size is deal detect's (CLI and run_detection), so the maps are equal."""
+    import argparse
+    import inspect
+
+    from deal.cli import benchmark as cli_benchmark
+    from deal.cli import detect as cli_detect
+    from deal.inference.run_folder import run_detection
+
+    parser = argparse.ArgumentParser()
+    cli_detect.add_arguments(parser)
+    detect_default = parser.get_default("batch_size")
+    assert detect_default == cli_benchmark.DEFAULT_BATCH_SIZE
+    assert inspect.signature(run_detection).parameters["batch_size"].default == detect_default

@@ -88,3 +88,46 @@ def test_index_finds_by_relative_name_stem_and_image_stem(tmp_path):
     assert index.find(_record("w")) is None
     with pytest.raises(PredictionError, match="2 of 3 images have no prediction .* w, missing_one"):
         index.resolve([_record("x"), _record("w"), _record("missing_one")])
+
+
+def test_deal_detect_names_and_records(tmp_path):
+    """deal detect's outputs: <file name>.npz / .heatmap.png (folders matched against the image's), and
+    its records (results.jsonl, sidecars), which give the heatmap's image score."""
+    import json
+
+    from deal.inference.outputs import output_name
+
+    for rel in ("fake/x.png", "real/x.png"):
+        (tmp_path / "names" / rel).parent.mkdir(parents=True, exist_ok=True)
+        np.savez(tmp_path / "names" / output_name(rel, "npz"), map=np.zeros((2, 2), np.float32), score=0.5)
+    index = PredictionIndex(tmp_path / "names")
+    found = index.locate(_record("x", image="/data/ds/fake/x.png"))
+    assert found.path == tmp_path / "names/fake/x.png.npz" and found.source == "deal detect npz"
+    with pytest.raises(PredictionError, match="2 prediction files match /elsewhere/x.png"):
+        index.locate(_record("x", image="/elsewhere/x.png"))
+
+    out = tmp_path / "detect"
+    (out / "a").mkdir(parents=True)
+    cv2.imwrite(str(out / "a" / "y.jpg.heatmap.png"), np.full((2, 2), 51, np.uint8))
+    records = [
+        {
+            "path": "/data/a/y.jpg",
+            "score": 0.25,
+            "image_threshold_low": 0.4,
+            "image_threshold_high": 0.9,
+            "error": None,
+            "outputs": {"npz": "a/y.jpg.npz", "heatmap": "a/y.jpg.heatmap.png"},
+        },  # npz not here: the heatmap
+        {"path": "/data/a/z.jpg", "score": None, "error": "z.jpg: cannot decode", "outputs": {}},
+    ]
+    (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    index = PredictionIndex(out)
+    found = index.locate(_record("y", image="/data/a/y.jpg"))
+    assert (found.path, found.score, found.image_thresholds) == (out / "a/y.jpg.heatmap.png", 0.25, (0.4, 0.9))
+    assert found.source == "deal detect heatmap"
+    np.testing.assert_allclose(load_prediction(found.path).probs, 0.2)
+    assert index.locate(_record("z", image="/data/a/z.jpg")) is None  # failed in detect: no map
+    with pytest.raises(
+        PredictionError, match=r"1 of 2 images have no prediction .*deal detect --save npz.*: z"
+    ):
+        index.resolve([_record("y", image="/data/a/y.jpg"), _record("z", image="/data/a/z.jpg")])

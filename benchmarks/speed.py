@@ -14,8 +14,6 @@ compile setting (None without a row 1 measurement).
 from __future__ import annotations
 
 import gc
-import json
-import os
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -338,14 +336,3 @@ def _progress_line(row: dict[str, Any]) -> str:
         return f"{head}: FAILED: {row['error']}"
     note = f" (compile {row['compile']})" if row["compile"] != row["compile_mode"] else ""
     return f"{head}: {row['images_per_s']:.3f} images/s, peak {row['peak_memory_gib']:.3f} GiB{note}"
-
-
-def write_json(result: dict[str, Any], path: str | os.PathLike) -> Path:
-    """Writes the result atomically as indented JSON."""
-    from deal.fileio import atomic_write_text
-
-    path = Path(path)
-    if path.parent != Path(""):
-        path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(result, indent=2, allow_nan=False) + "\n")
-    return path

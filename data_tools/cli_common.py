@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -23,13 +22,6 @@ def atomic_open(path: str | Path, mode: str = "w", **kwargs: Any) -> Iterator[IO
     on an exception it is removed and ``path`` is left untouched."""
     with atomic_path(path) as tmp, open(tmp, mode, **kwargs) as f:
         yield f
-
-
-def write_json_atomic(path: str | Path, data: Any) -> None:
-    """``data`` as indented JSON at ``path``, written atomically."""
-    with atomic_open(path, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, sort_keys=False)
-        f.write("\n")
 
 
 def default_workers() -> int:

@@ -34,7 +34,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from data_tools.cli_common import add_workers_argument, parallel_map, write_json_atomic
+from data_tools.cli_common import add_workers_argument, parallel_map
+from deal.fileio import write_json
 
 CHECKS: tuple[str, ...] = (
     "missing_files",
@@ -373,5 +374,5 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(format_report(report))
     if args.json:
-        write_json_atomic(args.json, report.to_dict())
+        write_json(args.json, report.to_dict())
     return 0 if report.ok else 1

@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from data_tools.cli_common import add_workers_argument, atomic_open, parallel_map, write_json_atomic
+from data_tools.cli_common import add_workers_argument, atomic_open, parallel_map
+from deal.fileio import write_json
 
 DATASETS: tuple[str, ...] = ("deal300k", "cocoglide")
 MANIFEST_COLUMNS: tuple[str, ...] = (
@@ -118,7 +119,7 @@ def extract_zip(zip_path: str | Path, files_root: str | Path, *, progress: bool 
             for m in members:
                 zf.extract(m, tmp)
                 bar.update(m.file_size)
-    write_json_atomic(tmp / EXTRACTED_MARKER, {**stamp, "members": len(members)})
+    write_json(tmp / EXTRACTED_MARKER, {**stamp, "members": len(members)})
     if dest.exists():  # a stale, unfinished extraction of ours
         shutil.rmtree(dest)
     os.replace(tmp, dest)
@@ -312,7 +313,7 @@ def write_manifest(
         "problems": problems,
     }
     summary_path = out / "summary.json"
-    write_json_atomic(summary_path, summary)
+    write_json(summary_path, summary)
     return PrepareResult(manifest=manifest, summary_path=summary_path, summary=summary, problems=problems)
 
 

@@ -1,13 +1,16 @@
-"""File helpers shared by every layer: atomic writes and content hashes."""
+"""File helpers shared by every layer: atomic writes (bytes, text, JSON) and content hashes."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
+import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 
 def _current_umask() -> int:
@@ -59,3 +62,26 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def json_safe(obj: Any) -> Any:
+    """``obj`` with NaN/inf floats replaced by None (strict JSON has no NaN), paths and tuples as JSON has them."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    return obj
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """``obj`` as indented strict JSON (NaN -> null) at ``path``, atomically; parent folders are created.
+    The one JSON writer of deal's reports, summaries and benchmarks."""
+    path = Path(path)
+    if path.parent != Path(""):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(json_safe(obj), indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+    return path

@@ -104,14 +104,13 @@ def command_line(args: argparse.Namespace, image_size: int) -> str:
 
 def run_pipeline(args: argparse.Namespace) -> int:
     """--pipeline: one detect-vs-forward row per INPUT."""
-    import json
     import shlex
 
     import torch
 
     from benchmarks.hardware import describe_hardware
     from benchmarks.pipeline import detect_vs_forward
-    from deal.fileio import atomic_write_text
+    from deal.fileio import write_json
     from deal.inference.detector import Detector
 
     if args.threads is not None:
@@ -134,7 +133,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
         "hardware": describe_hardware(detector.device),
         "rows": rows,
     }
-    atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
+    write_json(args.out, result)
     print(f"written: {args.out}")
     return 0
 
@@ -152,8 +151,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise UsageError(f"--batch-sizes and --rows take comma-separated integers: {err}") from err
 
-    from benchmarks.speed import default_image_size, run_speed_benchmark, write_json
+    from benchmarks.speed import default_image_size, run_speed_benchmark
     from benchmarks.table import format_table
+    from deal.fileio import write_json
 
     image_size = args.image_size if args.image_size is not None else default_image_size(args.size)
     log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
@@ -175,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:  # a bad value or an unavailable device, found before anything ran
         raise UsageError(str(err)) from err
     result = {"command": command_line(args, image_size), **result}
-    path = write_json(result, args.out)
+    path = write_json(args.out, result)
     print(format_table(result))
     print(f"written: {path}")
     return 1 if any(r.get("error") for r in result["rows"]) else 0

@@ -76,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     from deal.evaluation.datasets import load_datasets, parse_dataset_specs
     from deal.evaluation.evaluate import evaluate_predictions
     from deal.evaluation.predictions import PredictionError
-    from deal.evaluation.report import markdown_table, write_json
+    from deal.evaluation.report import markdown_table
+    from deal.fileio import write_json
     from deal.metrics.localization import METRIC_KEYS, describe_convention
 
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:

@@ -36,9 +36,9 @@ from deal.data.sample import Record
 from deal.evaluation.ground_truth import read_ground_truth
 from deal.evaluation.perturb import NONE, Perturbation, restore_map
 from deal.evaluation.plots import plot_metric_vs_strength
-from deal.evaluation.report import COLUMN_TITLES, markdown_table, write_json
+from deal.evaluation.report import COLUMN_TITLES, markdown_table
 from deal.evaluation.system import hardware_string, peak_memory, reset_peak_memory
-from deal.fileio import atomic_write_text
+from deal.fileio import atomic_write_text, write_json
 from deal.metrics import functional as MF
 from deal.metrics.localization import METRIC_KEYS, LocalizationMetrics
 

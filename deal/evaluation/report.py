@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
-
-from deal.fileio import atomic_write_text
 
 # Shorter column titles for the tables; keys not listed are shown as they are.
 COLUMN_TITLES: dict[str, str] = {
@@ -54,21 +50,3 @@ def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) ->
             + " |"
         )
     return "\n".join(lines)
-
-
-def json_safe(obj: Any) -> Any:
-    """``obj`` with NaN/inf floats replaced by None (strict JSON has no NaN) and paths as strings."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, Mapping):
-        return {str(k): json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
-
-def write_json(path: str | Path, obj: Any) -> None:
-    """Write ``obj`` as indented strict JSON (NaN -> null), atomically."""
-    atomic_write_text(path, json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n")

@@ -103,8 +103,9 @@ def test_flex_path_builds_no_dense_bias(monkeypatch):
 
 
 def test_global_blocks_only_and_checkpoint_keys_unchanged():
-    from deal.modeling.image_encoder import build_image_encoder
     from timm.models.vision_transformer_sam import Attention
+
+    from deal.modeling.image_encoder import build_image_encoder
 
     spec = ModelConfig(encoder="tiny").spec
     encoder = build_image_encoder(spec, "flex")

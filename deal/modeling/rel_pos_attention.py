@@ -1,7 +1,7 @@
 """Global attention with SAM's decomposed rel-pos bias, through SDPA or through FlexAttention.
 
 timm's Attention (the SDPA path) builds the decomposed rel-pos bias as a dense (B*heads, N, N) attention
-mask: at 1024x1024 (N = 4096) that is 12 GiB per global block at batch 32, kept for the backward pass,
+mask: at 1024x1024 (N = 4096) that is 12 GiB per global block at batch 32 in bf16, kept for backward,
 and it keeps SDPA off its flash kernels. The FlexAttention path adds the same bias inside the kernel:
 score_mod(score, b, h, q, k) = score + rel_h[b, h, q, k // W] + rel_w[b, h, q, k % W], where rel_h
 (B, heads, N, H) and rel_w (B, heads, N, W) are the two small tables the dense bias is the sum of.

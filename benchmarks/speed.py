@@ -8,7 +8,10 @@ falls back to eager and is recorded as "compile": "failed: <reason>"); start the
 timed steps; images/s = images per step / median seconds. A configuration that fails (out of memory,
 unsupported) is recorded with its error and the run goes on.
 ratio_to_row1 = images_per_s / images_per_s of row 1 (the stock encoder) at the same batch, dtype and
-compile setting (None without a row 1 measurement).
+compile setting (None without a row 1 measurement). peak_memory_gib_per_image = peak memory / images per
+step. The training-step row (4) is measured once per attention backend of `attentions` (the global
+blocks' rel-pos attention: "sdpa", "flex", or "auto", the model's default); every row records its
+"attention".
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import torch
 from benchmarks.hardware import describe_hardware
 from benchmarks.timing import GIB, PeakMemory, median, time_repeats
 from benchmarks.workloads import DTYPES, ROWS, RowContext, WorkloadFactory
+
+TRAIN_ROW = 4  # the row measured once per attention backend
 
 FORMAT = "deal-benchmark-speed/1"
 COMPILE_MODES = ("off", "on")
@@ -118,6 +123,7 @@ def measure_configuration(
             images_per_s=workload.images / seconds_median if seconds_median > 0 else None,
             peak_memory_bytes=peak,
             peak_memory_gib=peak / GIB,
+            peak_memory_gib_per_image=peak / GIB / workload.images,
             peak_memory_kind=kind,
             extra=workload.report() if workload.report is not None else {},
         )
@@ -151,8 +157,9 @@ def _check_arguments(
     warmup: int,
     repeats: int,
     detect_images: int,
+    attentions: Sequence[str] = ("auto",),
 ) -> None:
-    from deal.modeling.config import ENCODER_SPECS
+    from deal.modeling.config import ATTENTION_BACKENDS, ENCODER_SPECS
 
     problems = []
     if size not in ENCODER_SPECS:
@@ -167,6 +174,14 @@ def _check_arguments(
         problems.append(f"compile modes must be among {list(COMPILE_MODES)}, got {list(compile_modes)}")
     if not rows or any(r not in ROWS for r in rows):
         problems.append(f"rows must be among {sorted(ROWS)}, got {list(rows)}")
+    if (
+        not attentions
+        or any(a not in ATTENTION_BACKENDS for a in attentions)
+        or len(set(attentions)) < len(attentions)
+    ):
+        problems.append(
+            f"attention must be distinct values among {list(ATTENTION_BACKENDS)}, got {list(attentions)}"
+        )
     if warmup < 0 or repeats < 1 or detect_images < 1:
         problems.append(
             f"need warmup >= 0, repeats >= 1, detect_images >= 1 (got {warmup}, {repeats}, {detect_images})"
@@ -188,6 +203,7 @@ def run_speed_benchmark(
     detect_images: int = 16,
     *,
     threads: int | None = None,
+    attentions: Sequence[str] = ("auto",),
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Measures the selected rows at every (batch, dtype, compile) configuration.
@@ -204,14 +220,17 @@ def run_speed_benchmark(
             shared with other busy processes, fewer threads than cores keeps OpenMP threads from waiting
             on a descheduled peer (on a 2-core machine busy with a training run, 2 threads made the tiny
             encoder's steps 2x to 100x slower than 1 thread did).
+        attentions: the global blocks' attention backends ("auto", "sdpa", "flex") the training-step
+            row is measured with, one measurement each (the other rows use "auto").
         log: called with one progress line per configuration.
 
     Returns:
         {"format", "settings", "hardware", "timer", "peak_memory", "rows": [one dict per row and
-        configuration, in measurement order], "seconds_total"}. A row dict has row, name, size,
-        image_size, batch, dtype, compile_mode, compile ("off", "on" or "failed: ..."), error (None or
-        text), and when measured: images_per_step, timer, seconds, seconds_median, images_per_s,
-        peak_memory_bytes, peak_memory_gib, peak_memory_kind, extra (row-specific), ratio_to_row1.
+        configuration, in measurement order], "seconds_total"}. A row dict has row, name, attention,
+        size, image_size, batch, dtype, compile_mode, compile ("off", "on" or "failed: ..."), error
+        (None or text), and when measured: images_per_step, timer, seconds, seconds_median,
+        images_per_s, peak_memory_bytes, peak_memory_gib, peak_memory_gib_per_image, peak_memory_kind,
+        extra (row-specific), ratio_to_row1.
 
     Raises:
         ValueError: an argument out of range, or an unavailable device.
@@ -222,8 +241,9 @@ def run_speed_benchmark(
     repeats = (10 if dev.type == "cuda" else 3) if repeats is None else int(repeats)
     batch_sizes = [int(b) for b in batch_sizes]
     rows = [int(r) for r in rows]
+    attentions = list(attentions)
     _check_arguments(
-        size, image_size, batch_sizes, dtypes, compile_modes, rows, warmup, repeats, detect_images
+        size, image_size, batch_sizes, dtypes, compile_modes, rows, warmup, repeats, detect_images, attentions
     )
     if threads is not None and threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
@@ -242,6 +262,7 @@ def run_speed_benchmark(
             warmup,
             repeats,
             detect_images,
+            attentions,
             log,
         )
     finally:
@@ -259,14 +280,16 @@ def _run(
     warmup: int,
     repeats: int,
     detect_images: int,
+    attentions: list[str],
     log: Callable[[str], None] | None,
 ) -> dict[str, Any]:
     t_start = time.perf_counter()
     hardware = describe_hardware(dev)
     measured: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="deal-benchmark-speed-") as workdir:
-        ctx = RowContext(size, image_size, dev, int(detect_images), Path(workdir))
-        for number in rows:
+        variants = [(n, a) for n in rows for a in (attentions if n == TRAIN_ROW else ["auto"])]
+        for number, attention in variants:
+            ctx = RowContext(size, image_size, dev, int(detect_images), Path(workdir), attention)
             spec = ROWS[number]
             configs = [(b, d, c) for b in batch_sizes for d in dtypes for c in compile_modes]
             try:
@@ -278,6 +301,7 @@ def _run(
                 row = {
                     "row": number,
                     "name": spec.name,
+                    "attention": attention,
                     "size": size,
                     "image_size": image_size,
                     "batch": batch,
@@ -318,6 +342,7 @@ def _run(
             "warmup": warmup,
             "repeats": repeats,
             "detect_images": int(detect_images),
+            "attentions": attentions,
             "threads": torch.get_num_threads(),
         },
         "hardware": hardware,
@@ -331,7 +356,8 @@ def _run(
 
 
 def _progress_line(row: dict[str, Any]) -> str:
-    head = f"row {row['row']} {row['name']} batch {row['batch']} {row['dtype']} compile {row['compile_mode']}"
+    name = row["name"] if row.get("attention", "auto") == "auto" else f"{row['name']} [{row['attention']}]"
+    head = f"row {row['row']} {name} batch {row['batch']} {row['dtype']} compile {row['compile_mode']}"
     if row.get("error"):
         return f"{head}: FAILED: {row['error']}"
     note = f" (compile {row['compile']})" if row["compile"] != row["compile_mode"] else ""

@@ -5,7 +5,9 @@
                     ViT: SDPA attention with the decomposed rel-pos bias as its mask), inference mode
 3 detector-forward  the full MFPT forward (prompts + encoder + decoder + upsampling), inference mode
 4 train-step        one training step with the frozen encoder: forward, BCE + soft-IoU loss
-                    (deal.training.losses.segmentation_loss), backward, AdamW over trainable_parameters()
+                    (deal.training.losses.segmentation_loss), backward, AdamW over trainable_parameters();
+                    measured once per --attention backend of the global blocks (sdpa: the rel-pos bias
+                    as a dense SDPA mask; flex: FlexAttention's score_mod; auto: the model's default)
 5 detect-folder     deal.inference.run_folder.run_detection over a folder of JPEGs with an in-memory
                     Detector: decoding, input policy, model, writing the default outputs (end to end)
 
@@ -38,6 +40,7 @@ class RowContext:
     device: torch.device
     detect_images: int
     workdir: Path
+    attention: str = "auto"  # the global blocks' attention backend (ModelConfig.attention)
 
 
 @dataclass
@@ -93,7 +96,7 @@ def tensors_sha256(tensors: Iterable[torch.Tensor]) -> str:
 def _model_config(ctx: RowContext, **overrides: Any) -> Any:
     from deal.modeling.config import ModelConfig
 
-    return ModelConfig(encoder=ctx.size, image_size=ctx.image_size, **overrides)
+    return ModelConfig(encoder=ctx.size, image_size=ctx.image_size, attention=ctx.attention, **overrides)
 
 
 def _inference(ctx: RowContext, module: nn.Module, target: Callable[..., Any]) -> WorkloadFactory:
@@ -175,6 +178,14 @@ def build_train_step_row(ctx: RowContext) -> WorkloadFactory:
                 "trainable_changed": trainable_before != trainable_after,
                 "steps": len(losses),
                 "last_loss": float(losses[-1]) if losses else None,
+                "attention_used": sorted(
+                    {
+                        b.attn.last_backend
+                        for b in model.image_encoder.blocks
+                        if hasattr(b.attn, "last_backend")
+                    }
+                    - {None}
+                ),
             }
 
         return Workload(target=model, step=step, images=batch, report=report)

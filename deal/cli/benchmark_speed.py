@@ -14,6 +14,10 @@ DESCRIPTION = """Measure, in one process, images/s and peak memory at every batc
   4 train-step        a training step with the frozen encoder (BCE + soft IoU, backward, AdamW)
   5 detect-folder     deal detect end to end over synthetic JPEGs on disk (decode, model, outputs)
 
+--attention sdpa,flex measures row 4 once per backend of the global blocks' rel-pos attention: sdpa (the
+bias as a dense (B, heads, N, N) SDPA mask) and flex (FlexAttention's score_mod, no dense bias; fused
+only on CUDA, on the CPU a dense reference). "GiB/image" is peak memory over images per step.
+
 "vs row 1" is images/s over row 1's at the same batch, dtype and compile setting. Timing: CUDA events after
 --warmup steps, median of --repeats (defaults 3 and 10 on CUDA; on the CPU a wall clock, 1 and 3). Peak
 memory: torch.cuda.max_memory_allocated on a GPU; on the CPU the growth of the process's resident set.
@@ -21,6 +25,7 @@ Failed configurations are recorded with their error (exit code 1); the others st
 
   deal benchmark-speed --size vit_b --batch-sizes 1,8 --dtypes fp32,bf16 --compile off,on
   deal benchmark-speed --size tiny --rows 1,2,3 --compile off --device cpu --out tiny.json
+  deal benchmark-speed --size vit_b --rows 4 --attention sdpa,flex --dtypes bf16 --batch-sizes 8,32
 
 Is deal detect bounded by its model? --pipeline INPUT (repeatable: a folder, file or quoted glob) measures
 instead, with a real detector (--detector, default the bundled one): the bare model forward on exactly the
@@ -52,6 +57,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default: auto")
     p.add_argument("--warmup", type=int, metavar="N", help="untimed steps (default: 3 on CUDA, 1 on the CPU)")
     p.add_argument("--repeats", type=int, metavar="N", help="timed steps (default: 10 on CUDA, 3 on the CPU)")
+    p.add_argument(
+        "--attention",
+        default="auto",
+        metavar="LIST",
+        help="among auto,sdpa,flex: row 4 once per backend of the global attention blocks (default: auto)",
+    )
     p.add_argument("--detect-images", type=int, default=16, metavar="N", help="JPEGs for row 5 (default: 16)")
     p.add_argument(
         "--threads",
@@ -99,6 +110,8 @@ def command_line(args: argparse.Namespace, image_size: int) -> str:
         parts += ["--repeats", str(args.repeats)]
     if args.threads is not None:
         parts += ["--threads", str(args.threads)]
+    if args.attention != "auto":
+        parts += ["--attention", args.attention]
     return shlex.join(parts)
 
 
@@ -170,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
             args.repeats,
             args.detect_images,
             threads=args.threads,
+            attentions=_csv(args.attention),
             log=log,
         )
     except ValueError as err:  # a bad value or an unavailable device, found before anything ran

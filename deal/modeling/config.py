@@ -11,6 +11,7 @@ from typing import Any
 from deal.modeling.input_policy import INPUT_POLICIES
 
 ENCODER_SIZES = ("tiny", "vit_b", "vit_l", "vit_h")
+ATTENTION_BACKENDS = ("auto", "sdpa", "flex")  # deal.modeling.rel_pos_attention
 INPUT_BANDS = ("fft_highpass", "fft_bandpass", "dct_low", "dct_mid", "dct_high")
 
 
@@ -92,6 +93,10 @@ class ModelConfig:
         image_size: the SAM policy's side, and the native policy's tile size for large images.
         train_encoder: train the encoder too (for the tiny size trained from scratch); the frozen,
             pretrained encoder is MFPT's setting.
+        attention: the global-attention blocks' backend: "sdpa" (the rel-pos bias as a dense SDPA mask),
+            "flex" (the bias through FlexAttention's score_mod, no (B, heads, N, N) tensor), or "auto"
+            (flex for training steps on CUDA when FlexAttention and Triton are available, else sdpa).
+            A runtime choice: both compute the same function.
     """
 
     encoder: str = "vit_b"
@@ -99,6 +104,7 @@ class ModelConfig:
     input_policy: str = "sam"
     image_size: int = 1024
     train_encoder: bool = False
+    attention: str = "auto"
 
     def __post_init__(self) -> None:
         if isinstance(self.prompts, dict):
@@ -107,6 +113,8 @@ class ModelConfig:
             raise ValueError(f"unknown encoder {self.encoder!r}; choose from {list(ENCODER_SPECS)}")
         if self.input_policy not in INPUT_POLICIES:
             raise ValueError(f"unknown input_policy {self.input_policy!r}; choose from {list(INPUT_POLICIES)}")
+        if self.attention not in ATTENTION_BACKENDS:
+            raise ValueError(f"unknown attention {self.attention!r}; choose from {list(ATTENTION_BACKENDS)}")
         if self.image_size % self.spec.patch_size:
             raise ValueError(f"image_size {self.image_size} is not a multiple of {self.spec.patch_size}")
 

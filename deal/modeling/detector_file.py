@@ -70,7 +70,7 @@ def save_detector(
     metadata = {
         "format": FORMAT,
         "name": name,
-        "config": json.dumps(model.config.to_dict()),
+        "config": json.dumps(_stored_config(model.config)),
         "threshold": repr(float(threshold)),
         "base_checkpoint": base_checkpoint or "",
         "base_sha256": base_sha256 or "",
@@ -81,6 +81,14 @@ def save_detector(
     with atomic_path(path) as tmp:
         save_file(detector_state_dict(model), str(tmp), metadata=metadata)
     return path
+
+
+def _stored_config(config: ModelConfig) -> dict[str, Any]:
+    """The model config as stored: without `attention`, a runtime choice of how the same function is
+    computed (a detector trained with FlexAttention loads with "auto", SDPA on the CPU and for inference)."""
+    d = config.to_dict()
+    d.pop("attention", None)
+    return d
 
 
 def read_detector_info(path: str | os.PathLike, *, with_sha256: bool = True) -> DetectorInfo:

@@ -17,11 +17,16 @@ from timm.models.vision_transformer_sam import VisionTransformerSAM
 from torch import nn
 
 from deal.modeling.config import EncoderSpec
+from deal.modeling.rel_pos_attention import set_attention_backend
 
 
-def build_image_encoder(spec: EncoderSpec) -> VisionTransformerSAM:
-    """A SAM ViT encoder with the given hyper-parameters; forward_features: Bx3xHxW -> Bx256x(H/16)x(W/16)."""
-    return VisionTransformerSAM(
+def build_image_encoder(spec: EncoderSpec, attention: str = "auto") -> VisionTransformerSAM:
+    """A SAM ViT encoder with the given hyper-parameters; forward_features: Bx3xHxW -> Bx256x(H/16)x(W/16).
+
+    attention: the global blocks' backend ("auto", "sdpa", "flex"; deal.modeling.rel_pos_attention);
+    windowed blocks use timm's SDPA attention.
+    """
+    encoder = VisionTransformerSAM(
         img_size=spec.pretrain_size,
         patch_size=spec.patch_size,
         embed_dim=spec.embed_dim,
@@ -38,6 +43,8 @@ def build_image_encoder(spec: EncoderSpec) -> VisionTransformerSAM:
         num_classes=0,
         global_pool="",
     )
+    set_attention_backend(encoder, attention)
+    return encoder
 
 
 def add_position_embedding(encoder: VisionTransformerSAM, tokens: torch.Tensor) -> torch.Tensor:

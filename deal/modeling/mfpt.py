@@ -30,7 +30,7 @@ class MFPT(nn.Module):
         self.config = config
         spec = config.spec
         pc = config.prompts
-        self.image_encoder = build_image_encoder(spec)
+        self.image_encoder = build_image_encoder(spec, config.attention)
         r = config.prompt_dim
         input_prompter = (
             FrequencyInputPrompter(

@@ -21,6 +21,7 @@ from benchmarks.table import format_table
 from benchmarks.timing import GIB, PeakMemory, time_repeats
 from benchmarks.workloads import ROWS, RowSpec, build_deal_encoder_row, tensors_sha256
 from deal.cli.main import main
+from deal.modeling.rel_pos_attention import flex_attention_available
 
 TINY = ["--size", "tiny", "--image-size", "64", "--dtypes", "fp32", "--compile", "off"]
 FAST = ["--repeats", "1", "--warmup", "0", "--threads", "1", "--quiet"]
@@ -201,6 +202,8 @@ def test_compile_failure_falls_back_to_eager(monkeypatch: pytest.MonkeyPatch) ->
         ["--batch-sizes", "1,x"],
         ["--compile", "maybe"],
         ["--image-size", "60"],
+        ["--attention", "sdpa,flash"],
+        ["--attention", "flex,flex"],
     ],
 )
 def test_bad_arguments_are_usage_errors(bad: list[str], tmp_path: Path) -> None:
@@ -208,6 +211,38 @@ def test_bad_arguments_are_usage_errors(bad: list[str], tmp_path: Path) -> None:
     args = ["benchmark-speed", "--size", "tiny", "--batch-sizes", "1", *FAST, "--out", str(out), *bad]
     assert main(args) == 2
     assert not out.exists()
+
+
+@pytest.mark.skipif(
+    not flex_attention_available("cpu"), reason="torch.nn.attention.flex_attention not importable"
+)
+def test_train_step_once_per_attention_backend(tmp_path: Path) -> None:
+    """--attention sdpa,flex: row 4 twice (the other rows once), each with its backend and GiB per image."""
+    out = tmp_path / "speed.json"
+    buf = io.StringIO()
+    args = ["benchmark-speed", *TINY, "--rows", "2,4", "--batch-sizes", "2", "--attention", "sdpa,flex"]
+    with contextlib.redirect_stdout(buf):
+        rc = main([*args, *FAST, "--out", str(out)])
+    assert rc == 0
+    result = json.loads(out.read_text())
+    rows = result["rows"]
+    assert [(r["row"], r["attention"]) for r in rows] == [(2, "auto"), (4, "sdpa"), (4, "flex")]
+    assert result["settings"]["attentions"] == ["sdpa", "flex"]
+    assert "--attention sdpa,flex" in result["command"]
+    for r in rows:
+        assert r["error"] is None, r
+        assert r["peak_memory_gib_per_image"] == pytest.approx(r["peak_memory_gib"] / 2, rel=1e-12)
+    trains = {r["attention"]: r for r in rows if r["row"] == 4}
+    assert trains["sdpa"]["extra"]["attention_used"] == ["sdpa"]  # the global blocks ran what was asked
+    assert trains["flex"]["extra"]["attention_used"] == ["flex"]
+    assert all(t["extra"]["trainable_changed"] and t["extra"]["encoder_unchanged"] for t in trains.values())
+    table = [line.split() for line in buf.getvalue().splitlines() if line[:1].isdigit()]
+    assert [line[:3] for line in table] == [
+        ["2", "deal-encoder", "tiny"],
+        ["4", "train-step", "[sdpa]"],
+        ["4", "train-step", "[flex]"],
+    ]
+    assert buf.getvalue().splitlines()[0].split()[-1] == "GiB/image"
 
 
 def test_ratios_need_a_measured_row1() -> None:

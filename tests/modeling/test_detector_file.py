@@ -47,6 +47,15 @@ def test_round_trip_is_bit_exact(tiny_sam_checkpoint, tmp_path):
         assert len(list(f.keys())) == n_stored
 
 
+def test_attention_backend_is_not_stored(tmp_path):
+    """How attention is computed is a runtime choice: a detector file never forces FlexAttention."""
+    model = MFPT(ModelConfig(encoder="tiny", image_size=256, train_encoder=True, attention="flex"))
+    path = save_detector(tmp_path / "d.safetensors", model, name="flex-trained")
+    info = read_detector_info(path)
+    assert info.config.attention == "auto"
+    assert info.config == ModelConfig(encoder="tiny", image_size=256, train_encoder=True)
+
+
 def test_other_base_checkpoint_is_refused_unless_forced(tiny_sam_checkpoint, tmp_path):
     model, sha = _trained(tiny_sam_checkpoint)
     path = save_detector(tmp_path / "det.safetensors", model, name="t", base_checkpoint="x.pth", base_sha256=sha)

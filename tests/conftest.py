@@ -13,11 +13,24 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
+SHARED_DATA_MISSING = (
+    f"needs the project's real data at {SHARED_DATA} (CoCoGlide and DEAL-300K fixtures, BSDS500 and Kodak "
+    "photos, the TAEF2 generator): check out the project's shared/ folder beside this repository"
+)
+
+
+def require_shared(*parts: str) -> Path:
+    """SHARED_DATA/parts, or a skip with one reason for every test that needs the real data (so the summary
+    says it once)."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(SHARED_DATA_MISSING)
+    return path
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data not found at {SHARED_DATA}")
-    return SHARED_DATA
+    return require_shared()
 
 
 def single_torch_thread():

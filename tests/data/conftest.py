@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.conftest import require_shared
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 DEAL_FIXTURE = SHARED_DATA / "fixtures" / "DEAL-300K"
@@ -16,15 +18,13 @@ COCOGLIDE_FIXTURE = SHARED_DATA / "fixtures" / "CocoGlide"
 
 @pytest.fixture
 def deal_fixture() -> Path:
-    if not (DEAL_FIXTURE / "train").is_dir():
-        pytest.skip(f"DEAL-300K fixture not found at {DEAL_FIXTURE}")
+    require_shared("fixtures", "DEAL-300K", "train")
     return DEAL_FIXTURE
 
 
 @pytest.fixture
 def cocoglide_fixture() -> Path:
-    if not (COCOGLIDE_FIXTURE / "fake").is_dir():
-        pytest.skip(f"CocoGlide fixture not found at {COCOGLIDE_FIXTURE}")
+    require_shared("fixtures", "CocoGlide", "fake")
     return COCOGLIDE_FIXTURE
 
 

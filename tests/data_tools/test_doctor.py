@@ -12,6 +12,7 @@ from PIL import Image
 from data_tools.doctor import CHECKS, LAYOUT_CHOICES, DoctorOptions, diagnose, near_duplicate_pairs
 from deal.cli.main import main
 from deal.data import DATASET_LAYOUTS
+from tests.conftest import require_shared
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -163,8 +164,8 @@ def test_cli_exit_code_json_and_pool(tmp_path, capsys):
 
 
 def test_deal300k_missing_mask_and_real_fixtures_are_clean(tmp_path):
-    if not (DEAL / "train").is_dir() or not (COCOGLIDE / "fake").is_dir():
-        pytest.skip(f"shared fixtures not found under {SHARED_DATA}")
+    require_shared("fixtures", "DEAL-300K", "train")
+    require_shared("fixtures", "CocoGlide", "fake")
     shutil.copytree(DEAL / "train", tmp_path / "train")
     shutil.copytree(DEAL / "label", tmp_path / "label")
     (tmp_path / "label" / "000000000459_qwen120.png").unlink()

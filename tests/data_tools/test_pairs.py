@@ -24,6 +24,7 @@ from data_tools.pairs import (
     run,
 )
 from data_tools.synthesis.io import encode_png, read_mask
+from tests.conftest import require_shared
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -192,8 +193,7 @@ def _report(title: str, ious: dict[str, float], capsys: pytest.CaptureFixture[st
 
 
 def test_cocoglide_iou(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    if not COCOGLIDE.is_dir():
-        pytest.skip(f"CocoGlide fixture not found at {COCOGLIDE}")
+    require_shared("fixtures", "CocoGlide")
     rows = derive_masks(COCOGLIDE / "real", COCOGLIDE / "fake", tmp_path / "w1", workers=1, progress=False)
     assert len(rows) == 16 and all(r["status"] == "ok" and r["resized"] == "0" for r in rows)  # all 256x256
     ious = {}
@@ -213,8 +213,7 @@ def test_cocoglide_iou(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_deal300k_iou(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    if not DEAL300K.is_dir():
-        pytest.skip(f"DEAL-300K fixture not found at {DEAL300K}")
+    require_shared("fixtures", "DEAL-300K")
     train = DEAL300K / "train"
     rows = derive_masks(
         train, train, tmp_path, workers=1, progress=False

@@ -10,6 +10,7 @@ import pytest
 from data_tools.prepare import extract_zip, prepare_cocoglide, prepare_deal300k
 from deal.cli.main import main
 from deal.data import DatasetError, discover_records
+from tests.conftest import require_shared
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -25,8 +26,8 @@ README_SIZES = {"000000000009": (512, 384), "000000000459": (448, 512), "0000004
 
 @pytest.fixture(autouse=True)
 def _need_fixtures():
-    if not (DEAL / "train").is_dir() or not (COCOGLIDE / "fake").is_dir():
-        pytest.skip(f"shared fixtures not found under {SHARED_DATA}")
+    require_shared("fixtures", "DEAL-300K", "train")
+    require_shared("fixtures", "CocoGlide", "fake")
 
 
 def _rows(out: Path) -> list[dict[str, str]]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import single_torch_thread
+from tests.conftest import require_shared, single_torch_thread
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -15,9 +15,7 @@ COCOGLIDE = SHARED_DATA / "fixtures" / "CocoGlide"
 
 @pytest.fixture(scope="session")
 def cocoglide() -> Path:
-    if not (COCOGLIDE / "fake").is_dir():
-        pytest.skip(f"CoCoGlide fixture not found at {COCOGLIDE}")
-    return COCOGLIDE
+    return require_shared("fixtures", "CocoGlide", "fake").parent
 
 
 @pytest.fixture(scope="session")

@@ -232,11 +232,9 @@ def test_baseline_rows_score_the_predict_everything_floor(tmp_path, capsys, monk
     from deal.cli import benchmark as cli_benchmark
     from deal.data.discover import discover_records
     from deal.data.io import read_mask
-    from tests.conftest import SHARED_DATA
+    from tests.conftest import require_shared
 
-    root = SHARED_DATA / "fixtures" / "CocoGlide"
-    if not root.is_dir():
-        pytest.skip(f"fixture missing: {root}")
+    root = require_shared("fixtures", "CocoGlide")
 
     class Everything:
         name, sha256, device = "ones", None, "cpu"

@@ -6,7 +6,7 @@ import argparse
 
 from deal.cli.metric_options import add_metric_convention_arguments
 
-DEFAULT_BATCH_SIZE = 8  # deal detect's --batch-size default (a test checks): the same batches, the same maps
+DEFAULT_BATCH_SIZE = 8  # = deal.inference.streaming.DEFAULT_BATCH_SIZE, deal detect's (a test checks)
 
 HELP = "benchmark a detector on datasets, clean and under JPEG/resize/blur/noise perturbations"
 DESCRIPTION = """\
@@ -78,36 +78,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-class _DetectorBatch:
-    """The benchmark's predictor over the Detector's own path (``Detector.predict_many``, i.e. deal
-    detect's streaming): each chunk of ``batch_size`` consecutive records is one deal detect window,
-    whose images are batched by ``Detector.batch_key`` and whose tiles run ``batch_size`` at a time."""
-
-    def __init__(self, detector, batch_size: int) -> None:
-        self.detector = detector
-        self.batch_size = batch_size
-
-    def predict_batch(self, images):
-        return [(d.heatmap, d.score) for d in self.detector.predict_many(images, batch_size=self.batch_size)]
-
-
 def _predict_everything(image):
     """The floor every localization result is set against: every pixel edited, image score 1."""
     import numpy as np
 
     return np.ones(image.shape[:2], np.float32), 1.0
-
-
-def _detector_reader(detector):
-    """``path -> HxWx3 uint8``: deal detect's loader (the same decoding and pixel limit)."""
-    from deal.inference.image_loading import DEFAULT_MAX_PIXELS, load_any
-
-    max_pixels = getattr(detector, "max_pixels", DEFAULT_MAX_PIXELS)
-
-    def read(path):
-        return load_any(path, max_pixels=max_pixels).array
-
-    return read
 
 
 def run(args: argparse.Namespace) -> int:
@@ -118,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     from deal.data.errors import DatasetError
     from deal.evaluation.benchmark import benchmark_markdown, run_benchmark, write_benchmark_report
     from deal.evaluation.datasets import load_datasets, parse_dataset_specs
+    from deal.evaluation.detector_benchmark import benchmark_detector
     from deal.evaluation.perturb import parse_perturbation
 
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
@@ -145,35 +121,18 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as err:  # CheckpointError, missing file, unavailable device: they name it
         raise UsageError(str(err)) from err
 
-    calibrated = float(getattr(detector, "threshold", 0.5))
-    threshold = calibrated if args.threshold is None else args.threshold
-    # The same metric convention for the detector's rows and the --baseline rows; the image metrics are
-    # those of the detector's own verdict (its two image thresholds), as deal detect decides.
-    convention = {
-        "threshold": threshold,
-        "inverted_max": args.inverted_max,
-        "border_band": args.border_band,
-        "image_thresholds": detector.image_thresholds,
-        "f1_thresholds": {"pixel_f1@0.5": 0.5, "pixel_f1@calibrated": calibrated},
-    }
     try:
-        report = run_benchmark(
-            _DetectorBatch(detector, args.batch_size),
+        report, convention = benchmark_detector(
+            detector,
             records,
             perturbations,
-            **convention,
-            reader=_detector_reader(detector),
+            threshold=args.threshold,
+            inverted_max=args.inverted_max,
+            border_band=args.border_band,
             limit=args.limit,
             batch_size=args.batch_size,
             seed=args.seed,
-            device=str(getattr(detector, "device", "cpu")),
-            predictor_info={
-                "name": getattr(detector, "name", type(detector).__name__),
-                "sha256": getattr(detector, "sha256", None),
-                "weights": args.detector or "bundled",
-                "calibrated_threshold": calibrated,
-                "image_thresholds": list(detector.image_thresholds),
-            },
+            weights=args.detector or "bundled",
             progress=sys.stderr.isatty(),
         )
     except (DatasetError, ValueError) as err:  # an unreadable image (ImageLoadError names it)

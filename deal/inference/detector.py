@@ -33,7 +33,7 @@ import torch
 from deal.inference.detection import Detection
 from deal.inference.devices import autocast, precision, resolve_device
 from deal.inference.image_loading import DEFAULT_MAX_PIXELS, ImageLoadError, load_any
-from deal.inference.streaming import stream_outcomes, windows_of
+from deal.inference.streaming import DEFAULT_BATCH_SIZE, stream_outcomes, windows_of
 from deal.inference.tiling import TileBlender, Window
 from deal.metrics.image_score import check_image_thresholds
 from deal.modeling.config import ModelConfig
@@ -246,7 +246,7 @@ class Detector:
             logits = self.model(batch)
         return [torch.sigmoid(m).cpu().numpy() for m in restore(logits.float(), placements)]
 
-    def plan(self, images: Sequence[np.ndarray], batch_size: int = 8) -> tuple[list[Job], list[list[int]]]:
+    def plan(self, images: Sequence[np.ndarray], batch_size: int = DEFAULT_BATCH_SIZE) -> tuple[list[Job], list[list[int]]]:
         """The model inputs ("jobs": a whole image, a resized one, or one tile of a large one) of `images`,
         and the batches heatmaps() runs them in (lists of job indices): jobs with the same padded shape
         (deal.modeling.input_policy.batch_shape_key) share batches of `batch_size` whatever image they come
@@ -274,7 +274,7 @@ class Detector:
         batches = [members[s : s + batch_size] for members in groups for s in range(0, len(members), batch_size)]
         return jobs, batches
 
-    def heatmaps(self, images: Sequence[np.ndarray], batch_size: int = 8) -> list[np.ndarray]:
+    def heatmaps(self, images: Sequence[np.ndarray], batch_size: int = DEFAULT_BATCH_SIZE) -> list[np.ndarray]:
         """HxWx3 uint8 RGB arrays -> HxW float32 probability maps at each image's size.
 
         The model inputs run in the batches of plan(): the tiles of many images fill one batch, so
@@ -327,7 +327,7 @@ class Detector:
     def predict_many(
         self,
         items: Iterable[Any],
-        batch_size: int = 8,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         workers: int = 0,
         *,
         threshold: float | None = None,

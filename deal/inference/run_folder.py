@@ -39,7 +39,7 @@ from deal.inference.outputs import (
 )
 from deal.inference.progress import Progress
 from deal.inference.records import is_complete, make_record, read_record, record_json, write_results
-from deal.inference.streaming import Outcome, WorkItem, stream_outcomes
+from deal.inference.streaming import DEFAULT_BATCH_SIZE, Outcome, WorkItem, stream_outcomes
 from deal.metrics.image_score import VERDICTS
 
 REPORT_KINDS = ("html",)
@@ -319,7 +319,7 @@ def run_detection(
     save: str | Collection[str] = DEFAULT_SAVE,
     report: str | None = None,
     overwrite: bool = False,
-    batch_size: int = 8,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     workers: int = 0,
     quiet: bool = False,
     writers: int = 2,

@@ -27,6 +27,9 @@ import numpy as np
 from deal.inference.detection import Detection
 from deal.inference.image_loading import ImageLoadError, LoadedImage, load_any
 
+# Inputs per window (and model inputs per batch) of deal detect, deal benchmark and Detector.predict_many.
+DEFAULT_BATCH_SIZE = 8
+
 
 class Detector(Protocol):
     """What streaming needs of a deal.inference.detector.Detector (which imports this module, not the
@@ -40,7 +43,7 @@ class Detector(Protocol):
     @property
     def image_thresholds(self) -> tuple[float, float]: ...
 
-    def heatmaps(self, images: list[np.ndarray], batch_size: int = 8) -> list[np.ndarray]: ...
+    def heatmaps(self, images: list[np.ndarray], batch_size: int = DEFAULT_BATCH_SIZE) -> list[np.ndarray]: ...
 
     def inference_mode_of(self, height: int, width: int) -> str: ...
 
@@ -147,7 +150,7 @@ def stream_outcomes(
     detector: Detector,
     windows: Iterable[list[WorkItem]],
     *,
-    batch_size: int = 8,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     workers: int = 0,
     threshold: float | None = None,
     prefetch: int = 2,

@@ -152,7 +152,7 @@ def test_cli_with_a_fake_detector(cocoglide, cocoglide_records, tmp_path, monkey
         name = "fake-ones"
         sha256 = "0" * 64
         device = "cpu"
-        image_thresholds = (0.5, 0.5)
+        threshold, image_thresholds, max_pixels = 0.5, (0.5, 0.5), 10**8
 
         @classmethod
         def load(cls, path=None, device="auto"):
@@ -238,7 +238,7 @@ def test_baseline_rows_score_the_predict_everything_floor(tmp_path, capsys, monk
 
     class Everything:
         name, sha256, device = "ones", None, "cpu"
-        image_thresholds = (0.5, 0.5)
+        threshold, image_thresholds, max_pixels = 0.5, (0.5, 0.5), 10**8
 
         def predict(self, image):
             from deal.inference.detection import Detection
@@ -278,3 +278,6 @@ def test_benchmark_batches_are_deal_detects():
     detect_default = parser.get_default("batch_size")
     assert detect_default == cli_benchmark.DEFAULT_BATCH_SIZE
     assert inspect.signature(run_detection).parameters["batch_size"].default == detect_default
+    from deal.inference.streaming import DEFAULT_BATCH_SIZE
+
+    assert DEFAULT_BATCH_SIZE == detect_default

@@ -9,6 +9,9 @@ detect_vs_forward() measures, in one process and on the same images:
   tiling, every default output written, records, results files), into a fresh folder.
 
 ratio = detect images/s / forward images/s: 1.0 means the pipeline costs nothing beyond its model.
+
+benchmark_vs_detect() measures `deal benchmark` (the same maps plus every metric) against `deal detect` on
+one dataset's images: ratio = benchmark images/s / detect images/s.
 """
 
 from __future__ import annotations
@@ -85,5 +88,40 @@ def detect_vs_forward(
         "forward_images_per_s": forward_ips,
         "detect_images_per_s": detect_ips,
         "ratio": detect_ips / forward_ips,
+        "failed": summary.n_failed,
+    }
+
+
+def benchmark_vs_detect(
+    dataset: str, detector: Detector, *, batch_size: int = 8, workers: int = 2
+) -> dict[str, Any]:
+    """One row: `deal benchmark` (maps through deal detect's path + every metric, exact best F1 and AUC
+    included) and `deal detect` end to end, on the images of one dataset (NAME=PATH or PATH)."""
+    from deal.evaluation.datasets import load_datasets, parse_dataset_specs
+    from deal.evaluation.detector_benchmark import benchmark_detector
+
+    datasets = load_datasets(parse_dataset_specs([dataset]))
+    records = [r for recs in datasets.values() for r in recs]
+    detector.heatmaps([load_any(records[0].image).array], batch_size)  # untimed warm-up
+    t0 = time.perf_counter()
+    benchmark_detector(detector, datasets, batch_size=batch_size)
+    benchmark_s = time.perf_counter() - t0
+    with tempfile.TemporaryDirectory(prefix="deal-speed-") as out:
+        t0 = time.perf_counter()
+        summary = run_detection(
+            [r.image for r in records], out, detector, batch_size=batch_size, workers=workers, quiet=True
+        )
+        detect_s = time.perf_counter() - t0
+    n = len(records)
+    benchmark_ips, detect_ips = n / benchmark_s, summary.n_processed / detect_s
+    return {
+        "row": "benchmark-vs-detect",
+        "inputs": dataset,
+        "images": n,
+        "batch": batch_size,
+        "workers": workers,
+        "benchmark_images_per_s": benchmark_ips,
+        "detect_images_per_s": detect_ips,
+        "ratio": benchmark_ips / detect_ips,
         "failed": summary.n_failed,
     }

@@ -29,9 +29,12 @@ Failed configurations are recorded with their error (exit code 1); the others st
 
 Is deal detect bounded by its model? --pipeline INPUT (repeatable: a folder, file or quoted glob) measures
 instead, with a real detector (--detector, default the bundled one): the bare model forward on exactly the
-batches and tiles a deal detect run makes of those images, deal detect end to end on them, and the ratio.
+batches and tiles a deal detect run makes of those images, deal detect end to end on them, and the ratio
+(detect / forward). --benchmark-dataset NAME=PATH measures deal benchmark (the same maps and every
+metric) against deal detect on a dataset's images (ratio benchmark / detect).
 
-  deal benchmark-speed --pipeline ../shared/data/natural/BSDS500/test --batch-size 8 --out pipeline.json
+  deal benchmark-speed --pipeline ../shared/data/natural/BSDS500/test --out pipeline.json
+  deal benchmark-speed --benchmark-dataset CocoGlide=../shared/data/fixtures/CocoGlide --out pipeline.json
 """
 
 
@@ -83,6 +86,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="INPUT",
         help="measure deal detect vs the bare model forward on these images instead (repeatable: one row each)",
     )
+    p.add_argument(
+        "--benchmark-dataset",
+        action="append",
+        metavar="NAME=PATH",
+        help="measure deal benchmark vs deal detect on this dataset's images instead (repeatable: one row each)",
+    )
     p.add_argument("--detector", metavar="FILE", help="--pipeline: detector file (default: the bundled one)")
     p.add_argument("--batch-size", type=int, default=8, metavar="N", help="--pipeline: deal detect's (default: 8)")
     p.add_argument("--workers", type=int, default=2, metavar="N", help="--pipeline: decoding threads (default: 2)")
@@ -116,33 +125,45 @@ def command_line(args: argparse.Namespace, image_size: int) -> str:
 
 
 def run_pipeline(args: argparse.Namespace) -> int:
-    """--pipeline: one detect-vs-forward row per INPUT."""
+    """--pipeline / --benchmark-dataset: one row per INPUT or dataset."""
     import shlex
 
     import torch
 
     from benchmarks.hardware import describe_hardware
-    from benchmarks.pipeline import detect_vs_forward
+    from benchmarks.pipeline import benchmark_vs_detect, detect_vs_forward
     from deal.fileio import write_json
     from deal.inference.detector import Detector
 
+    threads_before = torch.get_num_threads()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    detector = Detector.load(args.detector, "cpu" if args.device == "auto" else args.device)
-    rows = [
-        detect_vs_forward([inp], detector, batch_size=args.batch_size, workers=args.workers) for inp in args.pipeline
-    ]
-    print(f"{'inputs':<48} {'images':>6} {'tiles':>6} {'forward img/s':>13} {'detect img/s':>12} {'ratio':>6}")
+    try:
+        detector = Detector.load(args.detector, args.device)
+        settings = {"batch_size": args.batch_size, "workers": args.workers}
+        rows = [detect_vs_forward([inp], detector, **settings) for inp in args.pipeline or []]
+        rows += [benchmark_vs_detect(spec, detector, **settings) for spec in args.benchmark_dataset or []]
+        threads = torch.get_num_threads()
+    finally:
+        torch.set_num_threads(threads_before)
+    print(f"{'row':<20} {'inputs':<40} {'images':>6} {'img/s':>8} {'vs':>8} {'ratio':>6}")
     for r in rows:
-        print(
-            f"{r['inputs'][-48:]:<48} {r['images']:>6} {r['model_inputs']:>6} {r['forward_images_per_s']:>13.3f} "
-            f"{r['detect_images_per_s']:>12.3f} {r['ratio']:>6.2f}"
+        ips, ref = (
+            (r["detect_images_per_s"], r["forward_images_per_s"])
+            if r["row"] == "detect-vs-forward"
+            else (r["benchmark_images_per_s"], r["detect_images_per_s"])
         )
+        print(f"{r['row']:<20} {r['inputs'][-40:]:<40} {r['images']:>6} {ips:>8.3f} {ref:>8.3f} {r['ratio']:>6.2f}")
     result = {
-        "command": shlex.join(["deal", "benchmark-speed", *sum((["--pipeline", i] for i in args.pipeline), [])]),
+        "command": shlex.join(
+            ["deal", "benchmark-speed"]
+            + [a for i in args.pipeline or [] for a in ("--pipeline", i)]
+            + [a for d in args.benchmark_dataset or [] for a in ("--benchmark-dataset", d)]
+            + ["--batch-size", str(args.batch_size), "--workers", str(args.workers)]
+        ),
         "detector": detector.name,
         "device": str(detector.device),
-        "threads": torch.get_num_threads(),
+        "threads": threads,
         "hardware": describe_hardware(detector.device),
         "rows": rows,
     }
@@ -156,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
 
     from deal.cli.main import UsageError
 
-    if args.pipeline:
+    if args.pipeline or args.benchmark_dataset:
         return run_pipeline(args)
     try:
         batch_sizes = [int(b) for b in _csv(args.batch_sizes)]

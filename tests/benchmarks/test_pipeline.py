@@ -17,10 +17,17 @@ from deal.cli.main import main
 def folders(tmp_path_factory) -> dict[str, str]:
     rng = np.random.default_rng(0)
     small, large = tmp_path_factory.mktemp("small"), tmp_path_factory.mktemp("large")
+    dataset = tmp_path_factory.mktemp("dataset")
+    (dataset / "images").mkdir()
+    (dataset / "masks").mkdir()
     for i in range(3):
         Image.fromarray(rng.integers(0, 256, (96, 96, 3), dtype=np.uint8)).save(small / f"{i}.png")
         Image.fromarray(rng.integers(0, 256, (150, 200, 3), dtype=np.uint8)).save(large / f"{i}.jpg", quality=90)
-    return {"small": str(small), "large": str(large)}
+        Image.fromarray(rng.integers(0, 256, (64, 80, 3), dtype=np.uint8)).save(dataset / "images" / f"{i}.png")
+        mask = np.zeros((64, 80), np.uint8)
+        mask[10:30, 20:50] = 255
+        Image.fromarray(mask).save(dataset / "masks" / f"{i}.png")
+    return {"small": str(small), "large": str(large), "dataset": f"toy={dataset}"}
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +52,13 @@ def test_pipeline_rows_count_the_tiles_detect_runs(folders, detector_file, tmp_p
     with contextlib.redirect_stdout(buf):
         rc = main([
             "benchmark-speed", "--pipeline", folders["small"], "--pipeline", folders["large"],
+            "--benchmark-dataset", folders["dataset"],
             "--detector", str(detector_file), "--batch-size", "4", "--workers", "1", "--threads", "1",
             "--out", str(out),
         ])  # fmt: skip
     assert rc == 0
     result = json.loads(out.read_text())
-    small, large = result["rows"]
+    small, large, bench = result["rows"]
     # 96x96 under the 128 px tile: one model input per image; 150x200: 2 x 2 tiles per image, 12 in all,
     # in batches of 4 shared across images.
     assert (small["images"], small["model_inputs"], small["batches"]) == (3, 3, 1)
@@ -58,4 +66,7 @@ def test_pipeline_rows_count_the_tiles_detect_runs(folders, detector_file, tmp_p
     for row in (small, large):
         assert row["failed"] == 0
         assert row["ratio"] == pytest.approx(row["detect_images_per_s"] / row["forward_images_per_s"])
+    assert (bench["row"], bench["images"], bench["failed"]) == ("benchmark-vs-detect", 3, 0)
+    assert bench["ratio"] == pytest.approx(bench["benchmark_images_per_s"] / bench["detect_images_per_s"])
     assert "ratio" in buf.getvalue() and result["threads"] == 1
+    assert "--benchmark-dataset" in result["command"]

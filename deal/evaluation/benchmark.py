@@ -40,7 +40,7 @@ from deal.evaluation.report import COLUMN_TITLES, markdown_table
 from deal.evaluation.system import hardware_string, peak_memory, reset_peak_memory
 from deal.fileio import atomic_write_text, write_json
 from deal.metrics import functional as MF
-from deal.metrics.localization import METRIC_KEYS, LocalizationMetrics
+from deal.metrics.localization import METRIC_KEYS, LocalizationMetrics, one_cpu_thread
 
 PredictFn = Callable[[np.ndarray], tuple[np.ndarray, float | None]]
 HEADLINE_METRICS: tuple[str, ...] = ("pixel_f1", "pixel_auc")
@@ -89,13 +89,14 @@ class F1AtThresholds:
         if label != 1:
             return
         gt = MF.binarize_target(target)
-        for key, t in self.thresholds.items():
-            f1 = float(
-                MF.pixel_f1(probs, gt, t, inverted_max=self.inverted_max, border_band=self.border_band)
-            )
-            if f1 == f1:  # not NaN
-                self.sums[key] += f1
-                self.counts[key] += 1
+        with one_cpu_thread():
+            for key, t in self.thresholds.items():
+                f1 = float(
+                    MF.pixel_f1(probs, gt, t, inverted_max=self.inverted_max, border_band=self.border_band)
+                )
+                if f1 == f1:  # not NaN
+                    self.sums[key] += f1
+                    self.counts[key] += 1
 
     def compute(self) -> dict[str, float]:
         return {k: self.sums[k] / self.counts[k] if self.counts[k] else float("nan") for k in self.thresholds}

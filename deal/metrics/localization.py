@@ -29,8 +29,9 @@ scores F1 = 0. The image score is deal.metrics.image_score (mean of the top 1% o
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,20 @@ from torchmetrics.utilities import dim_zero_cat
 
 from deal.metrics import functional as MF
 from deal.metrics.image_score import check_image_thresholds, image_score
+
+
+@contextlib.contextmanager
+def one_cpu_thread() -> Iterator[None]:
+    """Runs the block with one intra-op CPU thread (many small tensor ops: threads only add barrier waits)."""
+    n = torch.get_num_threads()
+    if n == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
 
 METRIC_KEYS: tuple[str, ...] = (
     "pixel_f1",
@@ -208,6 +223,18 @@ class LocalizationMetrics(Metric):
                 A label-0 image whose GT has edited pixels is an error.
             scores: ``(B,)`` image scores for ``image_auc``/``image_bacc``; default: image_score of each map.
         """
+        # Per-image metrics are many small tensor ops; on the CPU, intra-op threads only add barrier waits
+        # (measured under load on 2 cores: 0.43 s per 256x256 image with 2 threads, 0.024 s with 1).
+        with one_cpu_thread():
+            self._update(probs, targets, labels, scores)
+
+    def _update(
+        self,
+        probs: Tensor | Sequence[Tensor],
+        targets: Tensor | Sequence[Tensor],
+        labels: Tensor | Sequence[int] | None,
+        scores: Tensor | Sequence[float] | None,
+    ) -> None:
         maps = _as_maps(probs, "probs")
         gts = _as_maps(targets, "targets")
         if len(maps) != len(gts):

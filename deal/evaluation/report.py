@@ -21,6 +21,9 @@ COLUMN_TITLES: dict[str, str] = {
     "false_alarm_area": "false alarm",
     "n_edited": "edited",
     "n_authentic": "authentic",
+    "verdict_edited": "called edited",
+    "verdict_inconclusive": "called inconclusive",
+    "verdict_authentic": "called authentic",
     "images_per_s": "img/s",
 }
 

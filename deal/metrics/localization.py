@@ -20,6 +20,8 @@ image_inconclusive  fraction of images whose score falls in [low, high): the ver
 false_alarm_area    mean fraction of pixels with ``prob > threshold`` on authentic images; NaN if none
 n_edited            images with label 1
 n_authentic         images with label 0
+verdict_*           how many images (edited and authentic together) get each verdict at ``image_thresholds``:
+                    the counts deal detect reports for the same images
 =================== =====================================================================================
 
 A per-image value that is undefined (NaN: an edited image whose GT is empty, or whose GT vanishes
@@ -69,6 +71,9 @@ METRIC_KEYS: tuple[str, ...] = (
     "false_alarm_area",
     "n_edited",
     "n_authentic",
+    "verdict_edited",
+    "verdict_inconclusive",
+    "verdict_authentic",
 )
 
 # The per-image values averaged over edited images (states <key>_sum and <key>_count).
@@ -321,7 +326,17 @@ class LocalizationMetrics(Metric):
             "false_alarm_area": float(self.false_alarm_sum) / n_authentic if n_authentic else math.nan,
             "n_edited": int(self.n_edited),
             "n_authentic": n_authentic,
+            **_verdict_counts(scores, self.image_thresholds),
         }
+
+
+def _verdict_counts(scores: Tensor, thresholds: tuple[float, float]) -> dict[str, int]:
+    edited, authentic = MF.image_decisions(scores, *thresholds)
+    return {
+        "verdict_edited": int(edited.sum()),
+        "verdict_inconclusive": int((~edited & ~authentic).sum()),
+        "verdict_authentic": int(authentic.sum()),
+    }
 
 
 def _inconclusive_fraction(scores: Tensor, thresholds: tuple[float, float]) -> float:

@@ -163,3 +163,17 @@ def test_maps_for_edited_images_only(bench, detect_out, cocoglide, tmp_path, cap
     for p in (npz[0], npz[3]):
         assert p.name.removesuffix(".png.npz") in err
     assert not math.isnan(expected["image_auc"])
+
+
+def test_detect_verdict_counts_equal_the_benchmark_ones(bench, detect_out):
+    """The 16 edited + 16 authentic fixture images: deal detect's verdicts, counted, are the benchmark's."""
+    from collections import Counter
+
+    records = _records(detect_out)
+    assert len(records) == 32
+    counted = Counter(r["verdict"] for r in records)
+    m = _clean_row(bench)
+    assert (m["verdict_edited"], m["verdict_inconclusive"], m["verdict_authentic"]) == (
+        counted["edited"], counted["inconclusive"], counted["authentic"]
+    )
+    assert sum(counted.values()) == m["n_edited"] + m["n_authentic"] == 32

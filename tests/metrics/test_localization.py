@@ -41,11 +41,17 @@ def test_keys_and_hand_values():
     # pooled over all three images: TP 2, FP 2 + 0 + 1, FN 2 + 2 -> 4 / (4 + 3 + 4)
     assert out["pixel_f1_dataset"] == pytest.approx(4 / 11)
     assert out["false_alarm_area"] == 0.5
-    # image scores = map maxima .9, 0, .7 for labels 1, 1, 0: pairs (.9 > .7) only -> 1/2
+    # image scores (under 100 pixels: the maxima) .9, 0, .7 for labels 1, 1, 0: pairs (.9 > .7) only -> 1/2
     assert out["image_auc"] == 0.5
-    # score > .5: predicted 1, 0, 1 -> TPR 1/2, TNR 0
-    assert out["image_bacc"] == 0.25
+    # verdict at (0.5, 0.5): edited, authentic, edited -> TPR 1/2, TNR 0; nothing inconclusive
+    assert out["image_bacc"] == 0.25 and out["image_inconclusive"] == 0.0
     assert (out["n_edited"], out["n_authentic"]) == (2, 1)
+    assert (out["verdict_edited"], out["verdict_inconclusive"], out["verdict_authentic"]) == (2, 0, 1)
+    wide = LocalizationMetrics(image_thresholds=(0.5, 0.8))
+    wide.update(probs, gts, torch.tensor([1, 1, 0]))
+    out = wide.compute()  # .9 edited, 0 authentic, .7 inconclusive
+    assert (out["verdict_edited"], out["verdict_inconclusive"], out["verdict_authentic"]) == (1, 1, 1)
+    assert out["image_bacc"] == pytest.approx(0.25) and out["image_inconclusive"] == pytest.approx(1 / 3)
 
 
 @pytest.mark.parametrize(

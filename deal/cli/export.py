@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "write a detector file (.safetensors) from a training checkpoint, threshold calibrated on validation data"
+HELP = (
+    "write a detector file (.safetensors) from a training checkpoint, threshold calibrated on validation data"
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,8 +26,14 @@ def run(args: argparse.Namespace) -> int:
     from deal.training.export import export_checkpoint
 
     path, info = export_checkpoint(
-        args.checkpoint, args.out, name=args.name, val=args.val, val_split=args.val_split,
-        threshold=args.threshold, limit=args.limit, device=args.device,
+        args.checkpoint,
+        args.out,
+        name=args.name,
+        val=args.val,
+        val_split=args.val_split,
+        threshold=args.threshold,
+        limit=args.limit,
+        device=args.device,
     )
     print(json.dumps({"detector": str(path), **info}, indent=2))
     return 0

@@ -20,6 +20,7 @@ Inputs and the output folder must be on a filesystem that every node mounts unde
 from __future__ import annotations
 
 import copy
+import itertools
 import logging
 import os
 from dataclasses import dataclass
@@ -101,7 +102,7 @@ class DetectWorker:
 
     def __init__(
         self,
-        detector: Detector,
+        detector_ref: list[Any],
         device: str,
         out_dir: Path,
         root: Path,
@@ -114,10 +115,15 @@ class DetectWorker:
         decoders: int,
         writers: int,
     ) -> None:
+        import ray
         import torch
 
         from deal.inference.devices import resolve_device
         from deal.inference.run_folder import _Run
+
+        # The detector comes wrapped in a list, so Ray leaves it to this constructor to fetch (a restarted
+        # actor fetches it again; the driver holds it until the run ends).
+        detector: Detector = ray.get(detector_ref[0])
 
         if os.path.isdir(cwd):  # relative inputs and output folder, as the driver sees them
             os.chdir(cwd)
@@ -216,7 +222,13 @@ def execute_on_ray(
     from ray.exceptions import RayError
     from ray.util import ActorPool
 
+    todo = (window for window in windows if any(w.wanted for w in window))
+    first = next(todo, None)
+    if first is None:  # everything done already (or failed while listing): no cluster needed
+        run.done_upto = len(run.items)
+        return
     started = _connect(ray, options.address)
+    actors: list[Any] = []
     try:
         det = run.det
         gpus = options.gpus_per_worker
@@ -231,9 +243,9 @@ def execute_on_ray(
             max_task_retries=1,
         )
         detector_ref = ray.put(_portable(det))
-        actors = [
+        actors += [  # stopped when the run ends, whatever happens
             actor_class.remote(
-                detector_ref,
+                [detector_ref],
                 device,
                 run.out,
                 run.root,
@@ -271,9 +283,7 @@ def execute_on_ray(
             run.done_upto = min(outstanding, default=next_start)
             run.interim_results(upto=run.done_upto)
 
-        for window in windows:
-            if not any(w.wanted for w in window):
-                continue
+        for window in itertools.chain([first], todo):
             items = {w.index: run.items[w.index] for w in window}
             outstanding[window[0].index] = window
             next_start = window[-1].index + 1
@@ -293,5 +303,7 @@ def execute_on_ray(
                     progress.advance(failed=1)
         run.done_upto = len(run.items)
     finally:
+        for actor in actors:
+            ray.kill(actor, no_restart=True)
         if started:
             ray.shutdown()

@@ -98,11 +98,14 @@ def _portable(detector: Detector) -> Detector:
 
 
 class DetectWorker:
-    """A Ray actor: one Detector, and the local engine's window code writing into the output folder."""
+    """A Ray actor: one Detector, and the local engine's window code writing into the output folder.
+
+    The detector reaches it as an object reference wrapped in a list, with every call, and is fetched
+    once: so a restarted actor fetches it again, and its constructor holds no object-store argument.
+    """
 
     def __init__(
         self,
-        detector_ref: list[Any],
         device: str,
         out_dir: Path,
         root: Path,
@@ -115,42 +118,48 @@ class DetectWorker:
         decoders: int,
         writers: int,
     ) -> None:
-        import ray
         import torch
-
-        from deal.inference.devices import resolve_device
-        from deal.inference.run_folder import _Run
-
-        # The detector comes wrapped in a list, so Ray leaves it to this constructor to fetch (a restarted
-        # actor fetches it again; the driver holds it until the run ends).
-        detector: Detector = ray.get(detector_ref[0])
 
         if os.path.isdir(cwd):  # relative inputs and output folder, as the driver sees them
             os.chdir(cwd)
         torch.set_num_threads(threads)
-        detector = copy.copy(detector)
-        detector.device = resolve_device(device)
-        detector.model = detector.model.to(detector.device).eval()
-        self.run = _Run({}, root, out_dir, detector, kinds, report, overwrite=True)
+        self.device, self.settings = device, (root, out_dir, kinds, report)
         self.batch_size, self.decoders, self.writers = batch_size, decoders, writers
+        self.run: _Run | None = None
 
-    def ready(self) -> str:
-        """deal's version in this actor (the driver checks it matches its own)."""
+    def _setup(self, detector_ref: list[Any]) -> _Run:
+        if self.run is None:
+            import ray
+
+            from deal.inference.devices import resolve_device
+            from deal.inference.run_folder import _Run
+
+            detector = copy.copy(ray.get(detector_ref[0]))
+            detector.device = resolve_device(self.device)
+            detector.model = detector.model.to(detector.device).eval()
+            root, out_dir, kinds, report = self.settings
+            self.run = _Run({}, root, out_dir, detector, kinds, report, overwrite=True)
+        return self.run
+
+    def ready(self, detector_ref: list[Any]) -> str:
+        """Loads the detector; deal's version in this actor (the driver checks it matches its own)."""
         from deal import __version__
 
+        self._setup(detector_ref)
         return __version__
 
     def process(
-        self, window: list[WorkItem], items: Mapping[int, InputFile]
+        self, window: list[WorkItem], items: Mapping[int, InputFile], detector_ref: list[Any]
     ) -> tuple[int, list[tuple[int, dict[str, Any]]]]:
         """One window -> (its first index, [(index, record)] for its wanted inputs, in order)."""
         from deal.inference.run_folder import process_windows
 
-        self.run.items = items
+        run = self._setup(detector_ref)
+        run.items = items
         records: list[tuple[int, dict[str, Any]]] = []
         try:
             process_windows(
-                self.run,
+                run,
                 [window],
                 lambda index, record: records.append((index, record)),
                 batch_size=self.batch_size,
@@ -162,7 +171,7 @@ class DetectWorker:
             records += [
                 (
                     w.index,
-                    self.run.base_record(
+                    run.base_record(
                         items[w.index],
                         error=f"{items[w.index].path}: failed in a Ray worker: {type(err).__name__}: {err}",
                     ),
@@ -245,7 +254,6 @@ def execute_on_ray(
         detector_ref = ray.put(_portable(det))
         actors += [  # stopped when the run ends, whatever happens
             actor_class.remote(
-                [detector_ref],
                 device,
                 run.out,
                 run.root,
@@ -260,7 +268,7 @@ def execute_on_ray(
             for _ in range(n_actors)
         ]
         try:
-            versions = set(ray.get([a.ready.remote() for a in actors]))
+            versions = set(ray.get([a.ready.remote([detector_ref]) for a in actors]))
         except RayError as err:
             raise RayClusterError(f"the Ray workers cannot start: {err}") from err
         if versions != {deal.__version__}:
@@ -287,7 +295,7 @@ def execute_on_ray(
             items = {w.index: run.items[w.index] for w in window}
             outstanding[window[0].index] = window
             next_start = window[-1].index + 1
-            pool.submit(lambda actor, job: actor.process.remote(*job), (window, items))
+            pool.submit(lambda actor, job: actor.process.remote(*job, [detector_ref]), (window, items))
             while len(outstanding) >= 2 * n_actors and pool.has_next():
                 collect()
         while pool.has_next():

@@ -180,7 +180,7 @@ def test_a_worker_killed_mid_run_is_replaced_and_its_window_redone(
             batch_size=BATCH,
             quiet=True,
             engine="ray",
-            ray_options=RayOptions(workers=2),
+            ray_options=RayOptions(workers=1),  # one actor (imports are the slow part on 2 CPUs)
         )
 
     thread = threading.Thread(target=run)
@@ -205,7 +205,7 @@ def test_a_worker_killed_mid_run_is_replaced_and_its_window_redone(
 def test_a_killed_driver_is_resumed(ray_address, inputs, detector_file, local_tree, tmp_path):
     _wait_for_no_workers()
     out = tmp_path / "out"
-    argv = [*_args(inputs, detector_file), "--out", str(out), "--engine", "ray", "--workers", "2"]
+    argv = [*_args(inputs, detector_file), "--out", str(out), "--engine", "ray", "--workers", "1"]
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), OMP_NUM_THREADS="1")
     proc = subprocess.Popen(
         [sys.executable, "-m", "deal.cli.main", "detect", *argv, "--address", ray_address], env=env

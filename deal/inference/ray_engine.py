@@ -118,8 +118,14 @@ class DetectWorker:
         decoders: int,
         writers: int,
     ) -> None:
-        import torch
+        import warnings
 
+        import torch
+        from PIL import Image
+
+        # As in `deal detect`: oversized images are refused with a clear message, Pillow's warning would
+        # only repeat it (on the driver's stderr, where Ray forwards the actors' output).
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         if os.path.isdir(cwd):  # relative inputs and output folder, as the driver sees them
             os.chdir(cwd)
         torch.set_num_threads(threads)
@@ -197,9 +203,14 @@ def _connect(ray: Any, address: str | None) -> bool:
 
 
 def _actor_count(ray: Any, options: RayOptions, gpus: float) -> int:
+    resources = ray.cluster_resources()
+    if gpus > resources.get("GPU", 0):  # the actors would wait for ever
+        raise RayClusterError(
+            f"the Ray cluster has {resources.get('GPU', 0):g} GPUs and each worker needs {gpus:g} "
+            "(--gpus-per-worker)"
+        )
     if options.workers is not None:
         return options.workers
-    resources = ray.cluster_resources()
     if gpus > 0:
         return max(1, int(resources.get("GPU", 0) // gpus))
     return max(1, int(resources.get("CPU", 1) // options.cpus_per_worker))

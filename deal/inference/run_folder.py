@@ -10,6 +10,10 @@ same device, and the same results.jsonl but for `seconds`.
 
 results.jsonl and results.csv (one row per input, in input order) are rewritten atomically at the end,
 and during long runs every few minutes with the inputs done so far.
+
+Two engines share the listing and resumption (input_windows) and the per-window work (process_windows:
+decode, analyse, write outputs and record): "local" runs it here, "ray" on a pool of Ray actors
+(deal.inference.ray_engine).
 """
 
 from __future__ import annotations

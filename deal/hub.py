@@ -62,9 +62,7 @@ def sam_checkpoint_path(size: str, extra_dir: str | os.PathLike | None = None) -
     found = find_weights(name, extra_dir)
     if found is None:
         looked = ", ".join(str(d) for d in weights_dirs(extra_dir))
-        raise FileNotFoundError(
-            f"SAM checkpoint {name} not found (looked in {looked}); run: deal weights fetch {size}"
-        )
+        raise FileNotFoundError(f"SAM checkpoint {name} not found (looked in {looked}); run: deal weights fetch {size}")
     return found
 
 
@@ -103,12 +101,9 @@ def fetch(
     sha, md5 = hashlib.sha256(), hashlib.md5()
     with urllib.request.urlopen(url, timeout=timeout) as response, atomic_path(target) as tmp:
         total = int(response.headers.get("Content-Length") or 0) or None
-        with (
-            open(tmp, "wb") as f,
-            tqdm(
-                total=total, unit="B", unit_scale=True, desc=name, disable=not progress, file=sys.stderr
-            ) as bar,
-        ):
+        with open(tmp, "wb") as f, tqdm(
+            total=total, unit="B", unit_scale=True, desc=name, disable=not progress, file=sys.stderr
+        ) as bar:
             while chunk := response.read(1 << 20):
                 f.write(chunk)
                 sha.update(chunk)

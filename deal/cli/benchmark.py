@@ -128,11 +128,7 @@ def run(args: argparse.Namespace) -> int:
 
     predictor = _detector_predictor(detector, args.batch_size)
     # The same metric convention for the detector's rows and the --baseline rows.
-    convention = {
-        "threshold": args.threshold,
-        "inverted_max": args.inverted_max,
-        "border_band": args.border_band,
-    }
+    convention = {"threshold": args.threshold, "inverted_max": args.inverted_max, "border_band": args.border_band}
     try:
         report = run_benchmark(
             predictor,
@@ -154,9 +150,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"deal benchmark: error: {err}", file=sys.stderr)
         return 1
     if args.baseline:
-        floor = run_benchmark(
-            _predict_everything, records, [], **convention, limit=args.limit, seed=args.seed
-        )
+        floor = run_benchmark(_predict_everything, records, [], **convention, limit=args.limit, seed=args.seed)
         for row in floor["results"]:
             row.update(perturbation="baseline", strength=None, label="predict-everything")
         report["results"] += floor["results"]

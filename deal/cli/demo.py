@@ -61,9 +61,7 @@ def run(args: argparse.Namespace) -> int:
     f1s, floors = [], []
     for stem, history in names:
         true = torch.from_numpy(cv2.imread(str(truth / f"{stem}.png"), cv2.IMREAD_GRAYSCALE) > 127)
-        pred = torch.from_numpy(
-            cv2.imread(str(out / "results" / f"{stem}.png.mask.png"), cv2.IMREAD_GRAYSCALE) / 255.0
-        )
+        pred = torch.from_numpy(cv2.imread(str(out / "results" / f"{stem}.png.mask.png"), cv2.IMREAD_GRAYSCALE) / 255.0)
         f1 = float(pixel_f1(pred, true, 0.5))
         a = float(true.float().mean())
         floor = 2 * a / (1 + a)  # F1 of flagging every pixel
@@ -72,8 +70,6 @@ def run(args: argparse.Namespace) -> int:
         floors.append(floor)
         print(f"{stem:<22} {f1:6.3f} {floor:12.3f} {score:6.3f}  {history.split('|', 3)[-1]}")
     print(f"{'mean':<22} {np.mean(f1s):6.3f} {np.mean(floors):12.3f}")
-    print(
-        f"detector: {detector.name} (threshold {detector.threshold:.3f}); {summary.images_per_second:.1f} images/s"
-    )
+    print(f"detector: {detector.name} (threshold {detector.threshold:.3f}); {summary.images_per_second:.1f} images/s")
     print(f"report: {(out / 'results' / 'report.html').resolve()}")
     return summary.exit_code

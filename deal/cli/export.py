@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-HELP = (
-    "write a detector file (.safetensors) from a training checkpoint, threshold calibrated on validation data"
-)
+HELP = "write a detector file (.safetensors) from a training checkpoint, threshold calibrated on validation data"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,14 +24,8 @@ def run(args: argparse.Namespace) -> int:
     from deal.training.export import export_checkpoint
 
     path, info = export_checkpoint(
-        args.checkpoint,
-        args.out,
-        name=args.name,
-        val=args.val,
-        val_split=args.val_split,
-        threshold=args.threshold,
-        limit=args.limit,
-        device=args.device,
+        args.checkpoint, args.out, name=args.name, val=args.val, val_split=args.val_split,
+        threshold=args.threshold, limit=args.limit, device=args.device,
     )
     print(json.dumps({"detector": str(path), **info}, indent=2))
     return 0

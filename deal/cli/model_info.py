@@ -14,9 +14,7 @@ the configured input size, the base SAM checkpoint's sha256 and its ignored / mi
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="model config YAML (configs/mfpt_vit_b.yaml) or a training config")
-    p.add_argument(
-        "--sam-checkpoint", help="official-format SAM checkpoint (default: the official file if present)"
-    )
+    p.add_argument("--sam-checkpoint", help="official-format SAM checkpoint (default: the official file if present)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -63,26 +61,15 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(info, indent=2))
     else:
         parts = info["parts"]
-        print(
-            f"model       {config.encoder}, input policy {config.input_policy}, image size {config.image_size}"
-        )
+        print(f"model       {config.encoder}, input policy {config.input_policy}, image size {config.image_size}")
         for name, c in parts.items():
             print(f"  {name:<9} {c['total'] / 1e6:9.3f} M params, {c['trainable'] / 1e6:9.3f} M trainable")
-        print(
-            f"  {'total':<9} {info['params_total'] / 1e6:9.3f} M params, {info['params_trainable'] / 1e6:9.3f} M trainable"
-        )
-        print(
-            f"FLOPs       {info['flops_per_image'] / 1e9:.1f} GFLOP per {config.image_size}x{config.image_size} image"
-        )
+        print(f"  {'total':<9} {info['params_total'] / 1e6:9.3f} M params, {info['params_trainable'] / 1e6:9.3f} M trainable")
+        print(f"FLOPs       {info['flops_per_image'] / 1e9:.1f} GFLOP per {config.image_size}x{config.image_size} image")
         if report:
             print(f"checkpoint  {checkpoint}\n  sha256    {report.sha256}")
-            print(
-                f"  loaded {report.loaded} tensors; ignored {len(report.ignored_keys)}: {', '.join(report.ignored_keys)}"
-            )
+            print(f"  loaded {report.loaded} tensors; ignored {len(report.ignored_keys)}: {', '.join(report.ignored_keys)}")
             print(f"  missing {report.missing_keys or 'none'}; unexpected {report.unexpected_keys or 'none'}")
         else:
-            print(
-                "checkpoint  none given or found (run: deal weights fetch <size>); encoder weights random",
-                file=sys.stderr,
-            )
+            print("checkpoint  none given or found (run: deal weights fetch <size>); encoder weights random", file=sys.stderr)
     return 1 if report and (report.missing_keys or report.unexpected_keys) else 0

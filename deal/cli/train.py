@@ -8,11 +8,7 @@ HELP = "train MFPT with Lightning: deal train --config configs/X.yaml [--trainer
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "lightning_args",
-        nargs=argparse.REMAINDER,
-        help="LightningCLI arguments (--config, --print_config, overrides)",
-    )
+    p.add_argument("lightning_args", nargs=argparse.REMAINDER, help="LightningCLI arguments (--config, --print_config, overrides)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,7 +11,6 @@ from deal.metrics.image_score import TOP_FRACTION, image_score
 
 __all__ = ["TOP_FRACTION", "Detection", "image_score"]
 
-
 @dataclass
 class Detection:
     """What a detector says about one image.

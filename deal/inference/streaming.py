@@ -118,11 +118,7 @@ def _process_window(
                 error = f"{loaded.source}: the detector produced non-finite values (NaN or inf)"
             else:
                 detection = Detection.from_heatmap(
-                    heatmap,
-                    threshold,
-                    source=loaded.source,
-                    notes=loaded.notes,
-                    image_threshold=image_threshold,
+                    heatmap, threshold, source=loaded.source, notes=loaded.notes, image_threshold=image_threshold
                 )
                 inference = detector.inference_mode_of(detection.height, detection.width)
         seconds = load_s + infer_seconds.get(p, 0.0) + time.perf_counter() - t0

@@ -36,15 +36,7 @@ ENCODER_SPECS: dict[str, EncoderSpec] = {
     "vit_l": EncoderSpec(1024, 24, 16, (5, 11, 17, 23), checkpoint="sam_vit_l_0b3195.pth"),
     "vit_h": EncoderSpec(1280, 32, 16, (7, 15, 23, 31), checkpoint="sam_vit_h_4b8939.pth"),
     "tiny": EncoderSpec(
-        192,
-        6,
-        3,
-        (2, 5),
-        window_size=8,
-        neck_dim=128,
-        decoder_mlp_dim=512,
-        decoder_heads=4,
-        pretrain_size=256,
+        192, 6, 3, (2, 5), window_size=8, neck_dim=128, decoder_mlp_dim=512, decoder_heads=4, pretrain_size=256
     ),
 }
 
@@ -82,9 +74,7 @@ class PromptConfig:
             raise ValueError(f"highpass_rate must be in (0, 1), got {self.highpass_rate}")
         lo, hi = self.bandpass
         if not 0.0 <= lo < hi < 1.0:
-            raise ValueError(
-                f"bandpass must be (inner, outer) with 0 <= inner < outer < 1, got {self.bandpass}"
-            )
+            raise ValueError(f"bandpass must be (inner, outer) with 0 <= inner < outer < 1, got {self.bandpass}")
         if self.scale_factor < 1:
             raise ValueError(f"scale_factor must be >= 1, got {self.scale_factor}")
 
@@ -115,9 +105,7 @@ class ModelConfig:
         if self.encoder not in ENCODER_SPECS:
             raise ValueError(f"unknown encoder {self.encoder!r}; choose from {list(ENCODER_SPECS)}")
         if self.input_policy not in INPUT_POLICIES:
-            raise ValueError(
-                f"unknown input_policy {self.input_policy!r}; choose from {list(INPUT_POLICIES)}"
-            )
+            raise ValueError(f"unknown input_policy {self.input_policy!r}; choose from {list(INPUT_POLICIES)}")
         if self.image_size % self.spec.patch_size:
             raise ValueError(f"image_size {self.image_size} is not a multiple of {self.spec.patch_size}")
 

@@ -18,9 +18,7 @@ def _find_model_section(doc: dict[str, Any]) -> dict[str, Any]:
         for candidate in (model.get("init_args", {}).get("config"), model.get("config"), model):
             if isinstance(candidate, dict) and "encoder" in candidate:
                 return candidate
-    raise ValueError(
-        "no model configuration found (expected an `encoder:` key, at the top or under model.config)"
-    )
+    raise ValueError("no model configuration found (expected an `encoder:` key, at the top or under model.config)")
 
 
 def load_model_config(path: str | os.PathLike) -> ModelConfig:

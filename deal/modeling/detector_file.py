@@ -66,9 +66,7 @@ def save_detector(
     from deal.fileio import atomic_path
 
     if model.encoder_frozen and not base_sha256:
-        raise ValueError(
-            "a detector with a frozen pretrained encoder must record base_sha256 of its SAM checkpoint"
-        )
+        raise ValueError("a detector with a frozen pretrained encoder must record base_sha256 of its SAM checkpoint")
     metadata = {
         "format": FORMAT,
         "name": name,
@@ -100,9 +98,7 @@ def read_detector_info(path: str | os.PathLike) -> DetectorInfo:
     except Exception as err:
         raise CheckpointError(f"{path}: not a safetensors detector file: {err}") from err
     if meta.get("format") != FORMAT:
-        raise CheckpointError(
-            f"{path}: not a deal detector file (format {meta.get('format')!r}, expected {FORMAT!r})"
-        )
+        raise CheckpointError(f"{path}: not a deal detector file (format {meta.get('format')!r}, expected {FORMAT!r})")
     return DetectorInfo(
         name=meta["name"],
         config=ModelConfig.from_dict(json.loads(meta["config"])),
@@ -160,9 +156,7 @@ def load_detector(
     expected = set(detector_state_dict(model))
     missing, unexpected = sorted(expected - tensors.keys()), sorted(tensors.keys() - expected)
     if missing or unexpected:
-        raise CheckpointError(
-            f"{path}: tensors do not match its config: missing {missing[:10]}, unexpected {unexpected[:10]}"
-        )
+        raise CheckpointError(f"{path}: tensors do not match its config: missing {missing[:10]}, unexpected {unexpected[:10]}")
     model.load_state_dict(tensors, strict=False)
     model.eval()
     return model, info

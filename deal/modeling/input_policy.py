@@ -76,9 +76,7 @@ def prepare_batch(
         if policy == "sam":
             rh, rw = sam_resized_hw(h, w, image_size)
             if (rh, rw) != (h, w):
-                x = F.interpolate(
-                    x[None], size=(rh, rw), mode="bilinear", align_corners=False, antialias=True
-                )[0]
+                x = F.interpolate(x[None], size=(rh, rw), mode="bilinear", align_corners=False, antialias=True)[0]
             placed = (rh, rw)
         else:
             placed = (h, w)

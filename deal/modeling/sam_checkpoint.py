@@ -50,13 +50,9 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as err:
-        raise CheckpointError(
-            f"{path}: cannot be read as a PyTorch checkpoint (truncated or corrupt?): {err}"
-        ) from err
+        raise CheckpointError(f"{path}: cannot be read as a PyTorch checkpoint (truncated or corrupt?): {err}") from err
     except Exception as err:  # pickle.UnpicklingError for disallowed globals, among others
-        raise CheckpointError(
-            f"{path}: not a plain state dict (refused by weights_only=True loading): {err}"
-        ) from err
+        raise CheckpointError(f"{path}: not a plain state dict (refused by weights_only=True loading): {err}") from err
     if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
         obj = obj["model"]
     elif isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):

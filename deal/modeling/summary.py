@@ -24,12 +24,7 @@ def parameter_counts(model: MFPT) -> dict[str, Any]:
         parts[part]["trainable"] += p.numel() if p.requires_grad else 0
     total = sum(v["total"] for v in parts.values())
     trainable = sum(v["trainable"] for v in parts.values())
-    return {
-        "params_total": total,
-        "params_trainable": trainable,
-        "params_frozen": total - trainable,
-        "parts": parts,
-    }
+    return {"params_total": total, "params_trainable": trainable, "params_frozen": total - trainable, "parts": parts}
 
 
 def flops_per_image(model: MFPT, height: int, width: int | None = None) -> int:

@@ -21,13 +21,7 @@ MONITOR = "val/pixel_f1"
 
 def default_callbacks() -> list:
     return [
-        ModelCheckpoint(
-            monitor=MONITOR,
-            mode="max",
-            save_last=True,
-            filename="best-{epoch}-{step}",
-            auto_insert_metric_name=False,
-        ),
+        ModelCheckpoint(monitor=MONITOR, mode="max", save_last=True, filename="best-{epoch}-{step}", auto_insert_metric_name=False),
         LearningRateMonitor(logging_interval="step"),
     ]
 
@@ -48,21 +42,13 @@ def run_training(args: list[str] | None = None) -> int:
         trainer_defaults={
             "callbacks": default_callbacks(),
             "logger": [
-                {
-                    "class_path": "lightning.pytorch.loggers.CSVLogger",
-                    "init_args": {"save_dir": "runs", "name": "deal"},
-                },
-                {
-                    "class_path": "lightning.pytorch.loggers.TensorBoardLogger",
-                    "init_args": {"save_dir": "runs", "name": "deal_tensorboard"},
-                },
+                {"class_path": "lightning.pytorch.loggers.CSVLogger", "init_args": {"save_dir": "runs", "name": "deal"}},
+                {"class_path": "lightning.pytorch.loggers.TensorBoardLogger", "init_args": {"save_dir": "runs", "name": "deal_tensorboard"}},
             ],
         },
     )
     trainer = cli.trainer
-    trainer.fit(
-        cli.model, datamodule=cli.datamodule, ckpt_path=cli.config.get("ckpt_path"), weights_only=True
-    )
+    trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=cli.config.get("ckpt_path"), weights_only=True)
     callback = trainer.checkpoint_callback
     if callback is not None and callback.dirpath:
         # ModelCheckpoint saves at validation ends only: a run that stops at max_steps between two

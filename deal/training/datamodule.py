@@ -108,9 +108,7 @@ class LocalizationDataModule(L.LightningDataModule):
         hp = self.hparams
         size = None if hp.policy == "native" else (hp.val_size or hp.crop_size)
         transform = build_eval_transform(size, hp.policy)
-        return self._loader(
-            LocalizationDataset(self.val_records, transform), hp.val_batch_size, shuffle=False
-        )
+        return self._loader(LocalizationDataset(self.val_records, transform), hp.val_batch_size, shuffle=False)
 
     def state_dict(self) -> dict[str, Any]:
         return {}

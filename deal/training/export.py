@@ -40,11 +40,8 @@ def predict_records(model: MFPT, records, device: str = "cpu"):
     model.to(device)
     for sample in LocalizationDataset(records):
         batch, placements = prepare_batch(
-            [sample["image"]],
-            policy=model.config.input_policy,
-            image_size=model.config.image_size,
-            patch_size=model.config.spec.patch_size,
-            device=device,
+            [sample["image"]], policy=model.config.input_policy, image_size=model.config.image_size,
+            patch_size=model.config.spec.patch_size, device=device,
         )
         prob = restore(model(batch), placements)[0].sigmoid().cpu()
         yield prob, torch.from_numpy(sample["mask"])
@@ -70,9 +67,7 @@ def export_checkpoint(
         data_hp = ckpt.get("datamodule_hyper_parameters", {})
         paths = val or data_hp.get("val") or data_hp.get("train")
         if not paths:
-            raise ValueError(
-                "no validation data to calibrate the threshold on: pass val paths or a threshold"
-            )
+            raise ValueError("no validation data to calibrate the threshold on: pass val paths or a threshold")
         split = val_split if val else data_hp.get("val_split", val_split)
         records = []
         for p in paths:

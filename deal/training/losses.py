@@ -24,9 +24,7 @@ def dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> t
 LOSSES = ("bce_iou", "bce_dice", "bce")
 
 
-def segmentation_loss(
-    logits: torch.Tensor, target: torch.Tensor, kind: str = "bce_iou", pos_weight: float = 1.0
-) -> torch.Tensor:
+def segmentation_loss(logits: torch.Tensor, target: torch.Tensor, kind: str = "bce_iou", pos_weight: float = 1.0) -> torch.Tensor:
     """BCE-with-logits plus soft IoU (default) or Dice."""
     if kind not in LOSSES:
         raise ValueError(f"unknown loss {kind!r}; choose from {list(LOSSES)}")

@@ -112,10 +112,7 @@ class MFPTModule(L.LightningModule):
         total = max(1, int(self.trainer.estimated_stepping_batches))
         warmup = min(self.hparams.warmup_steps, total // 2)
         schedule = partial(
-            warmup_cosine,
-            warmup_steps=warmup,
-            total_steps=total,
-            min_ratio=self.hparams.min_lr / self.hparams.lr,
+            warmup_cosine, warmup_steps=warmup, total_steps=total, min_ratio=self.hparams.min_lr / self.hparams.lr
         )
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
@@ -132,3 +129,4 @@ def _try_compile(model: torch.nn.Module) -> torch.nn.Module:
 
         warnings.warn(f"torch.compile unavailable, running eager: {err}", stacklevel=2)
         return model
+

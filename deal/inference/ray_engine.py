@@ -289,9 +289,11 @@ def execute_on_ray(
             )
         pool = ActorPool(actors)
         outstanding: dict[int, list[WorkItem]] = {}  # first index -> a window sent and not yet returned
-        next_start = 0
+        next_start, in_pool = 0, 0
 
         def collect() -> None:
+            nonlocal in_pool
+            in_pool -= 1
             try:
                 start, records = pool.get_next_unordered()
             except RayError:  # its actor died twice: the window stays outstanding, failed at the end
@@ -307,7 +309,8 @@ def execute_on_ray(
             outstanding[window[0].index] = window
             next_start = window[-1].index + 1
             pool.submit(lambda actor, job: actor.process.remote(*job, [detector_ref]), (window, items))
-            while len(outstanding) >= 2 * n_actors and pool.has_next():
+            in_pool += 1
+            while in_pool >= 2 * n_actors:  # one window running on each actor, one waiting for it
                 collect()
         while pool.has_next():
             collect()

@@ -11,8 +11,9 @@ device kind, batch size and torch thread count (an actor uses one thread per CPU
 
 Faults: an actor whose process dies is restarted (max_restarts=-1) and the window it was working on is
 redone once (max_task_retries=1); a window whose actor dies twice is recorded as failed, input by input
-(the next run retries it). A killed driver leaves the output folder as a killed local run does: either
-engine resumes it.
+(the next run retries it). A new actor process showing up means one died: the temporary files it may
+have left are removed once the pool is idle. A killed driver leaves the output folder as a killed local
+run does: either engine resumes it.
 
 Inputs and the output folder must be on a filesystem that every node mounts under the same path.
 """
@@ -147,17 +148,17 @@ class DetectWorker:
             self.run = _Run({}, root, out_dir, detector, kinds, report, overwrite=True)
         return self.run
 
-    def ready(self, detector_ref: list[Any]) -> str:
-        """Loads the detector; deal's version in this actor (the driver checks it matches its own)."""
+    def ready(self, detector_ref: list[Any]) -> tuple[str, int]:
+        """Loads the detector; (deal's version in this actor, which the driver checks, its process id)."""
         from deal import __version__
 
         self._setup(detector_ref)
-        return __version__
+        return __version__, os.getpid()
 
     def process(
         self, window: list[WorkItem], items: Mapping[int, InputFile], detector_ref: list[Any]
-    ) -> tuple[int, list[tuple[int, dict[str, Any]]]]:
-        """One window -> (its first index, [(index, record)] for its wanted inputs, in order)."""
+    ) -> tuple[int, list[tuple[int, dict[str, Any]]], int]:
+        """One window -> (its first index, [(index, record)] for its wanted inputs in order, process id)."""
         from deal.inference.run_folder import process_windows
 
         run = self._setup(detector_ref)
@@ -185,7 +186,7 @@ class DetectWorker:
                 for w in window
                 if w.wanted and w.index not in done
             ]
-        return window[0].index, records
+        return window[0].index, records, os.getpid()
 
 
 def _connect(ray: Any, address: str | None) -> bool:
@@ -237,6 +238,7 @@ def execute_on_ray(
         workers, writers: each actor's decoding and writing threads.
     """
     import deal
+    from deal.inference.run_folder import remove_stray_parts
 
     ray = require_ray()
     from ray.exceptions import RayError
@@ -279,9 +281,11 @@ def execute_on_ray(
             for _ in range(n_actors)
         ]
         try:
-            versions = set(ray.get([a.ready.remote([detector_ref]) for a in actors]))
+            started_up = ray.get([a.ready.remote([detector_ref]) for a in actors])
         except RayError as err:
             raise RayClusterError(f"the Ray workers cannot start: {err}") from err
+        versions = {version for version, _ in started_up}
+        pids = {pid for _, pid in started_up}  # a new one: an actor was restarted
         if versions != {deal.__version__}:
             raise RayClusterError(
                 f"the Ray workers run deal {', '.join(sorted(versions))}, this process deal "
@@ -295,9 +299,10 @@ def execute_on_ray(
             nonlocal in_pool
             in_pool -= 1
             try:
-                start, records = pool.get_next_unordered()
+                start, records, pid = pool.get_next_unordered()
             except RayError:  # its actor died twice: the window stays outstanding, failed at the end
                 return
+            pids.add(pid)
             del outstanding[start]
             for index, record in records:
                 run.note(index, record, progress)
@@ -314,6 +319,8 @@ def execute_on_ray(
                 collect()
         while pool.has_next():
             collect()
+        if outstanding or len(pids) > n_actors:  # an actor died: it may have left temporary files
+            remove_stray_parts(run.out)  # (the actors are idle now)
         for window in outstanding.values():
             for w in window:
                 if w.wanted:

@@ -40,13 +40,25 @@ size and thread count; records differ only in `seconds`). Unreadable inputs
 (corrupt, truncated, empty, not an image, over --max-pixels, no permission, missing) are
 reported on stderr and in results.jsonl, and the run goes on.
 
+--engine ray runs the same detection on a pool of Ray workers, each holding one detector, on this
+machine or an existing Ray cluster (--address auto after `ray start --head`, or HOST:PORT): the
+same inputs, outputs (byte for byte, on the same device kind, batch size and threads per worker),
+records and resumption as the local engine; a killed worker's inputs are redone once. Inputs and
+--out must be on a filesystem that every node mounts under the same path.
+
 Exit codes: 0 every input done, 1 some inputs failed (see the error field of results.jsonl),
 2 usage error (no input matched, bad option value, output folder in use by another run).
 """
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders and glob patterns")
+    parser.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders and glob patterns")
+    parser.add_argument(
+        "--inputs-from",
+        metavar="LIST",
+        help="more inputs, listed in a text file (one a line) or a CSV file (its path column, else the "
+        "first); relative entries are relative to the list's folder",
+    )
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
     parser.add_argument(
         "--detector",
@@ -75,7 +87,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--batch-size", type=int, default=8, metavar="N", help="images per batch (default: 8)"
     )
     parser.add_argument(
-        "--workers", type=int, default=None, metavar="N", help="decoding threads (default: min(4, CPU count))"
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="local engine: decoding threads (default: min(4, CPU count)); ray engine: Ray workers, each "
+        "holding one detector (default: the cluster's GPUs / --gpus-per-worker, or its CPUs)",
+    )
+    parser.add_argument(
+        "--engine",
+        default="local",
+        choices=("local", "ray"),
+        help="local: this process (default); ray: a pool of Ray workers on a local or existing Ray "
+        'cluster (pip install "deal-forensics[ray]"; inputs and --out on a filesystem every node sees)',
+    )
+    parser.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="ray engine: the cluster (auto: the one `ray start` made on this node; HOST:PORT of its head); "
+        "default: a new Ray instance on this machine",
+    )
+    parser.add_argument(
+        "--gpus-per-worker",
+        type=float,
+        default=None,
+        metavar="G",
+        help="ray engine: GPUs each worker holds (default: 1 if --device resolves to cuda, else 0)",
     )
     parser.add_argument(
         "--save",
@@ -116,6 +153,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.workers is not None and args.workers < 0:
         raise UsageError(f"--workers must be >= 0, got {args.workers}")
+    if not args.inputs and args.inputs_from is None:
+        raise UsageError("give at least one INPUT or --inputs-from LIST")
+    if args.engine == "ray" and args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be >= 1 with --engine ray, got {args.workers}")
+    if args.engine != "ray" and (args.address is not None or args.gpus_per_worker is not None):
+        raise UsageError("--address and --gpus-per-worker need --engine ray")
+    if args.gpus_per_worker is not None and args.gpus_per_worker < 0:
+        raise UsageError(f"--gpus-per-worker must be >= 0, got {args.gpus_per_worker}")
     if args.max_pixels < 1:
         raise UsageError(f"--max-pixels must be >= 1, got {args.max_pixels}")
 
@@ -123,7 +168,20 @@ def run(args: argparse.Namespace) -> int:
 
     from deal.inference.discovery import NoInputsError
     from deal.inference.outputs import parse_save
+    from deal.inference.ray_engine import RayClusterError
     from deal.inference.run_folder import RunLockedError, run_detection
+
+    ray_options = None
+    if args.engine == "ray":
+        from deal.inference.ray_engine import RayOptions, RayUnavailableError, require_ray
+
+        try:
+            require_ray()
+        except RayUnavailableError as err:
+            raise UsageError(str(err)) from err
+        ray_options = RayOptions(
+            address=args.address, workers=args.workers, gpus_per_worker=args.gpus_per_worker
+        )
 
     try:
         save = parse_save(args.save)
@@ -147,7 +205,10 @@ def run(args: argparse.Namespace) -> int:
         )
     except (ValueError, OSError) as err:  # no such detector file, not a detector, unavailable device
         raise UsageError(str(err)) from err
-    workers = args.workers if args.workers is not None else min(4, os.cpu_count() or 1)
+    if ray_options is not None:
+        workers = 0  # each Ray worker decodes its window itself
+    else:
+        workers = args.workers if args.workers is not None else min(4, os.cpu_count() or 1)
     try:
         summary = run_detection(
             args.inputs,
@@ -159,8 +220,11 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             workers=workers,
             quiet=args.quiet,
+            inputs_from=args.inputs_from,
+            engine=args.engine,
+            ray_options=ray_options,
         )
-    except (NoInputsError, RunLockedError) as err:
+    except (NoInputsError, RunLockedError, RayClusterError) as err:
         raise UsageError(str(err)) from err
     sys.stderr.flush()
     return summary.exit_code

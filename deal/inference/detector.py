@@ -239,12 +239,12 @@ class Detector:
             batch_input, policy=cfg.input_policy, image_size=cfg.image_size, patch_size=self.patch, device=self.device
         )
 
-    def _probabilities(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
-        """HxWx3 uint8 arrays of one padded shape -> HxW float32 probabilities (one forward pass)."""
+    def _logits(self, arrays: list[np.ndarray]) -> list[torch.Tensor]:
+        """HxWx3 uint8 arrays of one padded shape -> HxW float32 logit maps on the CPU (one forward pass)."""
         batch, placements = self.model_input(arrays)
         with torch.inference_mode(), autocast(self.device):
             logits = self.model(batch)
-        return [torch.sigmoid(m).cpu().numpy() for m in restore(logits.float(), placements)]
+        return [m.cpu() for m in restore(logits.float(), placements)]
 
     def plan(self, images: Sequence[np.ndarray], batch_size: int = DEFAULT_BATCH_SIZE) -> tuple[list[Job], list[list[int]]]:
         """The model inputs ("jobs": a whole image, a resized one, or one tile of a large one) of `images`,
@@ -289,13 +289,14 @@ class Detector:
         }
         for batch in batches:
             chunk = [jobs[j] for j in batch]
-            for job, probs in zip(chunk, self._probabilities([job.pixels for job in chunk])):
+            for job, logit in zip(chunk, self._logits([job.pixels for job in chunk])):
                 i = job.image
+                if tuple(logit.shape) != images[i].shape[:2] and job.window is None:  # "resized": logits back
+                    h, w = images[i].shape[:2]
+                    logit = torch.from_numpy(cv2.resize(logit.numpy(), (w, h), interpolation=cv2.INTER_LINEAR))
+                probs = torch.sigmoid(logit).numpy()
                 if job.window is not None:
                     blenders[i].add(job.window, probs)
-                elif probs.shape != images[i].shape[:2]:  # "resized": back to the image's size
-                    h, w = images[i].shape[:2]
-                    out[i] = cv2.resize(probs, (w, h), interpolation=cv2.INTER_LINEAR)
                 else:
                     out[i] = probs
         for i, blender in blenders.items():

@@ -5,6 +5,8 @@ globs contribute files with an image extension (IMAGE_EXTENSIONS, any case); a f
 always an input (a missing one fails with "no such file"). Order: arguments in the order given, each
 folder walked in sorted order (a folder's files before its sub-folders'), duplicates dropped.
 
+A list file (read_input_list: text or CSV, for runs of millions of inputs) adds its entries as arguments.
+
 Each input gets a relative path under the common root of the arguments (a folder argument is its own
 root; a file's root is its folder; a glob's is the folder before its first wildcard), so outputs mirror
 the input tree and same-named files in different folders never collide.
@@ -80,6 +82,34 @@ def _walk(folder: str, out_dir: str | None, problems: list[tuple[str, str]]) -> 
             if is_image_name(name) and not _is_own_output(path, out_dir):
                 found.append(path)
     return found
+
+
+def read_input_list(path: str | os.PathLike) -> list[str]:
+    """The inputs listed in a file: a CSV file (.csv: the "path" column, else the first; a header row) or a
+    text file (one a line; blank lines and lines starting with # skipped). Each entry is a file, folder or
+    glob as on the command line; a relative one is relative to the list's folder.
+
+    Raises:
+        NoInputsError: the list cannot be read, or lists nothing.
+    """
+    import csv
+
+    base = os.path.dirname(os.fspath(path))
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            if os.fspath(path).lower().endswith(".csv"):
+                rows = list(csv.reader(f))
+                header = [h.strip().lower() for h in rows[0]] if rows else []
+                col = header.index("path") if "path" in header else 0
+                entries = [r[col].strip() for r in rows[1:] if len(r) > col]
+            else:
+                entries = [line.strip() for line in f]
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise NoInputsError(f"{path}: cannot read this list of inputs: {err}") from err
+    entries = [e for e in entries if e and not e.startswith("#")]
+    if not entries:
+        raise NoInputsError(f"{path}: this list of inputs is empty")
+    return [e if os.path.isabs(e) else os.path.join(base, e) for e in entries]
 
 
 def find_inputs(

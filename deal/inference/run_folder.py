@@ -10,6 +10,10 @@ same device, and the same results.jsonl but for `seconds`.
 
 results.jsonl and results.csv (one row per input, in input order) are rewritten atomically at the end,
 and during long runs every few minutes with the inputs done so far.
+
+Two engines share the listing and resumption (input_windows) and the per-window work (process_windows:
+decode, analyse, write outputs and record): "local" runs it here, "ray" on a pool of Ray actors
+(deal.inference.ray_engine).
 """
 
 from __future__ import annotations
@@ -18,15 +22,15 @@ import os
 import re
 import time
 from collections import deque
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deal.fileio import atomic_write_bytes, atomic_write_text
 from deal.inference.detector import Detector
-from deal.inference.discovery import STATE_DIR, InputFile, find_inputs
+from deal.inference.discovery import STATE_DIR, InputFile, find_inputs, read_input_list
 from deal.inference.outputs import (
     DEFAULT_SAVE,
     heatmap_png,
@@ -42,7 +46,11 @@ from deal.inference.records import is_complete, make_record, read_record, record
 from deal.inference.streaming import DEFAULT_BATCH_SIZE, Outcome, WorkItem, stream_outcomes
 from deal.metrics.image_score import VERDICTS
 
+if TYPE_CHECKING:
+    from deal.inference.ray_engine import RayOptions
+
 REPORT_KINDS = ("html",)
+ENGINES = ("local", "ray")
 # Temporary files of deal.fileio.atomic_path: "." + name + "." + 8 random characters + ".part".
 _PART_FILE = re.compile(r"^\..+\.[a-z0-9_]{8}\.part$")
 _MIN_RESULTS_INTERVAL = 120.0  # seconds between interim rewrites of results.jsonl (at least)
@@ -135,7 +143,7 @@ class _Run:
 
     def __init__(
         self,
-        items: list[InputFile],
+        items: Sequence[InputFile] | Mapping[int, InputFile],
         root: Path,
         out_dir: Path,
         detector: Detector,
@@ -150,6 +158,7 @@ class _Run:
         self.version = __version__
         self.failures: dict[int, dict[str, Any]] = {}
         self.done_upto = 0  # inputs [0, done_upto) have a record (on disk or in failures)
+        self.last_results, self.results_interval = time.perf_counter(), _MIN_RESULTS_INTERVAL
         self.settings = {
             "detector": {"name": detector.name, "sha256": detector.sha256},
             "threshold": detector.threshold,
@@ -190,6 +199,34 @@ class _Run:
         record = self.base_record(item, error=error, seconds=round(seconds, 4), **values)
         self.failures[index] = record
         return record
+
+    def error_record(self, outcome: Outcome, item: InputFile) -> dict[str, Any]:
+        """The record of an input that could not be read or analysed."""
+        assert outcome.error is not None
+        return self.base_record(
+            item,
+            error=outcome.error,
+            seconds=round(outcome.seconds, 4),
+            sha256=outcome.loaded.sha256 if outcome.loaded else None,
+            bytes=outcome.loaded.nbytes if outcome.loaded else None,
+        )
+
+    def note(self, index: int, record: dict[str, Any], progress: Progress) -> None:
+        """Counts one input's record in the progress (and keeps it if it is a failure)."""
+        if record.get("error") is not None:
+            self.failures[index] = record
+            progress.message(f"error: {record['error']}")
+            progress.advance(failed=1)
+        else:
+            progress.advance(processed=1)
+
+    def interim_results(self, upto: int) -> None:
+        """Rewrites results.jsonl/csv for inputs [0, upto) if the last rewrite is old enough."""
+        if time.perf_counter() - self.last_results > self.results_interval:
+            t0 = time.perf_counter()
+            self.write_results(upto=upto)
+            self.last_results = time.perf_counter()
+            self.results_interval = max(_MIN_RESULTS_INTERVAL, 10 * (self.last_results - t0))
 
     def done_already(self, item: InputFile) -> bool:
         if self.overwrite or self.det.sha256 is None:  # an in-memory model has no identity to match
@@ -323,6 +360,9 @@ def run_detection(
     workers: int = 0,
     quiet: bool = False,
     writers: int = 2,
+    inputs_from: str | os.PathLike | None = None,
+    engine: str = "local",
+    ray_options: RayOptions | None = None,
 ) -> RunSummary:
     """Runs `detector` over files, folders and glob patterns; writes outputs under `out_dir`.
 
@@ -337,12 +377,19 @@ def run_detection(
         workers: decoding threads (0: decode in this thread).
         quiet: no progress bar or log lines (failures are still printed on stderr).
         writers: threads encoding and writing outputs.
+        inputs_from: a text file (one input a line) or CSV file (a "path" column, else the first) of more
+            inputs, appended to `inputs` (deal.inference.discovery.read_input_list).
+        engine: "local" (this process) or "ray" (a pool of Ray actors, each holding a copy of `detector`,
+            on a local or existing Ray cluster: deal.inference.ray_engine; `workers` and `writers` are then
+            each actor's decoding and writing threads). Same outputs, records and resumption.
+        ray_options: the Ray engine's settings (cluster address, actors, GPUs per actor); None: the defaults.
 
     Returns:
         RunSummary (exit_code 1 if some input failed).
 
     Raises:
-        NoInputsError: nothing matched. ValueError: a bad `save` / `report` value. RunLockedError.
+        NoInputsError: nothing matched. ValueError: a bad `save` / `report` / `engine` value.
+        RunLockedError. deal.inference.ray_engine.RayUnavailableError: engine="ray" without Ray installed.
     """
     kinds = parse_save(save)
     if report is not None and report not in REPORT_KINDS:
@@ -351,8 +398,16 @@ def run_detection(
         raise ValueError(
             f"need batch_size >= 1, workers >= 0, writers >= 1 (got {batch_size}, {workers}, {writers})"
         )
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; choose from {list(ENGINES)}")
+    if engine == "ray":
+        from deal.inference.ray_engine import RayOptions, require_ray
+
+        require_ray()
+        ray_options = ray_options or RayOptions()
     out = Path(out_dir)
-    items, root, warnings = find_inputs(inputs, out_dir=out)
+    listed = read_input_list(inputs_from) if inputs_from is not None else []
+    items, root, warnings = find_inputs([*inputs, *listed], out_dir=out)
     progress = Progress(len(items), quiet=quiet)
     for w in warnings:
         progress.message(f"warning: {w}")
@@ -362,7 +417,20 @@ def run_detection(
         remove_stray_parts(out)
         run = _Run(items, root, out, detector, kinds, report, overwrite)
         try:
-            _execute(run, progress, batch_size=batch_size, workers=workers, writers=writers)
+            if engine == "ray":
+                from deal.inference.ray_engine import execute_on_ray
+
+                execute_on_ray(
+                    run,
+                    progress,
+                    input_windows(run, progress, batch_size),
+                    ray_options,
+                    batch_size=batch_size,
+                    workers=workers,
+                    writers=writers,
+                )
+            else:
+                _execute(run, progress, batch_size=batch_size, workers=workers, writers=writers)
         except BaseException:  # Ctrl-C or a crash: keep the results of the inputs done so far
             progress.close()
             if run.done_upto:
@@ -370,7 +438,8 @@ def run_detection(
             raise
         progress.close()
         n_failed, verdicts = run.write_results()
-        report_path = run.write_report(inputs) if report == "html" else None
+        shown = [*inputs, *(["--inputs-from", inputs_from] if inputs_from is not None else [])]
+        report_path = run.write_report(shown) if report == "html" else None
     summary = RunSummary(
         n_inputs=len(items),
         n_processed=progress.processed,
@@ -388,66 +457,80 @@ def run_detection(
     return summary
 
 
-def _execute(run: _Run, progress: Progress, *, batch_size: int, workers: int, writers: int) -> None:
-    """The main loop: windows of inputs -> streamed outcomes -> a bounded pool of output writers."""
+def input_windows(run: _Run, progress: Progress, batch_size: int) -> Iterator[list[WorkItem]]:
+    """The run's windows of `batch_size` consecutive inputs, by position (deal.inference.streaming).
+
+    Inputs found unreadable while listing are recorded as failed, and inputs an earlier run completed are
+    counted as skipped: both engines draw their work from here, so they resume the same way.
+    """
     items = run.items
+    for start in range(0, len(items), batch_size):
+        window = []
+        for index in range(start, min(start + batch_size, len(items))):
+            item = items[index]
+            if item.problem is not None:
+                record = run.fail(index, item, f"{item.path}: {item.problem}")
+                progress.message(f"error: {record['error']}")
+                progress.advance(failed=1)
+                continue
+            wanted = not run.done_already(item)
+            if not wanted:
+                progress.advance(skipped=1)
+            window.append(WorkItem(index, item.path, wanted))
+        yield window
 
-    def windows() -> Iterator[list[WorkItem]]:
-        for start in range(0, len(items), batch_size):
-            window = []
-            for index in range(start, min(start + batch_size, len(items))):
-                item = items[index]
-                if item.problem is not None:
-                    record = run.fail(index, item, f"{item.path}: {item.problem}")
-                    progress.message(f"error: {record['error']}")
-                    progress.advance(failed=1)
-                    continue
-                wanted = not run.done_already(item)
-                if not wanted:
-                    progress.advance(skipped=1)
-                window.append(WorkItem(index, item.path, wanted))
-            yield window
 
+def process_windows(
+    run: _Run,
+    windows: Iterable[list[WorkItem]],
+    on_record: Callable[[int, dict[str, Any]], None],
+    *,
+    batch_size: int,
+    workers: int,
+    writers: int,
+) -> None:
+    """Decodes and analyses windows of inputs and writes each wanted input's outputs and record.
+
+    The work of both engines: the local one runs it over all the windows of a run, each Ray worker over
+    the windows sent to it. Calls on_record(index, record) once per wanted input, in input order.
+    """
     pending: deque[tuple[int, Future]] = deque()
     max_pending = 2 * batch_size
 
     def reap(all_: bool = False) -> None:
         while pending and (all_ or pending[0][1].done() or len(pending) > max_pending):
             index, future = pending.popleft()
-            record = future.result()
-            if record["error"] is not None:
-                run.failures[index] = record
-                progress.message(f"error: {record['error']}")
-                progress.advance(failed=1)
-            else:
-                progress.advance(processed=1)
+            on_record(index, future.result())
 
-    last_results, interval = time.perf_counter(), _MIN_RESULTS_INTERVAL
     with ThreadPoolExecutor(writers, thread_name_prefix="deal-write") as pool:
         try:
-            for outcome in stream_outcomes(run.det, windows(), batch_size=batch_size, workers=workers):
-                item = items[outcome.index]
-                run.done_upto = outcome.index + 1
+            for outcome in stream_outcomes(run.det, windows, batch_size=batch_size, workers=workers):
+                item = run.items[outcome.index]
                 if outcome.error is not None:
-                    run.fail(
-                        outcome.index,
-                        item,
-                        outcome.error,
-                        outcome.seconds,
-                        sha256=outcome.loaded.sha256 if outcome.loaded else None,
-                        bytes=outcome.loaded.nbytes if outcome.loaded else None,
-                    )
-                    progress.message(f"error: {outcome.error}")
-                    progress.advance(failed=1)
-                    continue
-                pending.append((outcome.index, pool.submit(run.write_outputs, outcome, item)))
+                    failed: Future = Future()
+                    failed.set_result(run.error_record(outcome, item))
+                    pending.append((outcome.index, failed))
+                else:
+                    pending.append((outcome.index, pool.submit(run.write_outputs, outcome, item)))
                 reap()
-                if time.perf_counter() - last_results > interval:
-                    reap(all_=True)
-                    t0 = time.perf_counter()
-                    run.write_results(upto=outcome.index + 1)
-                    last_results = time.perf_counter()
-                    interval = max(_MIN_RESULTS_INTERVAL, 10 * (last_results - t0))
         finally:
             reap(all_=True)
-    run.done_upto = len(items)
+
+
+def _execute(run: _Run, progress: Progress, *, batch_size: int, workers: int, writers: int) -> None:
+    """The local engine: the run's windows, decoded ahead, analysed here, written by `writers` threads."""
+
+    def on_record(index: int, record: dict[str, Any]) -> None:
+        run.note(index, record, progress)
+        run.done_upto = index + 1
+        run.interim_results(upto=index + 1)
+
+    process_windows(
+        run,
+        input_windows(run, progress, batch_size),
+        on_record,
+        batch_size=batch_size,
+        workers=workers,
+        writers=writers,
+    )
+    run.done_upto = len(run.items)

@@ -304,3 +304,16 @@ def test_html_report_renders_thumbnails_offline(bad_run):
     assert y + t["height"] <= shot.shape[0]
     area = shot[y : y + round(t["height"]), x : x + round(t["width"])]
     assert area.std() > 20
+
+
+def test_ray_engine_without_ray_is_one_sentence(detector_file, tmp_path, monkeypatch):
+    save_image(tmp_path / "x.png", 16, 16, 0)
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
+    base = [tmp_path / "x.png", "--out", tmp_path / "out", "--detector", detector_file, "--device", "cpu"]
+    rc, err = run_cli(*base, "--engine", "ray")
+    assert rc == 2
+    assert err.strip().splitlines() == [
+        'deal detect: error: the Ray engine needs Ray: pip install "deal-forensics[ray]" (or pip install "ray>=2.9")'
+    ]
+    rc, err = run_cli(*base, "--address", "auto")
+    assert rc == 2 and "--address and --gpus-per-worker need --engine ray" in err

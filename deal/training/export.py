@@ -18,8 +18,13 @@ from deal.modeling.mfpt import MFPT
 from deal.training.calibration import choose_image_threshold, choose_threshold
 
 
-def model_from_lightning_checkpoint(path: str | os.PathLike) -> tuple[MFPT, dict[str, Any]]:
-    """Rebuilds MFPT from a Lightning checkpoint (loaded with weights_only=True). Returns (model, checkpoint)."""
+def model_from_lightning_checkpoint(
+    path: str | os.PathLike, sam_checkpoint: str | os.PathLike | None = None
+) -> tuple[MFPT, dict[str, Any]]:
+    """Rebuilds MFPT from a Lightning checkpoint (loaded with weights_only=True). Returns (model, checkpoint).
+
+    A checkpoint that leaves out the frozen encoder (deal.training.module) gets it from `sam_checkpoint`,
+    default the file recorded in the checkpoint; its sha256 must be the recorded one."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
@@ -30,6 +35,25 @@ def model_from_lightning_checkpoint(path: str | os.PathLike) -> tuple[MFPT, dict
     except KeyError as err:
         raise ValueError(f"{path}: not a deal training checkpoint (missing {err})") from err
     model = MFPT(config)
+    meta = ckpt.get("deal") or {}
+    if meta.get("omitted"):
+        from deal.fileio import sha256_file
+        from deal.modeling.sam_checkpoint import CheckpointError, load_sam_checkpoint
+
+        sam_checkpoint = sam_checkpoint or meta.get("base_checkpoint")
+        if not sam_checkpoint or not Path(sam_checkpoint).is_file():
+            raise FileNotFoundError(
+                f"{path}: needs the SAM checkpoint it was trained on ({meta.get('base_checkpoint')}) for its frozen encoder"
+            )
+        sha = sha256_file(sam_checkpoint)
+        if sha != meta.get("base_sha256"):
+            raise CheckpointError(
+                f"{path}: trained on a SAM checkpoint with sha256 {meta.get('base_sha256')}, but {sam_checkpoint} "
+                f"has sha256 {sha}"
+            )
+        load_sam_checkpoint(model, sam_checkpoint, sha256=sha)
+        prefix = meta["omitted"][len("model.") :]
+        state.update({k: v for k, v in model.state_dict().items() if k.startswith(prefix)})
     model.load_state_dict(state, strict=True)
     return model.eval(), ckpt
 

@@ -186,7 +186,8 @@ class CompileOrEager:
 
     def _fall_back(self, err: Exception) -> None:
         self.compiled = None
-        self.error = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        self.error = f"{type(err).__name__}: {' '.join(lines[:2])}"
         log.warning("torch.compile failed, training continues eager: %s", self.error)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

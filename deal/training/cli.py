@@ -58,6 +58,12 @@ class DealCLI(LightningCLI):
         # `args` is always given (deal.cli.main passes argv after `train`): LightningCLI's warning about
         # args and sys.argv both being set does not apply.
         self.config = parser.parse_args(args)
+        if not self.config.get("print_config"):
+            # The data is checked here, before anything is seeded, built or written: a dataset problem
+            # is one sentence and no run folder.
+            data = self.config["data"]
+            self.checked_data = LocalizationDataModule(**(data.as_dict() if hasattr(data, "as_dict") else dict(data)))
+            self.checked_data.load_records()
 
 
 # --- checking a config before LightningCLI sees it ----------------------------------------------------
@@ -190,7 +196,10 @@ def run_training(args: list[str]) -> int:
                 ],
             },
         )
-        cli.datamodule.load_records()  # a dataset problem is reported before the trainer writes anything
+        checked = getattr(cli, "checked_data", None)
+        if checked is not None:  # records discovered once
+            cli.datamodule.train_records, cli.datamodule.val_records = checked.train_records, checked.val_records
+        cli.datamodule.load_records()
     except (TrainingUsageError, DatasetError, CheckpointError, FileNotFoundError) as err:
         print(f"deal train: error: {err}", file=sys.stderr)
         return 2

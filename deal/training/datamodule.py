@@ -73,6 +73,9 @@ class LocalizationDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
+        for key in ("train", "val"):  # one path or a list on the command line; a list in checkpoints
+            if isinstance(self.hparams[key], str):
+                self.hparams[key] = [self.hparams[key]]
         self.train_records: list[Record] = []
         self.val_records: list[Record] = []
 

@@ -196,6 +196,9 @@ def run_training(args: list[str]) -> int:
                 ],
             },
         )
+        data_hp = cli.datamodule.hparams
+        if data_hp.crop_size is None and data_hp.policy == "sam":  # the sam policy resizes to the model's size
+            data_hp.crop_size = cli.model.config.image_size
         checked = getattr(cli, "checked_data", None)
         if checked is not None:  # records discovered once
             cli.datamodule.train_records, cli.datamodule.val_records = checked.train_records, checked.val_records

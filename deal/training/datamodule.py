@@ -35,7 +35,8 @@ class LocalizationDataModule(L.LightningDataModule):
         val_split: split of `val` (or of `train` when `val` is empty).
         crop_size: training crop side (native policy) or resize side (sam policy). None: the native
             crop is the smallest training image side, rounded down to a multiple of 16, at most 512
-            (the first 256 records are looked at); the sam resize side is 1024.
+            (the first 256 records are looked at); the sam resize side is the model's image_size (deal
+            train sets it; 1024 when the datamodule is used alone).
         policy: "native" (pad + crop, no resampling) or "sam" (longest side to crop_size, pad).
         val_size: validation resize side for the sam policy (None: crop_size); native validation uses
             the whole image, padded to a multiple of 16.

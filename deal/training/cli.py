@@ -30,7 +30,7 @@ from lightning.pytorch.cli import LightningCLI
 from deal.data.errors import DatasetError
 from deal.modeling.config import ModelConfig
 from deal.modeling.sam_checkpoint import CheckpointError
-from deal.training.datamodule import LocalizationDataModule
+from deal.training.datamodule import LocalizationDataModule, find_records
 from deal.training.module import MFPTModule
 
 MONITOR = "val/pixel_f1"
@@ -58,12 +58,11 @@ class DealCLI(LightningCLI):
         # `args` is always given (deal.cli.main passes argv after `train`): LightningCLI's warning about
         # args and sys.argv both being set does not apply.
         self.config = parser.parse_args(args)
-        if not self.config.get("print_config"):
-            # The data is checked here, before anything is seeded, built or written: a dataset problem
-            # is one sentence and no run folder.
-            data = self.config["data"]
-            self.checked_data = LocalizationDataModule(**(data.as_dict() if hasattr(data, "as_dict") else dict(data)))
-            self.checked_data.load_records()
+        # The data is checked here, before anything is seeded, built or written: a dataset problem is one
+        # sentence and no run folder.
+        data = self.config["data"]
+        find_records(data["train"], data["train_split"], "train", "train_split")
+        find_records(data["val"] or data["train"], data["val_split"], "val" if data["val"] else "train", "val_split")
 
 
 # --- checking a config before LightningCLI sees it ----------------------------------------------------
@@ -199,9 +198,6 @@ def run_training(args: list[str]) -> int:
         data_hp = cli.datamodule.hparams
         if data_hp.crop_size is None and data_hp.policy == "sam":  # the sam policy resizes to the model's size
             data_hp.crop_size = cli.model.config.image_size
-        checked = getattr(cli, "checked_data", None)
-        if checked is not None:  # records discovered once
-            cli.datamodule.train_records, cli.datamodule.val_records = checked.train_records, checked.val_records
         cli.datamodule.load_records()
     except (TrainingUsageError, DatasetError, CheckpointError, FileNotFoundError) as err:
         print(f"deal train: error: {err}", file=sys.stderr)

@@ -80,25 +80,14 @@ class LocalizationDataModule(L.LightningDataModule):
         self.train_records: list[Record] = []
         self.val_records: list[Record] = []
 
-    def _records(self, paths: list[str] | str, split: str, key: str, split_key: str) -> list[Record]:
-        records: list[Record] = []
-        for path in [paths] if isinstance(paths, str) else list(paths):
-            try:
-                records += discover_records(path, split or None)
-            except DatasetError as err:
-                raise DatasetError(f"data.{key}: {_with_fix(str(err), split_key)}") from None
-        if not records:
-            raise DatasetError(f"data.{key}: no records in {paths}; pass a dataset folder or manifest.csv")
-        return records
-
     def load_records(self, stage: str | None = "fit") -> None:
-        """Discovers the records (raises DatasetError naming the dataset and the fix); deal train calls it
-        before the trainer writes anything, so a bad dataset leaves no run folder."""
+        """Discovers the records (raises DatasetError naming the dataset and the fix) and resolves the
+        automatic crop; deal train calls it before the trainer writes anything."""
         hp = self.hparams
         if stage in (None, "fit") and not self.train_records:
-            self.train_records = self._records(hp.train, hp.train_split, "train", "train_split")
+            self.train_records = find_records(hp.train, hp.train_split, "train", "train_split")
         if not self.val_records:
-            self.val_records = self._records(hp.val or hp.train, hp.val_split, "val" if hp.val else "train", "val_split")
+            self.val_records = find_records(hp.val or hp.train, hp.val_split, "val" if hp.val else "train", "val_split")
             if hp.limit_val:
                 self.val_records = self.val_records[: hp.limit_val]
         if hp.crop_size is None:  # resolved once, recorded in the checkpoint's datamodule hyper-parameters
@@ -186,6 +175,19 @@ class EpochShuffleSampler(RandomSampler):
     def __iter__(self):
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         yield from torch.randperm(len(self.data_source), generator=generator).tolist()
+
+
+def find_records(paths: list[str] | str | None, split: str, key: str, split_key: str) -> list[Record]:
+    """The records of `split` in one dataset path or several; DatasetError names data.<key> and the fix."""
+    records: list[Record] = []
+    for path in [paths] if isinstance(paths, str) else list(paths or []):
+        try:
+            records += discover_records(path, split or None)
+        except DatasetError as err:
+            raise DatasetError(f"data.{key}: {_with_fix(str(err), split_key)}") from None
+    if not records:
+        raise DatasetError(f"data.{key}: no records in {paths}; pass a dataset folder or manifest.csv")
+    return records
 
 
 def _with_fix(message: str, split_key: str) -> str:

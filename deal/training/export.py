@@ -24,7 +24,8 @@ def model_from_lightning_checkpoint(
     """Rebuilds MFPT from a Lightning checkpoint (loaded with weights_only=True). Returns (model, checkpoint).
 
     A checkpoint that leaves out the frozen encoder (deal.training.module) gets it from `sam_checkpoint`,
-    default the file recorded in the checkpoint; its sha256 must be the recorded one."""
+    default the file recorded in the checkpoint (else its name in the weights folders, deal.hub); its sha256
+    must be the recorded one."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
@@ -41,6 +42,10 @@ def model_from_lightning_checkpoint(
         from deal.modeling.sam_checkpoint import CheckpointError, load_sam_checkpoint
 
         sam_checkpoint = sam_checkpoint or meta.get("base_checkpoint")
+        if sam_checkpoint and not Path(sam_checkpoint).is_file():  # recorded relative to the training's folder
+            from deal.hub import find_weights
+
+            sam_checkpoint = find_weights(Path(sam_checkpoint).name) or sam_checkpoint
         if not sam_checkpoint or not Path(sam_checkpoint).is_file():
             raise FileNotFoundError(
                 f"{path}: needs the SAM checkpoint it was trained on ({meta.get('base_checkpoint')}) for its frozen encoder"

@@ -24,17 +24,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=8, help="calibration batch size (as deal detect's)")
     p.add_argument("--limit", type=int, default=0, help="calibrate on at most N images")
     p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--sam-checkpoint", help="the frozen encoder's SAM file (default: the one recorded in the checkpoint)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     import json
 
+    from deal.errors import UsageError
     from deal.training.export import export_checkpoint
 
-    path, info = export_checkpoint(
-        args.checkpoint, args.out, name=args.name, val=args.val, val_split=args.val_split,
-        threshold=args.threshold, precision=args.precision, limit=args.limit, device=args.device,
-        batch_size=args.batch_size,
-    )
+    try:
+        path, info = export_checkpoint(
+            args.checkpoint, args.out, name=args.name, val=args.val, val_split=args.val_split,
+            threshold=args.threshold, precision=args.precision, limit=args.limit, device=args.device,
+            batch_size=args.batch_size, sam_checkpoint=args.sam_checkpoint,
+        )
+    except (ValueError, OSError) as err:  # no such checkpoint, another SAM file, no validation data: they name it
+        raise UsageError(str(err)) from err
     print(json.dumps({"detector": str(path), **info}, indent=2))
     return 0

@@ -59,13 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args_list = sys.argv[1:] if argv is None else list(argv)
     if args_list[:1] == ["train"]:
-        # LightningCLI parses its own arguments (--config, overrides, --print_config, its own --help).
-        from deal.cli.train import run_lightning_cli
+        # LightningCLI parses its own arguments (--config, overrides, --print_config). sys.argv is left
+        # untouched: Lightning's DDP launcher re-runs this very command line (`deal train ...` or
+        # `python -m deal.cli.main train ...`) in each child process.
+        from deal.cli.train import run_train
 
-        if argv is None:  # LightningCLI reads sys.argv itself (and warns when given both)
-            sys.argv = [f"{sys.argv[0]} train", *args_list[1:]]
-            return run_lightning_cli(None)
-        return run_lightning_cli(args_list[1:])
+        return run_train(args_list[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):

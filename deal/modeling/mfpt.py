@@ -63,6 +63,9 @@ class MFPT(nn.Module):
         )
         self.prompt_encoder = NoPromptEncoder(spec.neck_dim)
         self.mask_decoder = build_mask_decoder(spec.neck_dim, spec.decoder_mlp_dim, spec.decoder_heads)
+        # The decoder's IoU prediction is discarded (one mask, no prompts), so its head would never get a
+        # gradient (DDP refuses such parameters): it stays frozen, out of the optimizer, at SAM's weights.
+        self.mask_decoder.iou_prediction_head.requires_grad_(False)
         self.freeze_encoder(not config.train_encoder)
 
     # --- freezing -------------------------------------------------------------------------------
@@ -81,7 +84,8 @@ class MFPT(nn.Module):
         return self
 
     def trainable_parameters(self) -> Iterator[nn.Parameter]:
-        """What an optimizer should see: never the frozen encoder."""
+        """What an optimizer should see: never the frozen encoder, never the unused IoU head. Every one of
+        them gets a gradient from the mask loss (tests/modeling/test_mfpt.py)."""
         return (p for p in self.parameters() if p.requires_grad)
 
     # --- forward ----------------------------------------------------------------------------------

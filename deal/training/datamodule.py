@@ -1,31 +1,46 @@
 """The LightningDataModule: any dataset deal.data can discover, albumentations training crops,
-whole-image validation, loaders that keep a GPU fed (workers, pinned memory, persistent workers)."""
+whole-image validation, loaders that keep a GPU fed (workers, pinned memory, persistent workers).
+
+Defaults suit the machine: workers from the CPU count, pinned memory only when training on CUDA, the
+training crop from the data's image sizes. Under DDP, validation gives each image to exactly one process
+(no padding duplicates), so the metrics reduced across processes equal one process's over the whole set.
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import lightning as L
-from torch.utils.data import DataLoader
+import torch
+from torch.utils.data import DataLoader, RandomSampler
 
 from deal.data.dataset import LocalizationDataset, collate_samples
 from deal.data.discover import discover_records
+from deal.data.errors import DatasetError
 from deal.data.sample import Record
 from deal.data.transforms import build_train_transform
+
+MAX_AUTO_CROP = 512  # the automatic training crop never exceeds this (native policy)
 
 
 class LocalizationDataModule(L.LightningDataModule):
     """Training and validation data.
 
     Args:
-        train: dataset paths for training (any layout deal.data.discover_records detects).
-        val: dataset paths for validation (default: the `val` split of `train`).
+        train: dataset paths for training (any layout deal.data.discover_records detects); one path
+            or a list.
+        val: dataset paths for validation, one or a list (default: the `val` split of `train`).
         train_split: split of `train` to use ("" = all records).
         val_split: split of `val` (or of `train` when `val` is empty).
-        crop_size: training crop side (native policy: crops of at most crop_size, never resampled); the
-            sam policy trains on whole images, resized by the model's preprocessing.
+        crop_size: training crop side (native policy: crops of at most crop_size, never resampled; the
+            sam policy trains on whole images, resized by the model's preprocessing). None: the smallest
+            training image side, rounded down to a multiple of 16, at most 512 (the first 256 records are
+            looked at).
         policy: the model's input policy ("native" or "sam"; linked to model.config.input_policy).
         batch_size, val_batch_size, num_workers, pin_memory, persistent_workers: loader settings.
+            num_workers None: min(8, CPU count - 1) (0 on a 1-core machine); pin_memory None: only
+            when the trainer runs on CUDA.
         hflip, vflip: random flips.
         jpeg_quality: (min, max) JPEG re-compression quality of training images, or None.
         jpeg_p, blur, noise, downscale: probabilities of the robustness augmentations.
@@ -34,16 +49,16 @@ class LocalizationDataModule(L.LightningDataModule):
 
     def __init__(
         self,
-        train: list[str],
-        val: list[str] | None = None,
+        train: list[str] | str,
+        val: list[str] | str | None = None,
         train_split: str = "train",
         val_split: str = "val",
-        crop_size: int = 512,
+        crop_size: int | None = None,
         policy: str = "native",
         batch_size: int = 8,
         val_batch_size: int = 1,
-        num_workers: int = 4,
-        pin_memory: bool = True,
+        num_workers: int | None = None,
+        pin_memory: bool | None = None,
         persistent_workers: bool = True,
         hflip: bool = True,
         vflip: bool = False,
@@ -56,33 +71,54 @@ class LocalizationDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
+        for key in ("train", "val"):  # one path or a list on the command line; a list in checkpoints
+            if isinstance(self.hparams[key], str):
+                self.hparams[key] = [self.hparams[key]]
         self.train_records: list[Record] = []
         self.val_records: list[Record] = []
 
-    def _records(self, paths: list[str], split: str) -> list[Record]:
-        records: list[Record] = []
-        for path in paths:
-            records += discover_records(path, split or None)
-        return records
-
-    def setup(self, stage: str | None = None) -> None:
+    def load_records(self, stage: str | None = "fit") -> None:
+        """Discovers the records (raises DatasetError naming the dataset and the fix) and resolves the
+        automatic crop; deal train calls it before the trainer writes anything."""
         hp = self.hparams
         if stage in (None, "fit") and not self.train_records:
-            self.train_records = self._records(list(hp.train), hp.train_split)
+            self.train_records = find_records(hp.train, hp.train_split, "train", "train_split")
         if not self.val_records:
-            self.val_records = self._records(list(hp.val or hp.train), hp.val_split)
+            self.val_records = find_records(hp.val or hp.train, hp.val_split, "val" if hp.val else "train", "val_split")
             if hp.limit_val:
                 self.val_records = self.val_records[: hp.limit_val]
+        if hp.crop_size is None:  # resolved once, recorded in the checkpoint's datamodule hyper-parameters
+            hp.crop_size = _auto_crop(self.train_records) if hp.policy == "native" else 1024
 
-    def _loader(self, dataset: LocalizationDataset, batch_size: int, shuffle: bool) -> DataLoader:
-        workers = self.hparams.num_workers
+    def setup(self, stage: str | None = None) -> None:
+        self.load_records(stage)
+
+    def _workers(self) -> int:
+        if self.hparams.num_workers is not None:
+            return self.hparams.num_workers
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        return max(0, min(8, cpus - 1))
+
+    def _pin_memory(self) -> bool:
+        if self.hparams.pin_memory is not None:
+            return self.hparams.pin_memory
+        trainer = self.trainer
+        device = getattr(getattr(trainer, "strategy", None), "root_device", None)
+        return device is not None and device.type == "cuda"
+
+    def _loader(self, dataset: LocalizationDataset, batch_size: int, shuffle: bool, sampler=None) -> DataLoader:
+        workers = self._workers()
+        if shuffle:
+            # Reshuffled per epoch from (seed, epoch): a run resumed at an epoch boundary sees the same
+            # order as an uninterrupted one. Under DDP Lightning swaps in its DistributedSampler.
+            sampler = EpochShuffleSampler(dataset, seed=int(os.environ.get("PL_GLOBAL_SEED", 0)))
         return DataLoader(
             dataset,
             batch_size=batch_size,
-            shuffle=shuffle,
+            sampler=sampler,
             drop_last=shuffle,
             num_workers=workers,
-            pin_memory=self.hparams.pin_memory,
+            pin_memory=self._pin_memory(),
             persistent_workers=self.hparams.persistent_workers and workers > 0,
             collate_fn=collate_samples,
         )
@@ -105,7 +141,67 @@ class LocalizationDataModule(L.LightningDataModule):
     def val_dataloader(self) -> DataLoader:
         # Whole images, no transform: the model's preprocessing (input policy) is applied in the
         # validation step, exactly as at inference.
-        return self._loader(LocalizationDataset(self.val_records), self.hparams.val_batch_size, shuffle=False)
+        dataset = LocalizationDataset(self.val_records)
+        trainer = self.trainer
+        sampler = None
+        if trainer is not None and trainer.world_size > 1:
+            # Each validation image on exactly one process (Lightning's default sampler pads with
+            # duplicates): the metrics torchmetrics reduces across processes are the whole set's.
+            from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+
+            sampler = UnrepeatedDistributedSampler(
+                dataset, num_replicas=trainer.world_size, rank=trainer.global_rank, shuffle=False
+            )
+        return self._loader(dataset, self.hparams.val_batch_size, shuffle=False, sampler=sampler)
 
     def state_dict(self) -> dict[str, Any]:
         return {}
+
+
+class EpochShuffleSampler(RandomSampler):
+    """A random permutation per epoch, drawn from (seed, epoch) alone; Lightning calls set_epoch."""
+
+    def __init__(self, data_source, seed: int = 0) -> None:
+        super().__init__(data_source)
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        yield from torch.randperm(len(self.data_source), generator=generator).tolist()
+
+
+def find_records(paths: list[str] | str | None, split: str, key: str, split_key: str) -> list[Record]:
+    """The records of `split` in one dataset path or several; DatasetError names data.<key> and the fix."""
+    records: list[Record] = []
+    for path in [paths] if isinstance(paths, str) else list(paths or []):
+        try:
+            records += discover_records(path, split or None)
+        except DatasetError as err:
+            raise DatasetError(f"data.{key}: {_with_fix(str(err), split_key)}") from None
+    if not records:
+        raise DatasetError(f"data.{key}: no records in {paths}; pass a dataset folder or manifest.csv")
+    return records
+
+
+def _with_fix(message: str, split_key: str) -> str:
+    if message.startswith("no records of split"):
+        return f"{message}; set --data.{split_key} to one of those ('' = all records)"
+    if message.startswith("dataset path does not exist"):
+        return f"{message}; pass a dataset folder or manifest.csv (e.g. one made by deal data prepare or deal data synth)"
+    return message
+
+
+def _auto_crop(records: list[Record], limit: int = 256) -> int:
+    """The smallest side among the first `limit` training images (headers only), floored to a multiple
+    of 16, within [32, MAX_AUTO_CROP]."""
+    from PIL import Image
+
+    sides = []
+    for record in records[:limit]:
+        with Image.open(record.image) as image:
+            sides.append(min(image.size))
+    side = min(sides, default=MAX_AUTO_CROP)
+    return max(32, min(MAX_AUTO_CROP, side // 16 * 16))

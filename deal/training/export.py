@@ -14,6 +14,7 @@ from deal.data.dataset import LocalizationDataset
 from deal.data.discover import discover_records
 from deal.data.sample import Record
 from deal.inference.detector import Detector
+from deal.inference.streaming import DEFAULT_BATCH_SIZE
 from deal.metrics.image_score import image_score
 from deal.modeling.config import ModelConfig
 from deal.modeling.detector_file import DetectorInfo, save_detector
@@ -21,8 +22,14 @@ from deal.modeling.mfpt import MFPT
 from deal.training.calibration import DEFAULT_PRECISION, choose_image_thresholds, choose_threshold
 
 
-def model_from_lightning_checkpoint(path: str | os.PathLike) -> tuple[MFPT, dict[str, Any]]:
-    """Rebuilds MFPT from a Lightning checkpoint (loaded with weights_only=True). Returns (model, checkpoint)."""
+def model_from_lightning_checkpoint(
+    path: str | os.PathLike, sam_checkpoint: str | os.PathLike | None = None
+) -> tuple[MFPT, dict[str, Any]]:
+    """Rebuilds MFPT from a Lightning checkpoint (loaded with weights_only=True). Returns (model, checkpoint).
+
+    A checkpoint that leaves out the frozen encoder (deal.training.module) gets it from `sam_checkpoint`,
+    default the file recorded in the checkpoint (else its name in the weights folders, deal.hub); its sha256
+    must be the recorded one."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
@@ -33,12 +40,35 @@ def model_from_lightning_checkpoint(path: str | os.PathLike) -> tuple[MFPT, dict
     except KeyError as err:
         raise ValueError(f"{path}: not a deal training checkpoint (missing {err})") from err
     model = MFPT(config)
+    meta = ckpt.get("deal") or {}
+    if meta.get("omitted"):
+        from deal.fileio import sha256_file
+        from deal.modeling.sam_checkpoint import CheckpointError, load_sam_checkpoint
+
+        sam_checkpoint = sam_checkpoint or meta.get("base_checkpoint")
+        if sam_checkpoint and not Path(sam_checkpoint).is_file():  # recorded relative to the training's folder
+            from deal.hub import find_weights
+
+            sam_checkpoint = find_weights(Path(sam_checkpoint).name) or sam_checkpoint
+        if not sam_checkpoint or not Path(sam_checkpoint).is_file():
+            raise FileNotFoundError(
+                f"{path}: needs the SAM checkpoint it was trained on ({meta.get('base_checkpoint')}) for its frozen encoder"
+            )
+        sha = sha256_file(sam_checkpoint)
+        if sha != meta.get("base_sha256"):
+            raise CheckpointError(
+                f"{path}: trained on a SAM checkpoint with sha256 {meta.get('base_sha256')}, but {sam_checkpoint} "
+                f"has sha256 {sha}"
+            )
+        load_sam_checkpoint(model, sam_checkpoint, sha256=sha)
+        prefix = meta["omitted"][len("model.") :]
+        state.update({k: v for k, v in model.state_dict().items() if k.startswith(prefix)})
     model.load_state_dict(state, strict=True)
     return model.eval(), ckpt
 
 
 def calibration_heatmaps(
-    detector: Detector, records: list[Record], batch_size: int = 8
+    detector: Detector, records: list[Record], batch_size: int = DEFAULT_BATCH_SIZE
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(probability map, target mask) of each record, predicted through the deployment path: the
     Detector's own preprocessing, tiling, batching and dtype (bf16 on CUDA), as `deal detect` runs it."""
@@ -60,13 +90,15 @@ def export_checkpoint(
     precision: float = DEFAULT_PRECISION,
     limit: int = 0,
     device: str = "cpu",
-    batch_size: int = 8,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    sam_checkpoint: str | os.PathLike | None = None,
     extra: dict[str, Any] | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Writes the detector file. The pixel threshold is `threshold` if given, else calibrated on `val`
     (default: the validation data recorded in the checkpoint); the verdict's two image thresholds are
-    calibrated on the same images at `precision` (deal.training.calibration) when both classes occur."""
-    model, ckpt = model_from_lightning_checkpoint(checkpoint)
+    calibrated on the same images at `precision` (deal.training.calibration) when both classes occur.
+    `sam_checkpoint`: the frozen encoder's SAM file when the one recorded in the checkpoint has moved."""
+    model, ckpt = model_from_lightning_checkpoint(checkpoint, sam_checkpoint)
     info: dict[str, Any] = {"checkpoint": str(checkpoint), "global_step": ckpt.get("global_step")}
     data_hp = ckpt.get("datamodule_hyper_parameters", {})
     paths = val or data_hp.get("val") or data_hp.get("train")

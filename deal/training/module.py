@@ -1,10 +1,16 @@
 """The LightningModule: MFPT + loss + AdamW over the trainable parameters + warmup/cosine schedule.
 
 The model is a plain nn.Module (deal.modeling.MFPT); this system only trains and validates it.
+
+Checkpoints hold what was trained: the trainable tensors (and the small frozen ones outside the encoder),
+optimizer and schedule state, the model config and the SAM checkpoint's sha256, never the frozen encoder
+(375 MB for ViT-B). Resuming (--ckpt_path) takes the encoder from `sam_checkpoint`, and refuses one whose
+sha256 differs from the one the run was trained on.
 """
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 from typing import Any
 
@@ -15,9 +21,12 @@ from deal.metrics.localization import LocalizationMetrics
 from deal.modeling.config import ModelConfig
 from deal.modeling.input_policy import group_by_shape, prepare_batch, prepare_masks, restore
 from deal.modeling.mfpt import MFPT
-from deal.modeling.sam_checkpoint import load_sam_checkpoint
+from deal.modeling.sam_checkpoint import CheckpointError, load_sam_checkpoint
 from deal.training.losses import segmentation_loss
 from deal.training.schedule import warmup_cosine
+
+log = logging.getLogger(__name__)
+ENCODER_KEYS = "model.image_encoder."  # state-dict prefix of the encoder
 
 
 class MFPTModule(L.LightningModule):
@@ -34,7 +43,8 @@ class MFPTModule(L.LightningModule):
         warmup_steps: linear warmup, in optimizer steps.
         min_lr: cosine floor (SAM-Adapter: 1e-7).
         threshold: pixel threshold of the validation metrics.
-        compile: torch.compile the model (GPU; falls back to eager when compilation is unavailable).
+        compile: torch.compile the model (GPU). Compilation is lazy: a failure at the first forward (no
+            compiler toolchain, an unsupported op) is logged once and training continues eager.
     """
 
     def __init__(
@@ -68,7 +78,7 @@ class MFPTModule(L.LightningModule):
 
             warnings.warn("no sam_checkpoint: the frozen encoder keeps its random weights", stacklevel=2)
         # Not a registered submodule (its weights are self.model's; the state dict keeps one copy).
-        self.__dict__["forward_model"] = _try_compile(self.model) if compile else self.model
+        self.__dict__["forward_model"] = CompileOrEager(self.model) if compile else self.model
         self.val_metrics = LocalizationMetrics(threshold=threshold, num_thresholds=256)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -124,16 +134,73 @@ class MFPTModule(L.LightningModule):
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
+    # --- checkpoints -------------------------------------------------------------------------------
+    def restorable_keys(self) -> list[str]:
+        """State-dict keys a checkpoint leaves out: the frozen encoder, when a SAM checkpoint restores it."""
+        if self.model.encoder_frozen and self.base_sha256:
+            return [k for k in self.state_dict() if k.startswith(ENCODER_KEYS)]
+        return []
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["deal"] = {"base_checkpoint": self.base_checkpoint, "base_sha256": self.base_sha256}
+        omitted = set(self.restorable_keys())
+        state = checkpoint["state_dict"]
+        checkpoint["state_dict"] = {k: v for k, v in state.items() if k not in omitted}
+        checkpoint["deal"] = {
+            "base_checkpoint": self.base_checkpoint,
+            "base_sha256": self.base_sha256,
+            "omitted": ENCODER_KEYS if omitted else None,  # restored from base_checkpoint on load
+            "omitted_keys": len(omitted),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Puts the frozen encoder a slim checkpoint left out back in from this module's SAM checkpoint
+        (after checking its sha256), so that Lightning's strict loading then checks every other key."""
+        state = checkpoint["state_dict"]
+        absent = set(self.state_dict()) - state.keys()
+        if not absent:
+            return
+        meta = checkpoint.get("deal") or {}
+        restorable = set(self.restorable_keys())
+        if not restorable and meta.get("omitted"):
+            raise CheckpointError(
+                f"the checkpoint leaves out the frozen encoder: set model.sam_checkpoint to the SAM checkpoint it "
+                f"was trained on ({meta.get('base_checkpoint')}, sha256 {meta.get('base_sha256')})"
+            )
+        if absent - restorable:
+            return  # not ours to fill: Lightning's strict loading names the missing keys
+        if meta.get("base_sha256") != self.base_sha256:
+            raise CheckpointError(
+                f"the checkpoint was trained on the SAM checkpoint {meta.get('base_checkpoint')} (sha256 "
+                f"{meta.get('base_sha256')}), but model.sam_checkpoint {self.base_checkpoint} has sha256 "
+                f"{self.base_sha256}; resume with the same SAM checkpoint"
+            )
+        own = self.state_dict()
+        for key in absent:
+            state[key] = own[key]
 
 
-def _try_compile(model: torch.nn.Module) -> torch.nn.Module:
-    try:
-        return torch.compile(model)
-    except Exception as err:  # no compiler toolchain, unsupported platform
-        import warnings
+class CompileOrEager:
+    """Calls torch.compile(model) until it fails, then `model` itself. Compilation happens at the first
+    call, not at torch.compile: that is where a failure surfaces, is logged once, and eager takes over."""
 
-        warnings.warn(f"torch.compile unavailable, running eager: {err}", stacklevel=2)
-        return model
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model = model
+        self.error: str | None = None
+        try:
+            self.compiled: Any = torch.compile(model)
+        except Exception as err:  # unsupported platform / Python
+            self._fall_back(err)
 
+    def _fall_back(self, err: Exception) -> None:
+        self.compiled = None
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        self.error = f"{type(err).__name__}: {' '.join(lines[:2])}"
+        log.warning("torch.compile failed, training continues eager: %s", self.error)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.compiled is not None:
+            try:
+                return self.compiled(*args, **kwargs)
+            except Exception as err:  # compilation errors surface here, at the first forward
+                self._fall_back(err)
+        return self.model(*args, **kwargs)

@@ -22,9 +22,10 @@ def test_vit_b_card(tmp_path, capsys):
     card = json.loads(capsys.readouterr().out)
     assert card["missing_keys"] == [] and card["unexpected_keys"] == []
     assert card["parts"]["encoder"] == {"total": 89_670_912, "trainable": 0}
-    assert card["parts"]["decoder"]["total"] == 4_058_596 == card["parts"]["decoder"]["trainable"]
-    assert card["params_trainable"] == 4_058_596 + card["parts"]["prompts"]["total"]
-    assert card["params_total"] == card["params_trainable"] + 89_670_912
+    # The decoder's IoU prediction head (132,612 parameters) stays frozen: MFPT has no use for its output.
+    assert card["parts"]["decoder"]["total"] == 4_058_596 == card["parts"]["decoder"]["trainable"] + 132_612
+    assert card["params_trainable"] == 4_058_596 - 132_612 + card["parts"]["prompts"]["total"]
+    assert card["params_total"] == card["params_trainable"] + 89_670_912 + 132_612
     assert set(card["ignored_keys"]) >= {"prompt_encoder.not_a_point_embed.weight", "prompt_encoder.mask_downscaling.0.weight"}
     assert all(k.startswith("prompt_encoder.") for k in card["ignored_keys"])
     assert len(card["base_sha256"]) == 64
@@ -37,4 +38,5 @@ def test_every_config_builds(capsys):
         assert main(["model-info", str(REPO_ROOT / "configs" / name), "--json"]) == 0
         card = json.loads(capsys.readouterr().out)
         assert card["encoder"] == name[5:-5]
-    assert card["params_trainable"] == card["params_total"]  # tiny trains its encoder
+    # tiny trains all but the IoU head: MLP(128 -> 256 -> 256 -> 4) = 99,844 parameters
+    assert card["params_trainable"] == card["params_total"] - 99_844

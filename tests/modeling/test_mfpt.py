@@ -34,15 +34,18 @@ def test_frozen_encoder_gets_no_gradient_and_is_not_optimized(tiny_sam):
     optimized = {id(p) for group in optimizer.param_groups for p in group["params"]}
     encoder_ids = {id(p) for p in model.image_encoder.parameters()}
     assert not (optimized & encoder_ids)
-    assert optimized == {id(p) for p in model.prompt_generator.parameters()} | {
+    iou_head = {id(p) for p in model.mask_decoder.iou_prediction_head.parameters()}
+    assert optimized == ({id(p) for p in model.prompt_generator.parameters()} | {
         id(p) for p in model.mask_decoder.parameters()
-    } | {id(p) for p in model.prompt_encoder.parameters()}
+    } | {id(p) for p in model.prompt_encoder.parameters()}) - iou_head
     before = {k: v.clone() for k, v in model.image_encoder.state_dict().items()}
     loss = model(torch.randn(2, 3, 64, 64)).sigmoid().mean()
     loss.backward()
     assert all(p.grad is None for p in model.image_encoder.parameters())
     grads = [p.grad for p in model.prompt_generator.parameters()]
     assert all(g is not None for g in grads) and sum(g.abs().sum().item() for g in grads) > 0
+    # Every optimized parameter is in the loss's graph (DDP needs no find_unused_parameters).
+    assert all(p.grad is not None for p in model.trainable_parameters())
     optimizer.step()
     after = model.image_encoder.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)

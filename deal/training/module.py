@@ -35,6 +35,8 @@ class MFPTModule(L.LightningModule):
         min_lr: cosine floor (SAM-Adapter: 1e-7).
         threshold: pixel threshold of the validation metrics.
         compile: torch.compile the model (GPU; falls back to eager when compilation is unavailable).
+        init_detector: a detector file (``.safetensors``, e.g. the bundled one) whose weights initialize the
+            model (fine-tuning); its config must equal ``config``.
     """
 
     def __init__(
@@ -49,6 +51,7 @@ class MFPTModule(L.LightningModule):
         min_lr: float = 1e-7,
         threshold: float = 0.5,
         compile: bool = False,
+        init_detector: str | None = None,
     ) -> None:
         super().__init__()
         if isinstance(config, dict):
@@ -67,6 +70,8 @@ class MFPTModule(L.LightningModule):
             import warnings
 
             warnings.warn("no sam_checkpoint: the frozen encoder keeps its random weights", stacklevel=2)
+        if init_detector:
+            _init_from_detector(self.model, config, init_detector)
         # Not a registered submodule (its weights are self.model's; the state dict keeps one copy).
         self.__dict__["forward_model"] = _try_compile(self.model) if compile else self.model
         self.val_metrics = LocalizationMetrics(threshold=threshold, num_thresholds=256)
@@ -130,3 +135,12 @@ def _try_compile(model: torch.nn.Module) -> torch.nn.Module:
         warnings.warn(f"torch.compile unavailable, running eager: {err}", stacklevel=2)
         return model
 
+
+def _init_from_detector(model: MFPT, config: ModelConfig, path: str) -> None:
+    """Copy a detector file's weights into ``model`` (strict); the file's config must be ``config``."""
+    from deal.modeling.detector_file import load_detector
+
+    source, info = load_detector(path)
+    if info.config.to_dict() != config.to_dict():
+        raise ValueError(f"{path}: its model config differs from the training config; cannot initialize from it")
+    model.load_state_dict(source.state_dict(), strict=True)

@@ -193,10 +193,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.limit:
             items = items[: args.limit]
         for key, row in evaluate(detector, items, by_group=True).items():
-            rows[f"(c) synth {path.name}: {key}"] = row
+            rows[f"(c) synth {path.parent.name}/{path.name}: {key}"] = row
     for path in authentic:
         items = _photos(path)[: args.limit] if args.limit else _photos(path)
-        rows[f"(d) authentic {path.name}"] = evaluate(detector, items)["all"]
+        rows[f"(d) authentic {path.parent.name}/{path.name}"] = evaluate(detector, items)["all"]
     rows["(d) authentic CocoGlide originals"] = evaluate(detector, [r for r in coco if r[2] == 0])["all"]
     report = {
         "detector": Path(args.detector).name,

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from data_tools.synthesis.config import DEFAULT_WEIGHTS, SynthConfig
-from data_tools.synthesis.names import EDIT_NAMES
+from data_tools.synthesis.names import ALL_EDIT_NAMES, EDIT_NAMES, GENERATOR_EDIT_NAMES
 
 if TYPE_CHECKING:
     from data_tools.synthesis.dataset import (
@@ -55,8 +55,10 @@ if TYPE_CHECKING:
     from data_tools.synthesis.photos import sample_photos
 
 __all__ = [
+    "ALL_EDIT_NAMES",
     "DEFAULT_WEIGHTS",
     "EDIT_NAMES",
+    "GENERATOR_EDIT_NAMES",
     "HELP",
     "MANIFEST_COLUMNS",
     "Example",
@@ -107,13 +109,13 @@ def parse_weights(text: str) -> dict[str, float]:
     Raises:
         ValueError: a malformed item or an unknown name (the message lists the valid names).
     """
-    weights = dict.fromkeys(EDIT_NAMES, 0.0)
+    weights = dict.fromkeys(ALL_EDIT_NAMES, 0.0)
     for item in filter(None, (t.strip() for t in text.split(","))):
         name, sep, value = item.partition("=")
         name = name.strip()
         if not sep or name not in weights:
             raise ValueError(
-                f"bad edit weight {item!r}: expected NAME=WEIGHT with NAME in {', '.join(EDIT_NAMES)}"
+                f"bad edit weight {item!r}: expected NAME=WEIGHT with NAME in {', '.join(ALL_EDIT_NAMES)}"
             )
         try:
             weights[name] = float(value)
@@ -139,10 +141,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--weights",
         default=None,
         help="edit weights NAME=W,... over "
-        + ", ".join(EDIT_NAMES)
+        + ", ".join(ALL_EDIT_NAMES)
         + " (names left out get 0; default "
         + ",".join(f"{k}={v:g}" for k, v in DEFAULT_WEIGHTS.items())
-        + ")",
+        + ", plus "
+        + ",".join(f"{k}=1" for k in GENERATOR_EDIT_NAMES)
+        + " with --generator)",
+    )
+    parser.add_argument(
+        "--generator",
+        type=Path,
+        default=None,
+        help="folder of the TAEF2 autoencoder (taef2_encoder.pth, taef2_decoder.pth; sha256-checked): "
+        "enables the generator edits " + ", ".join(GENERATOR_EDIT_NAMES),
     )
     parser.add_argument(
         "--jpeg-prob", type=float, default=0.5, help="probability of JPEG recompression (default 0.5)"
@@ -158,8 +169,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--n must be >= 1, got {args.n}")
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be >= 1, got {args.workers}")
+    import time
+
     from data_tools.synthesis.dataset import SynthesisError, synthesize_dataset
 
+    start = time.perf_counter()
     try:
         weights = parse_weights(args.weights) if args.weights else None
         manifest = synthesize_dataset(
@@ -173,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
             split=args.split,
             weights=weights,
             jpeg_prob=args.jpeg_prob,
+            generator=args.generator,
         )
     except (ValueError, FileNotFoundError) as err:
         raise UsageError(str(err)) from None
@@ -180,5 +195,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"deal data synth: {err}", file=sys.stderr)
         print(f"manifest of the other images: {err.manifest}", file=sys.stderr)
         return 1
-    print(f"wrote {args.n} images to {args.out}; manifest: {manifest}")
+    rate = args.n / max(time.perf_counter() - start, 1e-9)
+    print(f"wrote {args.n} images to {args.out} ({rate:.2f} images/s); manifest: {manifest}")
     return 0

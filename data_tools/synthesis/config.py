@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from data_tools.synthesis.names import EDIT_NAMES
+from data_tools.synthesis.names import ALL_EDIT_NAMES, GENERATOR_EDIT_NAMES
 
-__all__ = ["DEFAULT_WEIGHTS", "SynthConfig"]
+__all__ = ["DEFAULT_GENERATOR_WEIGHTS", "DEFAULT_WEIGHTS", "SynthConfig"]
 
 DEFAULT_WEIGHTS: dict[str, float] = {
     "inpaint": 1.0,
@@ -20,6 +20,8 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "color": 0.5,
     "texture": 0.5,
 }
+# Added to DEFAULT_WEIGHTS when a generator is given and no weights are.
+DEFAULT_GENERATOR_WEIGHTS: dict[str, float] = dict.fromkeys(GENERATOR_EDIT_NAMES, 1.0)
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class SynthConfig:
         feather_prob: probability of a feathered rather than a hard blending alpha.
         min_change: minimum mean absolute change inside the mask (grey levels) of an accepted edit.
         max_attempts: redraws of region + operation before giving up on an image.
+        generator: folder of the TAEF2 autoencoder for the generator edits (``GENERATOR_EDIT_NAMES``),
+            or None (those edits then need weight 0).
     """
 
     size: int | None = None
@@ -49,15 +53,19 @@ class SynthConfig:
     feather_prob: float = 0.7
     min_change: float = 2.0
     max_attempts: int = 12
+    generator: str | None = None
 
     def __post_init__(self) -> None:
         if self.size is not None and self.size < 16:
             raise ValueError(f"size must be >= 16 pixels, got {self.size}")
         if not 0.0 <= self.authentic_share <= 1.0:
             raise ValueError(f"authentic_share must be in [0, 1], got {self.authentic_share}")
-        unknown = sorted(set(self.weights) - set(EDIT_NAMES))
+        unknown = sorted(set(self.weights) - set(ALL_EDIT_NAMES))
         if unknown:
-            raise ValueError(f"unknown edit(s) {', '.join(unknown)}; valid: {', '.join(EDIT_NAMES)}")
+            raise ValueError(f"unknown edit(s) {', '.join(unknown)}; valid: {', '.join(ALL_EDIT_NAMES)}")
+        needs = sorted(n for n in GENERATOR_EDIT_NAMES if self.weights.get(n, 0.0) > 0)
+        if needs and self.generator is None:
+            raise ValueError(f"edit(s) {', '.join(needs)} need a generator (--generator DIR)")
         if any(w < 0 for w in self.weights.values()) or not any(w > 0 for w in self.weights.values()):
             raise ValueError(f"edit weights must be >= 0 with at least one > 0, got {dict(self.weights)}")
         lo, hi = self.fraction_range

@@ -16,11 +16,12 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from data_tools.synthesis.config import DEFAULT_WEIGHTS, SynthConfig
-from data_tools.synthesis.edits import EDIT_NAMES, EditResult, apply_edit
+from data_tools.synthesis.config import DEFAULT_GENERATOR_WEIGHTS, DEFAULT_WEIGHTS, SynthConfig
+from data_tools.synthesis.edits import EditResult, apply_edit
 from data_tools.synthesis.history import decode_jpeg, encode_jpeg, global_resample
 from data_tools.synthesis.io import (
     IMAGE_SUFFIXES,
@@ -31,6 +32,7 @@ from data_tools.synthesis.io import (
     write_bytes_atomic,
     write_csv_atomic,
 )
+from data_tools.synthesis.names import ALL_EDIT_NAMES, GENERATOR_EDIT_NAMES
 from data_tools.synthesis.pool import ordered_map
 from data_tools.synthesis.shapes import random_region
 
@@ -117,6 +119,7 @@ def synthesize_example(
     edited: bool = True,
     config: SynthConfig | None = None,
     donor: DonorFn | None = None,
+    generator: Any = None,
 ) -> Example:
     """Synthesize one image from ``photo``: global history, local edit (if ``edited``), JPEG.
 
@@ -130,6 +133,8 @@ def synthesize_example(
         config: synthesis settings (defaults: :class:`SynthConfig`).
         donor: returns ``(photo, name)`` of another photo for ``splice``; without it ``splice`` is
             never drawn.
+        generator: the loaded TAEF2 (:func:`data_tools.synthesis.taef2.load_taef2`) for the generator
+            edits; without it they are never drawn.
 
     Raises:
         RuntimeError: no acceptable edit within ``config.max_attempts`` attempts.
@@ -140,7 +145,7 @@ def synthesize_example(
     mask = np.zeros(base.shape[:2], np.uint8)
     image = base
     if edited:
-        result, shape, donor_name = _edit(base, rng_edit, config, donor)
+        result, shape, donor_name = _edit(base, rng_edit, config, donor, generator)
         image, mask = result.image, result.mask.astype(np.uint8)
         history += f"|shape:{shape}|{result.name}" + (f"+donor={donor_name}" if donor_name else "")
     jpeg, pre_jpeg = None, image
@@ -155,10 +160,16 @@ def synthesize_example(
 
 
 def _edit(
-    base: np.ndarray, rng: np.random.Generator, config: SynthConfig, donor: DonorFn | None
+    base: np.ndarray, rng: np.random.Generator, config: SynthConfig, donor: DonorFn | None, generator: Any
 ) -> tuple[EditResult, str, str]:
     """Draw region + operation until the mask fraction and the change are acceptable."""
-    names = [n for n in EDIT_NAMES if config.weights.get(n, 0.0) > 0 and (n != "splice" or donor)]
+    names = [
+        n
+        for n in ALL_EDIT_NAMES
+        if config.weights.get(n, 0.0) > 0
+        and (n != "splice" or donor)
+        and (n not in GENERATOR_EDIT_NAMES or generator is not None)
+    ]
     if not names:
         raise ValueError("no edit operation available (only 'splice' has weight, but there is no donor)")
     p = np.array([config.weights[n] for n in names], float)
@@ -172,8 +183,17 @@ def _edit(
         if not lo <= region.mean() <= hi:
             continue
         op = str(rng.choice(names, p=p))
-        donor_photo, donor_name = donor(rng) if op == "splice" and donor else (None, "")
-        result = apply_edit(base, region, op, rng, donor_photo, feather_prob=config.feather_prob)
+        if op in GENERATOR_EDIT_NAMES:
+            from data_tools.synthesis.generator_edits import apply_generator_edit
+
+            wants_donor = op in ("latent_splice", "full_regen") and donor is not None
+            donor_photo, donor_name = donor(rng) if wants_donor else (None, "")
+            result = apply_generator_edit(
+                base, region, op, rng, generator, donor_photo, feather_prob=config.feather_prob
+            )
+        else:
+            donor_photo, donor_name = donor(rng) if op == "splice" and donor else (None, "")
+            result = apply_edit(base, region, op, rng, donor_photo, feather_prob=config.feather_prob)
         if not lo <= result.mask.mean() <= hi:
             continue
         if best is None or result.change > best[0].change:
@@ -220,6 +240,7 @@ def synthesize_dataset(
     split: str = "",
     weights: Mapping[str, float] | None = None,
     jpeg_prob: float = 0.5,
+    generator: str | os.PathLike[str] | None = None,
     progress: bool = True,
 ) -> Path:
     """Write ``n`` synthetic images, their masks and ``manifest.csv`` under ``out``.
@@ -235,6 +256,8 @@ def synthesize_dataset(
         split: value of the manifest's ``split`` column.
         weights: edit operation weights (default :data:`DEFAULT_WEIGHTS`).
         jpeg_prob: probability of JPEG recompression.
+        generator: folder of the TAEF2 autoencoder (sha256-checked) for the generator edits; with it and
+            no ``weights``, the default weights plus weight 1 for each generator edit.
         progress: show a tqdm progress bar.
 
     Returns:
@@ -242,6 +265,7 @@ def synthesize_dataset(
 
     Raises:
         FileNotFoundError: ``src`` is not a folder or holds no images.
+        GeneratorError: (a ValueError) the generator folder or a file is missing or has another sha256.
         SynthesisError: some images failed (the manifest lists the rest).
     """
     from tqdm import tqdm
@@ -250,11 +274,18 @@ def synthesize_dataset(
         raise ValueError(f"n must be >= 1, got {n}")
     if seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
+    if generator is not None:
+        from data_tools.synthesis.taef2 import load_taef2
+
+        load_taef2(generator)  # fail early, with one sentence, before any work
+        generator = str(Path(generator).resolve())
+    default = {**DEFAULT_WEIGHTS, **DEFAULT_GENERATOR_WEIGHTS} if generator else DEFAULT_WEIGHTS
     config = SynthConfig(
         size=size,
         authentic_share=authentic_share,
-        weights=dict(weights or DEFAULT_WEIGHTS),
+        weights=dict(weights or default),
         jpeg_prob=jpeg_prob,
+        generator=generator,
     )
     src, out = Path(src), Path(out)
     sources = [p.relative_to(src).as_posix() for p in list_images(src)]
@@ -263,7 +294,7 @@ def synthesize_dataset(
     fingerprint = {
         "seed": seed,
         "split": split,
-        "config": asdict(config),
+        "config": {**asdict(config), "generator": "taef2" if config.generator else None},
         "sources": _sha256("\n".join(sources)),
     }
     key = _sha256(json.dumps(fingerprint, sort_keys=True))
@@ -306,7 +337,16 @@ def _init_worker(
         split=split,
         key=key,
         order=order,
+        generator=_load_generator(config.generator),
     )
+
+
+def _load_generator(folder: str | None) -> Any:
+    if folder is None:
+        return None
+    from data_tools.synthesis.taef2 import load_taef2
+
+    return load_taef2(folder)
 
 
 def _work(index: int) -> tuple[dict | None, tuple[str, str] | None]:
@@ -322,7 +362,7 @@ def _work(index: int) -> tuple[dict | None, tuple[str, str] | None]:
         record = _load_record(record_path, s["key"], source)
         if record is not None and (out / record["image"]).is_file() and (out / record["mask"]).is_file():
             return record, None
-        example = _example_at(s["src"], sources, photo_idx, index, s["seed"], s["config"])
+        example = _example_at(s["src"], sources, photo_idx, index, s["seed"], s["config"], s["generator"])
         ext = ".jpg" if example.jpeg is not None else ".png"
         image_rel, mask_rel = f"images/{name}{ext}", f"masks/{name}.png"
         (out / "images" / f"{name}{'.png' if ext == '.jpg' else '.jpg'}").unlink(missing_ok=True)  # stale
@@ -351,7 +391,13 @@ def _work(index: int) -> tuple[dict | None, tuple[str, str] | None]:
 
 
 def _example_at(
-    src: Path, sources: list[str], photo_idx: int, index: int, seed: int, config: SynthConfig
+    src: Path,
+    sources: list[str],
+    photo_idx: int,
+    index: int,
+    seed: int,
+    config: SynthConfig,
+    generator: Any = None,
 ) -> Example:
     """Image ``index`` of a dataset: photo ``sources[photo_idx]``, generator ``default_rng([seed, i])``."""
     photo = read_rgb(src / sources[photo_idx])
@@ -367,6 +413,7 @@ def _example_at(
         edited=not is_authentic(index, config.authentic_share),
         config=config,
         donor=donor if len(sources) > 1 else None,
+        generator=generator,
     )
 
 
@@ -381,7 +428,8 @@ def reproduce_example(
     if not sources:
         raise FileNotFoundError(f"{src}: no images found")
     order = _photo_order(seed, len(sources))
-    return _example_at(src, sources, int(order[index % len(sources)]), index, seed, config)
+    generator = _load_generator(config.generator)
+    return _example_at(src, sources, int(order[index % len(sources)]), index, seed, config, generator)
 
 
 def _photo_order(seed: int, count: int) -> np.ndarray:

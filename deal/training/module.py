@@ -45,6 +45,8 @@ class MFPTModule(L.LightningModule):
         threshold: pixel threshold of the validation metrics.
         compile: torch.compile the model (GPU). Compilation is lazy: a failure at the first forward (no
             compiler toolchain, an unsupported op) is logged once and training continues eager.
+        init_detector: a detector file (``.safetensors``, e.g. the bundled one) whose weights initialize the
+            model (fine-tuning); its config must equal ``config``.
     """
 
     def __init__(
@@ -59,6 +61,7 @@ class MFPTModule(L.LightningModule):
         min_lr: float = 1e-7,
         threshold: float = 0.5,
         compile: bool = False,
+        init_detector: str | None = None,
     ) -> None:
         super().__init__()
         if isinstance(config, dict):
@@ -77,6 +80,8 @@ class MFPTModule(L.LightningModule):
             import warnings
 
             warnings.warn("no sam_checkpoint: the frozen encoder keeps its random weights", stacklevel=2)
+        if init_detector:
+            _init_from_detector(self.model, config, init_detector)
         # Not a registered submodule (its weights are self.model's; the state dict keeps one copy).
         self.__dict__["forward_model"] = CompileOrEager(self.model) if compile else self.model
         self.val_metrics = LocalizationMetrics(threshold=threshold, num_thresholds=256)
@@ -204,3 +209,13 @@ class CompileOrEager:
             except Exception as err:  # compilation errors surface here, at the first forward
                 self._fall_back(err)
         return self.model(*args, **kwargs)
+
+
+def _init_from_detector(model: MFPT, config: ModelConfig, path: str) -> None:
+    """Copy a detector file's weights into ``model`` (strict); the file's config must be ``config``."""
+    from deal.modeling.detector_file import load_detector
+
+    source, info = load_detector(path)
+    if info.config.to_dict() != config.to_dict():
+        raise ValueError(f"{path}: its model config differs from the training config; cannot initialize from it")
+    model.load_state_dict(source.state_dict(), strict=True)

@@ -1,0 +1,29 @@
+"""Fine-tuning from a detector file: MFPTModule(init_detector=...) starts from its exact weights."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from deal.modeling.config import ModelConfig
+from deal.modeling.detector_file import save_detector
+from deal.modeling.mfpt import MFPT
+from deal.training.module import MFPTModule
+
+CONFIG = ModelConfig(encoder="tiny", image_size=64, input_policy="native", train_encoder=True)
+
+
+def test_init_detector_copies_every_weight_and_refuses_another_config(tmp_path) -> None:
+    torch.manual_seed(1)
+    source = MFPT(CONFIG)
+    path = save_detector(tmp_path / "d.safetensors", source, name="d", threshold=0.3)
+    torch.manual_seed(2)
+    module = MFPTModule(config=CONFIG, init_detector=str(path))
+    ours, theirs = module.model.state_dict(), source.state_dict()
+    assert list(ours) == list(theirs)
+    assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
+    fresh = MFPTModule(config=CONFIG).model.state_dict()  # without it: another random init
+    assert any(not torch.equal(fresh[k], theirs[k]) for k in theirs)
+    other = ModelConfig(encoder="tiny", image_size=128, input_policy="native", train_encoder=True)
+    with pytest.raises(ValueError, match="config differs"):
+        MFPTModule(config=other, init_detector=str(path))

@@ -1,4 +1,5 @@
-"""deal export: a training checkpoint -> one small detector file with a calibrated threshold."""
+"""deal export: a training checkpoint (or a detector file, to recalibrate it) -> one small detector file with
+calibrated thresholds."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ HELP = "write a detector file (.safetensors) from a training checkpoint, thresho
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", help="Lightning checkpoint (.ckpt) written by deal train")
+    p.add_argument(
+        "checkpoint", help="Lightning checkpoint (.ckpt) written by deal train, or a detector file to recalibrate"
+    )
     p.add_argument("--out", required=True, help="detector file to write (.safetensors)")
     p.add_argument("--name", help="detector name recorded in the file (default: the file's stem)")
     p.add_argument("--val", nargs="*", help="validation datasets for calibration (default: the checkpoint's)")

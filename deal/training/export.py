@@ -67,6 +67,26 @@ def model_from_lightning_checkpoint(
     return model.eval(), ckpt
 
 
+def model_from_detector_file(
+    path: str | os.PathLike, sam_checkpoint: str | os.PathLike | None = None
+) -> tuple[MFPT, dict[str, Any]]:
+    """A detector file's model, and what export_checkpoint reads of a Lightning checkpoint (its training step
+    and SAM base), so that a detector can be recalibrated without its training checkpoint."""
+    from deal.modeling.detector_file import load_detector, read_detector_info
+
+    info = read_detector_info(path)
+    if sam_checkpoint is None and not info.config.train_encoder and info.base_checkpoint:
+        from deal.hub import find_weights
+
+        sam_checkpoint = find_weights(info.base_checkpoint)
+    model, info = load_detector(path, sam_checkpoint=sam_checkpoint)
+    ckpt = {
+        "global_step": info.extra.get("global_step"),
+        "deal": {"base_checkpoint": info.base_checkpoint, "base_sha256": info.base_sha256},
+    }
+    return model, ckpt
+
+
 def calibration_heatmaps(
     detector: Detector, records: list[Record], batch_size: int = DEFAULT_BATCH_SIZE
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -98,7 +118,10 @@ def export_checkpoint(
     (default: the validation data recorded in the checkpoint); the verdict's two image thresholds are
     calibrated on the same images at `precision` (deal.training.calibration) when both classes occur.
     `sam_checkpoint`: the frozen encoder's SAM file when the one recorded in the checkpoint has moved."""
-    model, ckpt = model_from_lightning_checkpoint(checkpoint, sam_checkpoint)
+    if Path(checkpoint).suffix == ".safetensors":  # a detector file, recalibrated (e.g. on new validation data)
+        model, ckpt = model_from_detector_file(checkpoint, sam_checkpoint)
+    else:
+        model, ckpt = model_from_lightning_checkpoint(checkpoint, sam_checkpoint)
     info: dict[str, Any] = {"checkpoint": str(checkpoint), "global_step": ckpt.get("global_step")}
     data_hp = ckpt.get("datamodule_hyper_parameters", {})
     paths = val or data_hp.get("val") or data_hp.get("train")

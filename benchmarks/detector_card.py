@@ -40,7 +40,7 @@ def _records(path: Path) -> list[tuple[str, str | None, int, str]]:
     """``(image, mask, label, group)`` of a dataset; synth folders get the operation as their group."""
     manifest = path / "manifest.csv"
     if manifest.is_file():
-        from data_tools.shortcut_stats import operation_of
+        from deal_data_tools.shortcut_stats import operation_of
 
         with open(manifest, newline="") as f:
             return [
@@ -54,7 +54,7 @@ def _records(path: Path) -> list[tuple[str, str | None, int, str]]:
 
 
 def _photos(path: Path) -> list[tuple[str, None, int, str]]:
-    from data_tools.synthesis.io import list_images
+    from deal_data_tools.synthesis.io import list_images
 
     return [(str(p), None, 0, "") for p in list_images(path)]
 

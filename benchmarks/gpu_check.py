@@ -1,8 +1,8 @@
 """The GPU check, prepared once: everything the README's Performance section needs from a CUDA machine, in
 one command that takes under 8 minutes on one datacenter GPU, every result as JSON in one folder.
 
-    python -m benchmarks.gpu_check --out gpu_check/            # on a machine with a CUDA GPU
-    python -m benchmarks.gpu_check --out /tmp/check --tiny     # the same steps, tiny and on the CPU (tests)
+    python -m deal_benchmarks.gpu_check --out gpu_check/            # on a machine with a CUDA GPU
+    python -m deal_benchmarks.gpu_check --out /tmp/check --tiny     # the same steps, tiny and on the CPU (tests)
 
 Steps (each its own `deal` process with a time limit, so one failure or hang does not cost the others):
 
@@ -125,9 +125,9 @@ def _run(name: str, args: list[str], out: Path, timeout: int) -> dict[str, Any]:
 def _official_sam(size: str, path: Path) -> Path:
     """An official-format SAM checkpoint with random weights (segment-anything's own modules)."""
     import torch
+    from deal_benchmarks.stock_encoder import build_stock_encoder
     from segment_anything.modeling import MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
 
-    from benchmarks.stock_encoder import build_stock_encoder
     from deal.modeling.config import ENCODER_SPECS
 
     spec = ENCODER_SPECS[size]
@@ -151,10 +151,9 @@ def _official_sam(size: str, path: Path) -> Path:
 def run_gpu_check(out: str | os.PathLike, tiny: bool = False) -> dict[str, Any]:
     import torch
     import yaml
-
-    from benchmarks.hardware import describe_hardware
-    from data_tools.sample_photos import write_sample_photos
-    from data_tools.synthesis.dataset import synthesize_dataset
+    from deal_benchmarks.hardware import describe_hardware
+    from deal_data_tools.sample_photos import write_sample_photos
+    from deal_data_tools.synthesis.dataset import synthesize_dataset
 
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -180,7 +179,7 @@ def run_gpu_check(out: str | os.PathLike, tiny: bool = False) -> dict[str, Any]:
                     "max_epochs": 1, "num_sanity_val_steps": 0, "enable_progress_bar": False,
                     "logger": {"class_path": "lightning.pytorch.loggers.CSVLogger",
                                "init_args": {"save_dir": str(out / "work" / "runs"), "name": "train"}},
-                    "callbacks": [{"class_path": "benchmarks.gpu_check.StepTimer",
+                    "callbacks": [{"class_path": "deal_benchmarks.gpu_check.StepTimer",
                                    "init_args": {"out": str(out / "train.json"), "skip": p["skip"]}}]},
     }
     cfg = out / "work" / "train_smoke.yaml"
@@ -203,7 +202,7 @@ def run_gpu_check(out: str | os.PathLike, tiny: bool = False) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.gpu_check", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m deal_benchmarks.gpu_check", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="folder for the JSON results")
     parser.add_argument("--tiny", action="store_true", help="tiny model on the CPU: checks the script, measures nothing")
     args = parser.parse_args(argv)
@@ -211,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         if not torch.cuda.is_available():
-            print("benchmarks.gpu_check: no CUDA GPU here; use --tiny to check the script on the CPU", file=sys.stderr)
+            print("deal_benchmarks.gpu_check: no CUDA GPU here; use --tiny to check the script on the CPU", file=sys.stderr)
             return 2
     summary = run_gpu_check(args.out, tiny=args.tiny)
     print(json.dumps({"steps": summary["steps"], "train": summary["train"]}, indent=2, default=str))

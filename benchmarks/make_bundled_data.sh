@@ -22,7 +22,7 @@ data)
   for d in train_new_a train_new_b; do
     python - "$d" <<'PY'
 import csv, sys
-from data_tools.shortcut_stats import operation_of
+from deal_data_tools.shortcut_stats import operation_of
 gen = {"regenerate", "latent_splice", "hallucinate", "latent_upsample", "full_regen"}
 d = sys.argv[1]
 rows = list(csv.DictReader(open(f"synth/{d}/manifest.csv", newline="")))

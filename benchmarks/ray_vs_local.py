@@ -1,6 +1,6 @@
 """Ray engine vs local engine: images/s of `deal detect` over the same images with the same detector.
 
-    python -m benchmarks.ray_vs_local --source ../shared/data/natural/BSDS500/test --images 200 --crop 256
+    python -m deal_benchmarks.ray_vs_local --source ../shared/data/natural/BSDS500/test --images 200 --crop 256
 
 With --crop S, each image is first center-cropped to SxS and saved as a JPEG (quality 95) in a temporary
 folder (a photo of one detector tile, so a busy 2-core machine measures it in minutes).
@@ -26,8 +26,7 @@ import time
 from pathlib import Path
 
 import torch
-
-from benchmarks.hardware import describe_hardware
+from deal_benchmarks.hardware import describe_hardware
 
 
 def _crop(path: str, side: int, folder: Path) -> str:

@@ -1,10 +1,10 @@
 """run_speed_benchmark: images/s and peak memory of the stock SAM encoder, this project's encoder, the
 detector forward, a training step and end-to-end folder detection, side by side in one process.
 
-For every selected row (benchmarks.workloads.ROWS) and every (batch, dtype, compile) configuration:
+For every selected row (deal_benchmarks.workloads.ROWS) and every (batch, dtype, compile) configuration:
 build the step; (compile on: torch.compile and one untimed first call, which compiles; a failure there
 falls back to eager and is recorded as "compile": "failed: <reason>"); start the peak-memory count
-(benchmarks.timing; so the compiler's own memory is not counted); `warmup` untimed steps, then `repeats`
+(deal_benchmarks.timing; so the compiler's own memory is not counted); `warmup` untimed steps, then `repeats`
 timed steps; images/s = images per step / median seconds. A configuration that fails (out of memory,
 unsupported) is recorded with its error and the run goes on.
 ratio_to_row1 = images_per_s / images_per_s of row 1 (the stock encoder) at the same batch, dtype and
@@ -24,10 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
-from benchmarks.hardware import describe_hardware
-from benchmarks.timing import GIB, PeakMemory, median, time_repeats
-from benchmarks.workloads import DTYPES, ROWS, RowContext, WorkloadFactory
+from deal_benchmarks.hardware import describe_hardware
+from deal_benchmarks.timing import GIB, PeakMemory, median, time_repeats
+from deal_benchmarks.workloads import DTYPES, ROWS, RowContext, WorkloadFactory
 
 TRAIN_ROW = 4  # the row measured once per attention backend
 

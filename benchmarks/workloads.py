@@ -117,7 +117,7 @@ def _inference(ctx: RowContext, module: nn.Module, target: Callable[..., Any]) -
 
 
 def build_stock_encoder_row(ctx: RowContext) -> WorkloadFactory:
-    from benchmarks.stock_encoder import build_stock_encoder
+    from deal_benchmarks.stock_encoder import build_stock_encoder
 
     encoder = build_stock_encoder(ctx.size, ctx.image_size)
     return _inference(ctx, encoder, encoder)
@@ -224,7 +224,8 @@ def _first_error(results_jsonl: Path) -> str:
 
 
 def build_detect_folder_row(ctx: RowContext) -> WorkloadFactory:
-    from benchmarks.synthetic_jpegs import write_synthetic_jpegs
+    from deal_benchmarks.synthetic_jpegs import write_synthetic_jpegs
+
     from deal.inference.detector import Detector
     from deal.inference.outputs import DEFAULT_SAVE
     from deal.inference.run_folder import run_detection

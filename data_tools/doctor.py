@@ -34,7 +34,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from data_tools.cli_common import add_workers_argument, parallel_map
+from deal_data_tools.cli_common import add_workers_argument, parallel_map
+
 from deal.fileio import write_json
 
 CHECKS: tuple[str, ...] = (

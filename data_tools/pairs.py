@@ -404,10 +404,9 @@ def derive_masks(
     Returns:
         The rows of ``pairs.csv`` (``status`` is ``ok``, ``unmatched: ...`` or ``error: ...``).
     """
+    from deal_data_tools.synthesis.io import list_images, write_csv_atomic
+    from deal_data_tools.synthesis.pool import ordered_map
     from tqdm import tqdm
-
-    from data_tools.synthesis.io import list_images, write_csv_atomic
-    from data_tools.synthesis.pool import ordered_map
 
     params = params or MaskParams()
     out = Path(out)
@@ -459,7 +458,7 @@ def _derive_star(args: tuple[Pair, Path, MaskParams]) -> dict[str, str]:
 
 
 def _derive_one(pair: Pair, out: Path, params: MaskParams) -> dict[str, str]:
-    from data_tools.synthesis.io import mask_png, read_rgb, write_bytes_atomic
+    from deal_data_tools.synthesis.io import mask_png, read_rgb, write_bytes_atomic
 
     try:
         analysis = analyze_pair(read_rgb(pair.original), read_rgb(pair.edited), params)

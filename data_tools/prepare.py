@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from data_tools.cli_common import add_workers_argument, atomic_open, parallel_map
+from deal_data_tools.cli_common import add_workers_argument, atomic_open, parallel_map
+
 from deal.fileio import write_json
 
 DATASETS: tuple[str, ...] = ("deal300k", "cocoglide")

@@ -18,7 +18,7 @@ real edits do not offer (the bundled detector learned "smooth = edited": resampl
 
 Usage::
 
-    python -m data_tools.shortcut_stats --dataset CocoGlide16=../shared/data/fixtures/CocoGlide \\
+    python -m deal_data_tools.shortcut_stats --dataset CocoGlide16=../shared/data/fixtures/CocoGlide \\
         --dataset synth=synth/val_a --out reports/shortcuts        # writes shortcuts.json + shortcuts.md
 
 Synth folders (a ``manifest.csv`` with an ``edit`` column) are split per operation; other datasets are
@@ -145,7 +145,7 @@ def _markdown(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m data_tools.shortcut_stats", description=__doc__.split("\n")[0]
+        prog="python -m deal_data_tools.shortcut_stats", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--dataset", action="append", required=True, help="NAME=PATH (repeatable)")
     parser.add_argument("--out", required=True, type=Path, help="folder for shortcuts.json and shortcuts.md")

@@ -9,7 +9,7 @@ Each output image ``i`` comes from one source photo and its own random generator
 2. **Local edit** (label 1 only): an object-like region (polygon, Fourier contour, noise blob,
    ellipse, or a union) of log-uniform area in 1-60% of the image, re-rendered by one operation drawn
    with configurable weights (inpaint, resample, splice, copymove, color, texture; see
-   :mod:`data_tools.synthesis.edits`), blended with a hard or feathered alpha. The mask is the set of
+   :mod:`deal_data_tools.synthesis.edits`), blended with a hard or feathered alpha. The mask is the set of
    pixels whose alpha exceeds 0.5, so it is exact. An attempt whose region or mask falls outside
    1-60%, or whose mean change inside the mask is below ``min_change`` grey levels, is redrawn.
 3. **Global history, after the edit**: with probability ``jpeg_prob`` JPEG recompression at a
@@ -38,11 +38,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from data_tools.synthesis.config import DEFAULT_WEIGHTS, SynthConfig
-from data_tools.synthesis.names import ALL_EDIT_NAMES, EDIT_NAMES, GENERATOR_EDIT_NAMES
+from deal_data_tools.synthesis.config import DEFAULT_WEIGHTS, SynthConfig
+from deal_data_tools.synthesis.names import ALL_EDIT_NAMES, EDIT_NAMES, GENERATOR_EDIT_NAMES
 
 if TYPE_CHECKING:
-    from data_tools.synthesis.dataset import (
+    from deal_data_tools.synthesis.dataset import (
         MANIFEST_COLUMNS,
         Example,
         SynthesisError,
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
         synthesize_dataset,
         synthesize_example,
     )
-    from data_tools.synthesis.photos import sample_photos
+    from deal_data_tools.synthesis.photos import sample_photos
 
 __all__ = [
     "ALL_EDIT_NAMES",
@@ -80,15 +80,15 @@ HELP = "make a dataset of synthetic local edits (with exact masks) from authenti
 # The working functions need NumPy and OpenCV; they load on first access (PEP 562), so that
 # ``deal --help``, which calls add_arguments(), imports nothing heavy.
 _LAZY = {
-    "MANIFEST_COLUMNS": "data_tools.synthesis.dataset",
-    "Example": "data_tools.synthesis.dataset",
-    "SynthesisError": "data_tools.synthesis.dataset",
-    "is_authentic": "data_tools.synthesis.dataset",
-    "make_edited_example": "data_tools.synthesis.dataset",
-    "reproduce_example": "data_tools.synthesis.dataset",
-    "synthesize_dataset": "data_tools.synthesis.dataset",
-    "synthesize_example": "data_tools.synthesis.dataset",
-    "sample_photos": "data_tools.synthesis.photos",
+    "MANIFEST_COLUMNS": "deal_data_tools.synthesis.dataset",
+    "Example": "deal_data_tools.synthesis.dataset",
+    "SynthesisError": "deal_data_tools.synthesis.dataset",
+    "is_authentic": "deal_data_tools.synthesis.dataset",
+    "make_edited_example": "deal_data_tools.synthesis.dataset",
+    "reproduce_example": "deal_data_tools.synthesis.dataset",
+    "synthesize_dataset": "deal_data_tools.synthesis.dataset",
+    "synthesize_example": "deal_data_tools.synthesis.dataset",
+    "sample_photos": "deal_data_tools.synthesis.photos",
 }
 
 
@@ -171,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--workers must be >= 1, got {args.workers}")
     import time
 
-    from data_tools.synthesis.dataset import SynthesisError, synthesize_dataset
+    from deal_data_tools.synthesis.dataset import SynthesisError, synthesize_dataset
 
     start = time.perf_counter()
     try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from data_tools.synthesis.names import ALL_EDIT_NAMES, GENERATOR_EDIT_NAMES
+from deal_data_tools.synthesis.names import ALL_EDIT_NAMES, GENERATOR_EDIT_NAMES
 
 __all__ = ["DEFAULT_GENERATOR_WEIGHTS", "DEFAULT_WEIGHTS", "SynthConfig"]
 

@@ -1,4 +1,4 @@
-"""The dataset writer of ``deal data synth`` (see :mod:`data_tools.synth` for the recipe and layout).
+"""The dataset writer of ``deal data synth`` (see :mod:`deal_data_tools.synth` for the recipe and layout).
 
 One image = one source photo + one generator seeded from ``(seed, index)``: the output does not depend
 on the worker count or the order of work. Images are written atomically and a per-image record
@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from data_tools.synthesis.config import DEFAULT_GENERATOR_WEIGHTS, DEFAULT_WEIGHTS, SynthConfig
-from data_tools.synthesis.edits import EditResult, apply_edit
-from data_tools.synthesis.history import decode_jpeg, encode_jpeg, global_resample
-from data_tools.synthesis.io import (
+from deal_data_tools.synthesis.config import DEFAULT_GENERATOR_WEIGHTS, DEFAULT_WEIGHTS, SynthConfig
+from deal_data_tools.synthesis.edits import EditResult, apply_edit
+from deal_data_tools.synthesis.history import decode_jpeg, encode_jpeg, global_resample
+from deal_data_tools.synthesis.io import (
     IMAGE_SUFFIXES,
     encode_png,
     list_images,
@@ -32,9 +31,9 @@ from data_tools.synthesis.io import (
     write_bytes_atomic,
     write_csv_atomic,
 )
-from data_tools.synthesis.names import ALL_EDIT_NAMES, GENERATOR_EDIT_NAMES
-from data_tools.synthesis.pool import ordered_map
-from data_tools.synthesis.shapes import random_region
+from deal_data_tools.synthesis.names import ALL_EDIT_NAMES, GENERATOR_EDIT_NAMES
+from deal_data_tools.synthesis.pool import ordered_map
+from deal_data_tools.synthesis.shapes import random_region
 
 __all__ = [
     "MANIFEST_COLUMNS",
@@ -133,7 +132,7 @@ def synthesize_example(
         config: synthesis settings (defaults: :class:`SynthConfig`).
         donor: returns ``(photo, name)`` of another photo for ``splice``; without it ``splice`` is
             never drawn.
-        generator: the loaded TAEF2 (:func:`data_tools.synthesis.taef2.load_taef2`) for the generator
+        generator: the loaded TAEF2 (:func:`deal_data_tools.synthesis.taef2.load_taef2`) for the generator
             edits; without it they are never drawn.
 
     Raises:
@@ -184,7 +183,7 @@ def _edit(
             continue
         op = str(rng.choice(names, p=p))
         if op in GENERATOR_EDIT_NAMES:
-            from data_tools.synthesis.generator_edits import apply_generator_edit
+            from deal_data_tools.synthesis.generator_edits import apply_generator_edit
 
             wants_donor = op in ("latent_splice", "full_regen") and donor is not None
             donor_photo, donor_name = donor(rng) if wants_donor else (None, "")
@@ -275,7 +274,7 @@ def synthesize_dataset(
     if seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
     if generator is not None:
-        from data_tools.synthesis.taef2 import load_taef2
+        from deal_data_tools.synthesis.taef2 import load_taef2
 
         load_taef2(generator)  # fail early, with one sentence, before any work
         generator = str(Path(generator).resolve())
@@ -344,7 +343,7 @@ def _init_worker(
 def _load_generator(folder: str | None) -> Any:
     if folder is None:
         return None
-    from data_tools.synthesis.taef2 import load_taef2
+    from deal_data_tools.synthesis.taef2 import load_taef2
 
     return load_taef2(folder)
 

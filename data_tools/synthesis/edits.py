@@ -25,9 +25,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-
-from data_tools.synthesis.history import INTERPOLATION
-from data_tools.synthesis.names import EDIT_NAMES
+from deal_data_tools.synthesis.history import INTERPOLATION
+from deal_data_tools.synthesis.names import EDIT_NAMES
 
 __all__ = ["EDIT_NAMES", "EditResult", "apply_edit"]
 

@@ -31,10 +31,9 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-
-from data_tools.synthesis.edits import EditResult
-from data_tools.synthesis.names import GENERATOR_EDIT_NAMES
-from data_tools.synthesis.taef2 import SCALE, TAEF2
+from deal_data_tools.synthesis.edits import EditResult
+from deal_data_tools.synthesis.names import GENERATOR_EDIT_NAMES
+from deal_data_tools.synthesis.taef2 import SCALE, TAEF2
 
 __all__ = ["GENERATOR_EDIT_NAMES", "apply_generator_edit"]
 

@@ -11,8 +11,7 @@ import math
 
 import cv2
 import numpy as np
-
-from data_tools.synthesis.names import GLOBAL_KERNELS
+from deal_data_tools.synthesis.names import GLOBAL_KERNELS
 
 __all__ = ["GLOBAL_KERNELS", "INTERPOLATION", "decode_jpeg", "encode_jpeg", "global_resample"]
 

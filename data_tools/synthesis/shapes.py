@@ -21,8 +21,7 @@ import math
 
 import cv2
 import numpy as np
-
-from data_tools.synthesis.names import SHAPE_NAMES
+from deal_data_tools.synthesis.names import SHAPE_NAMES
 
 __all__ = ["SHAPE_NAMES", "random_region"]
 

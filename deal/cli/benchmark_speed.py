@@ -1,5 +1,5 @@
 """deal benchmark-speed: images/s and peak memory of the stock SAM encoder, ours, the detector, a training
-step and end-to-end folder detection (benchmarks.speed)."""
+step and end-to-end folder detection (deal_benchmarks.speed)."""
 
 from __future__ import annotations
 
@@ -129,9 +129,9 @@ def run_pipeline(args: argparse.Namespace) -> int:
     import shlex
 
     import torch
+    from deal_benchmarks.hardware import describe_hardware
+    from deal_benchmarks.pipeline import benchmark_vs_detect, detect_vs_forward
 
-    from benchmarks.hardware import describe_hardware
-    from benchmarks.pipeline import benchmark_vs_detect, detect_vs_forward
     from deal.fileio import write_json
     from deal.inference.detector import Detector
 
@@ -185,8 +185,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise UsageError(f"--batch-sizes and --rows take comma-separated integers: {err}") from err
 
-    from benchmarks.speed import default_image_size, run_speed_benchmark
-    from benchmarks.table import format_table
+    from deal_benchmarks.speed import default_image_size, run_speed_benchmark
+    from deal_benchmarks.table import format_table
+
     from deal.fileio import write_json
 
     image_size = args.image_size if args.image_size is not None else default_image_size(args.size)

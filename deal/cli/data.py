@@ -40,10 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         # Imported here, not at module level; a tool whose module is not written yet still gets a
         # subcommand that says so, and the other tools keep working.
         try:
-            module = importlib.import_module(f"data_tools.{module_name}")
+            module = importlib.import_module(f"deal_data_tools.{module_name}")
             add, run = module.add_arguments, module.run
         except ModuleNotFoundError as err:
-            if err.name != f"data_tools.{module_name}":
+            if err.name != f"deal_data_tools.{module_name}":
                 raise
             p = sub.add_parser(name, help=f"{help_text} (not available)")
             p.set_defaults(_data_run=_unavailable(name, f"data_tools/{module_name}.py is missing"))

@@ -30,8 +30,8 @@ def run(args: argparse.Namespace) -> int:
     import cv2
     import numpy as np
     import torch
+    from deal_data_tools.synth import make_edited_example, sample_photos
 
-    from data_tools.synth import make_edited_example, sample_photos
     from deal.inference import Detector, run_detection
     from deal.metrics.functional import pixel_f1
 

@@ -22,7 +22,7 @@ Train an MFPT detector with Lightning. A training config is a YAML file with thr
   trainer:  Lightning's Trainer (max_steps, accelerator, devices, num_nodes, precision)
 
 First training run, on a CPU, in a few minutes (README.md, "Train and benchmark"):
-  python -m data_tools.sample_photos photos
+  python -m deal_data_tools.sample_photos photos
   deal data synth --src photos --out synth/train --n 160 --size 128 --split train
   deal data synth --src photos --out synth/val --n 24 --size 128 --split val --seed 1
   deal train --config configs/train_tiny_cpu.yaml

@@ -1,10 +1,10 @@
-"""benchmarks.gpu_check in its tiny CPU mode: every step runs and writes its JSON (no time asserted)."""
+"""deal_benchmarks.gpu_check in its tiny CPU mode: every step runs and writes its JSON (no time asserted)."""
 
 from __future__ import annotations
 
 import json
 
-from benchmarks.gpu_check import main
+from deal_benchmarks.gpu_check import main
 
 
 def test_gpu_check_tiny_mode_writes_every_result(tmp_path, capsys):

@@ -12,14 +12,14 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from deal_benchmarks import workloads
+from deal_benchmarks.speed import add_ratios, run_speed_benchmark
+from deal_benchmarks.stock_encoder import build_stock_encoder
+from deal_benchmarks.synthetic_jpegs import write_synthetic_jpegs
+from deal_benchmarks.table import format_table
+from deal_benchmarks.timing import GIB, PeakMemory, time_repeats
+from deal_benchmarks.workloads import ROWS, RowSpec, build_deal_encoder_row, tensors_sha256
 
-from benchmarks import workloads
-from benchmarks.speed import add_ratios, run_speed_benchmark
-from benchmarks.stock_encoder import build_stock_encoder
-from benchmarks.synthetic_jpegs import write_synthetic_jpegs
-from benchmarks.table import format_table
-from benchmarks.timing import GIB, PeakMemory, time_repeats
-from benchmarks.workloads import ROWS, RowSpec, build_deal_encoder_row, tensors_sha256
 from deal.cli.main import main
 from deal.modeling.rel_pos_attention import flex_attention_available
 

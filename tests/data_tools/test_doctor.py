@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from deal_data_tools.doctor import CHECKS, LAYOUT_CHOICES, DoctorOptions, diagnose, near_duplicate_pairs
 from PIL import Image
 
-from data_tools.doctor import CHECKS, LAYOUT_CHOICES, DoctorOptions, diagnose, near_duplicate_pairs
 from deal.cli.main import main
 from deal.data import DATASET_LAYOUTS
 from tests.conftest import require_shared

@@ -8,12 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-from data_tools.synth import SynthConfig, reproduce_example, synthesize_dataset
-from data_tools.synthesis.generator_edits import GENERATOR_EDIT_NAMES, apply_generator_edit
-from data_tools.synthesis.io import encode_png, read_mask, read_rgb
-from data_tools.synthesis.photos import sample_photos
-from data_tools.synthesis.taef2 import load_taef2
+from deal_data_tools.synth import SynthConfig, reproduce_example, synthesize_dataset
+from deal_data_tools.synthesis.generator_edits import GENERATOR_EDIT_NAMES, apply_generator_edit
+from deal_data_tools.synthesis.io import encode_png, read_mask, read_rgb
+from deal_data_tools.synthesis.photos import sample_photos
+from deal_data_tools.synthesis.taef2 import load_taef2
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TAEF2_DIR = REPO_ROOT.parent / "shared" / "data" / "generators" / "taef2"

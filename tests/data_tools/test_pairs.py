@@ -1,4 +1,4 @@
-"""Tests of ``deal data pairs`` (data_tools.pairs): pairing rules, the mask method, IoU on real fixtures."""
+"""Tests of ``deal data pairs`` (deal_data_tools.pairs): pairing rules, the mask method, IoU on real fixtures."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
-
-from data_tools.pairs import (
+from deal_data_tools.pairs import (
     PAIRS_COLUMNS,
     MaskParams,
     add_arguments,
@@ -23,7 +21,9 @@ from data_tools.pairs import (
     read_pairs_csv,
     run,
 )
-from data_tools.synthesis.io import encode_png, read_mask
+from deal_data_tools.synthesis.io import encode_png, read_mask
+from PIL import Image
+
 from tests.conftest import require_shared
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -6,8 +6,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from deal_data_tools.prepare import extract_zip, prepare_cocoglide, prepare_deal300k
 
-from data_tools.prepare import extract_zip, prepare_cocoglide, prepare_deal300k
 from deal.cli.main import main
 from deal.data import DatasetError, discover_records
 from tests.conftest import require_shared

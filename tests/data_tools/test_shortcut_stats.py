@@ -1,11 +1,10 @@
-"""Shortcut statistics (data_tools.shortcut_stats): AUC, per-operation grouping, the statistics' directions."""
+"""Shortcut statistics (deal_data_tools.shortcut_stats): AUC, per-operation grouping, the statistics' directions."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
-
-from data_tools.shortcut_stats import operation_of, pixel_auc, statistic_maps
+from deal_data_tools.shortcut_stats import operation_of, pixel_auc, statistic_maps
 
 
 def test_pixel_auc_counts_ranks_and_ties() -> None:

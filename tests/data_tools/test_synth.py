@@ -1,4 +1,4 @@
-"""Tests of ``deal data synth`` (data_tools.synth): determinism, masks, manifest, resume, CLI."""
+"""Tests of ``deal data synth`` (deal_data_tools.synth): determinism, masks, manifest, resume, CLI."""
 
 from __future__ import annotations
 
@@ -12,9 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
-
-from data_tools.synth import (
+from deal_data_tools.synth import (
     MANIFEST_COLUMNS,
     SynthConfig,
     add_arguments,
@@ -27,9 +25,10 @@ from data_tools.synth import (
     synthesize_dataset,
     synthesize_example,
 )
-from data_tools.synthesis.edits import EDIT_NAMES, apply_edit
-from data_tools.synthesis.io import encode_png, read_mask, read_rgb
-from data_tools.synthesis.shapes import SHAPE_NAMES, random_region
+from deal_data_tools.synthesis.edits import EDIT_NAMES, apply_edit
+from deal_data_tools.synthesis.io import encode_png, read_mask, read_rgb
+from deal_data_tools.synthesis.shapes import SHAPE_NAMES, random_region
+from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -189,7 +188,7 @@ def test_every_edit_changes_its_region_only(op: str) -> None:
 
 def test_cli_modules_import_nothing_heavy() -> None:
     code = (
-        "import sys, argparse, data_tools.synth as s, data_tools.pairs as p; "
+        "import sys, argparse, deal_data_tools.synth as s, deal_data_tools.pairs as p; "
         "s.add_arguments(argparse.ArgumentParser()); p.add_arguments(argparse.ArgumentParser()); "
         "print(sorted(m for m in ('numpy', 'cv2', 'skimage', 'torch') if m in sys.modules))"
     )

@@ -1,4 +1,4 @@
-"""TAEF2 (data_tools.synthesis.taef2): exact loading of the shipped state dicts, checksums, round trip."""
+"""TAEF2 (deal_data_tools.synthesis.taef2): exact loading of the shipped state dicts, checksums, round trip."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from deal_data_tools.synthesis.taef2 import SHA256, GeneratorError, load_taef2
 from PIL import Image
-
-from data_tools.synthesis.taef2 import SHA256, GeneratorError, load_taef2
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TAEF2_DIR = REPO_ROOT.parent / "shared" / "data" / "generators" / "taef2"

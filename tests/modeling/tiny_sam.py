@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from deal_benchmarks.stock_encoder import build_stock_encoder
 from segment_anything.modeling import MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
 
-from benchmarks.stock_encoder import build_stock_encoder
 from deal.modeling.config import ENCODER_SPECS
 
 

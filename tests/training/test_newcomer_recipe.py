@@ -6,8 +6,8 @@ import json
 import shlex
 
 import torch
+from deal_data_tools.sample_photos import main as sample_photos_main
 
-from data_tools.sample_photos import main as sample_photos_main
 from deal.cli.main import main
 from deal.modeling.detector_file import load_detector
 from tests.conftest import REPO_ROOT
@@ -26,7 +26,7 @@ def test_newcomer_recipe_runs_end_to_end(tmp_path, monkeypatch, capsys):
     (tmp_path / "configs").symlink_to(REPO_ROOT / "configs")  # the commands run from the repository root
     commands = readme_recipe()
     assert [c.split()[:3] for c in commands] == [
-        ["python", "-m", "data_tools.sample_photos"], ["deal", "data", "synth"], ["deal", "data", "synth"],
+        ["python", "-m", "deal_data_tools.sample_photos"], ["deal", "data", "synth"], ["deal", "data", "synth"],
         ["deal", "train", "--config"], ["deal", "export", "runs/train_tiny_cpu/run/checkpoints/final.ckpt"],
         ["deal", "detect", "synth/val/images"],
     ]

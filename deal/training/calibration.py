@@ -6,7 +6,9 @@
   memory, never a thresholds x pixels matrix.
 - The verdict's two image thresholds (deal.metrics.image_score.verdict): `high`, the lowest score above
   which (score >= high) the validation images are edited with at least `precision`; `low`, the highest
-  score below which (score < low) they are authentic with at least `precision`. Between them the verdict
+  score below which (score < low) they are authentic with at least `precision`. Precision is taken at equal
+  class priors (rates, not counts), so the validation set's own share of authentic images does not move
+  the thresholds. Between them the verdict
   is inconclusive. A detector that cannot separate the classes gets a wide inconclusive band instead of
   a guess. When the two bands overlap (the classes separate at that precision), both thresholds become
   the single score with the best balanced accuracy between them.
@@ -66,6 +68,13 @@ def choose_threshold(
     }
 
 
+def _balanced_precision(called: np.ndarray, positive: np.ndarray) -> float:
+    """Precision of `called` for the `positive` class at equal class priors: hit rate / (hit rate + false
+    alarm rate). The validation set's own mix of edited and authentic images does not move it."""
+    hit, false_alarm = called[positive].mean(), called[~positive].mean()
+    return float(hit / (hit + false_alarm)) if hit + false_alarm > 0 else 0.0
+
+
 def _bacc(s: np.ndarray, y: np.ndarray, low: float, high: float) -> float:
     return float(image_balanced_accuracy(torch.from_numpy(s), torch.from_numpy(y), low, high))
 
@@ -85,14 +94,12 @@ def choose_image_thresholds(
     high, low = None, 0.0
     for t in candidates:  # ascending: the first that reaches the precision is the lowest
         called, _ = image_decisions(torch.from_numpy(s), t, t)
-        called = called.numpy()
-        if called.any() and y[called].mean() >= precision:
+        if _balanced_precision(called.numpy(), y) >= precision:
             high = float(t)
             break
     for t in candidates[::-1]:  # descending: the first that reaches it is the highest
         _, called = image_decisions(torch.from_numpy(s), t, t)
-        called = called.numpy()
-        if called.any() and (~y[called]).mean() >= precision:
+        if _balanced_precision(called.numpy(), ~y) >= precision:
             low = float(t)
             break
     reached = high is not None

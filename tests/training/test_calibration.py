@@ -54,3 +54,11 @@ def test_a_detector_that_cannot_separate_says_inconclusive_for_everything():
     out = choose_image_thresholds([0.5, 0.5, 0.5, 0.5], [1, 0, 1, 0], precision=0.9)
     assert out["image_thresholds"] == [0.0, 1.0] and not out["precision_reached"]
     assert out["inconclusive_fraction"] == 1.0
+
+
+def test_thresholds_do_not_depend_on_the_class_mix():
+    scores = [0.95, 0.9, 0.8, 0.6, 0.5, 0.4, 0.3, 0.1]
+    labels = [1, 1, 0, 1, 0, 1, 0, 0]
+    authentic = [s for s, y in zip(scores, labels) if y == 0]
+    more_authentic = choose_image_thresholds(scores + authentic * 3, labels + [0] * 12, precision=0.9)
+    assert more_authentic["image_thresholds"] == choose_image_thresholds(scores, labels)["image_thresholds"]

@@ -63,22 +63,29 @@ def trained(tmp_path_factory):
     return root, manifest
 
 
-def _val_history(root) -> list[float]:
+def _val_history(root, key: str = "val/pixel_f1") -> list[float]:
     (metrics,) = list((root / "logs").rglob("metrics.csv"))
     with open(metrics) as f:
-        return [float(r["val/pixel_f1"]) for r in csv.DictReader(f) if r.get("val/pixel_f1")]
+        return [float(r[key]) for r in csv.DictReader(f) if r.get(key)]
 
 
 def test_validation_f1_rises_above_first_value_and_baseline(trained):
     root, manifest = trained
-    history = _val_history(root)
-    assert len(history) == CONFIG["trainer"]["max_epochs"]
-    # Predict-everything baseline on the same validation images: mean 2a / (1 + a) over edited images.
+    best = _val_history(root, "val/pixel_f1_best")
+    at_half = _val_history(root)
+    assert len(best) == len(at_half) == CONFIG["trainer"]["max_epochs"]
+    # Predict-everything baseline on the same validation images: mean 2a / (1 + a) over edited images. The
+    # per-image best F1 (threshold-free) is never below it (flagging everything is one of its points), so
+    # rising well above it means the model localizes. F1 at 0.5 also depends on how calibrated 96 steps
+    # leave the logits (0.78-0.87 here in isolation; a whole-suite run once stayed below 0.5 everywhere).
     fractions = [read_mask(r.mask).mean() for r in discover_records(manifest, "val") if r.label == 1]
     baseline = float(np.mean([2 * a / (1 + a) for a in fractions]))
-    print(f"val pixel_f1 first {history[0]:.3f} last {history[-1]:.3f} best {max(history):.3f} baseline {baseline:.3f}")
-    assert history[-1] > history[0] + 0.15
-    assert history[-1] > baseline + 0.1
+    print(
+        f"val pixel_f1_best first {best[0]:.3f} last {best[-1]:.3f}; pixel_f1 first {at_half[0]:.3f} "
+        f"last {at_half[-1]:.3f}; baseline {baseline:.3f}"
+    )
+    assert best[0] < baseline + 0.1
+    assert best[-1] > best[0] + 0.2 and best[-1] > baseline + 0.3
 
 
 def test_best_checkpoint_kept_and_exported(trained, tmp_path):

@@ -144,7 +144,8 @@ def _markdown(report: dict) -> str:
     ]  # fmt: skip
     lines = [
         f"Detector `{report['detector']}` (sha256 {report['sha256'][:12]}...), pixel threshold "
-        f"{report['threshold']:g}, image threshold {report['image_threshold']:g}; {report['hardware']}, "
+        f"{report['threshold']:g}, image thresholds {report['image_thresholds'][0]:g}, {report['image_thresholds'][1]:g}; "
+        f"{report['hardware']}, "
         f"{report['seconds']:.0f} s. Predict-everything floor: F1 as given, pixel and image AUC 0.5, every "
         "image called edited, flagged area 1.0.",
         "",
@@ -202,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         "detector": Path(args.detector).name,
         "sha256": detector.sha256 or "",
         "threshold": detector.threshold,
-        "image_threshold": detector.image_threshold,
+        "image_thresholds": list(detector.image_thresholds),
         "hardware": hardware_string("cpu"),
         "seconds": time.perf_counter() - start,
         "rows": rows,

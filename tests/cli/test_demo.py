@@ -48,8 +48,11 @@ def test_demo_writes_outputs_and_scores_them(tiny_detector, tmp_path, capsys):
 
 
 @pytest.mark.skipif(bundled_detector_path() is None, reason="the bundled detector is not installed")
-def test_bundled_detector_loads_and_is_small(capsys):
+def test_bundled_detector_loads_and_is_small(capsys, monkeypatch):
+    import deal.inference.detector as detector_module
     from deal import Detector
+
+    monkeypatch.setattr(detector_module, "_bundled_notice_shown", False)  # said once per process
 
     path = bundled_detector_path()
     assert path.stat().st_size < 20 * 1024 * 1024

@@ -135,7 +135,7 @@ def test_bad_inputs_are_reported_and_the_run_goes_on(bad_run):
         assert np.array_equal(mask == 255, heat >= 128)  # p >= 0.5 <=> round(255 p) >= 128
         assert json.loads((out / r["outputs"]["json"]).read_text()) == r
     assert records["good2.jpg"]["outputs"]["heatmap"] == "sub/good2.jpg.heatmap.png"  # mirrors in/
-    assert "7 failed" not in err and "2 images" not in err and "6 failed" in err  # the summary line
+    assert "deal detect: 8 images: " in err and "7 failed" not in err and "6 failed" in err  # the summary line
 
 
 def test_outputs_match_the_python_api(detector, tmp_path, monkeypatch):

@@ -34,7 +34,7 @@ from deal.inference.detection import Detection
 from deal.inference.devices import autocast, precision, resolve_device
 from deal.inference.image_loading import DEFAULT_MAX_PIXELS, ImageLoadError, load_any
 from deal.inference.streaming import DEFAULT_BATCH_SIZE, stream_outcomes, windows_of
-from deal.inference.tiling import TileBlender, Window
+from deal.inference.tiling import TileBlender, Window, tile_windows
 from deal.metrics.image_score import check_image_thresholds
 from deal.modeling.config import ModelConfig
 from deal.modeling.detector_file import DetectorInfo, load_detector
@@ -52,7 +52,7 @@ def default_overlap(tile: int, patch: int = 16) -> int:
     return max(patch, (tile // 8) // patch * patch)
 
 
-def _find_sam_checkpoint(path: Path) -> Path | None:
+def find_sam_checkpoint(path: str | os.PathLike) -> Path | None:
     """The SAM checkpoint a frozen-encoder detector file names, found in the weights folders (deal.hub); None
     for a detector that needs none. FileNotFoundError naming the file and the fetch command when absent."""
     from deal.hub import SAM_CHECKPOINTS, find_weights
@@ -172,7 +172,7 @@ class Detector:
                 print(f"deal: using {BUNDLED_DESCRIPTION} ({path})", file=sys.stderr)
                 _bundled_notice_shown = True
         if sam_checkpoint is None:
-            sam_checkpoint = _find_sam_checkpoint(Path(path))
+            sam_checkpoint = find_sam_checkpoint(path)
         model, info = load_detector(Path(path), sam_checkpoint=sam_checkpoint, force=force)
         return cls(
             model, info, device, threshold=threshold, image_thresholds=image_thresholds, tile=tile,
@@ -260,7 +260,7 @@ class Detector:
                 raise ValueError(f"expected HxWx3 uint8 RGB arrays, got shape {img.shape} dtype {img.dtype}")
             mode = self.inference_mode_of(*img.shape[:2])
             if mode == "tiled":
-                windows = TileBlender(*img.shape[:2], tile=cfg.image_size, overlap=self.overlap).windows()
+                windows = tile_windows(*img.shape[:2], tile=cfg.image_size, overlap=self.overlap)
                 jobs += [Job(i, w, img[w.y : w.y + w.h, w.x : w.x + w.w]) for w in windows]
             elif mode == "resized":
                 hw = self._resized_hw(*img.shape[:2])

@@ -53,6 +53,13 @@ class Window:
     w: int
 
 
+def tile_windows(height: int, width: int, *, tile: int, overlap: int) -> list[Window]:
+    """The windows covering a height x width image (row-major), without allocating anything image-sized."""
+    rows, cols = tile_starts(height, tile, overlap), tile_starts(width, tile, overlap)
+    th, tw = min(tile, height), min(tile, width)
+    return [Window(y, x, th, tw) for y in rows for x in cols]
+
+
 class TileBlender:
     """Accumulates per-window probability maps into one HxW float32 map (see the module docstring).
 
@@ -76,7 +83,7 @@ class TileBlender:
     def windows(self) -> Iterator[Window]:
         for y in self.rows:
             for x in self.cols:
-                yield Window(y, x, self.tile_h, self.tile_w)
+                yield Window(y, x, self.tile_h, self.tile_w)  # the same order as tile_windows
 
     def __len__(self) -> int:
         return len(self.rows) * len(self.cols)

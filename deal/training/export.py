@@ -13,11 +13,11 @@ import torch
 from deal.data.dataset import LocalizationDataset
 from deal.data.discover import discover_records
 from deal.data.sample import Record
-from deal.inference.detector import Detector
+from deal.inference.detector import Detector, find_sam_checkpoint
 from deal.inference.streaming import DEFAULT_BATCH_SIZE
 from deal.metrics.image_score import image_score
 from deal.modeling.config import ModelConfig
-from deal.modeling.detector_file import DetectorInfo, save_detector
+from deal.modeling.detector_file import DetectorInfo, load_detector, save_detector
 from deal.modeling.mfpt import MFPT
 from deal.training.calibration import DEFAULT_PRECISION, choose_image_thresholds, choose_threshold
 
@@ -72,13 +72,8 @@ def model_from_detector_file(
 ) -> tuple[MFPT, dict[str, Any]]:
     """A detector file's model, and what export_checkpoint reads of a Lightning checkpoint (its training step
     and SAM base), so that a detector can be recalibrated without its training checkpoint."""
-    from deal.modeling.detector_file import load_detector, read_detector_info
-
-    info = read_detector_info(path)
-    if sam_checkpoint is None and not info.config.train_encoder and info.base_checkpoint:
-        from deal.hub import find_weights
-
-        sam_checkpoint = find_weights(info.base_checkpoint)
+    if sam_checkpoint is None:
+        sam_checkpoint = find_sam_checkpoint(path)
     model, info = load_detector(path, sam_checkpoint=sam_checkpoint)
     ckpt = {
         "global_step": info.extra.get("global_step"),

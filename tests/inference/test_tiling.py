@@ -49,3 +49,10 @@ def test_blend_of_disagreeing_tiles_stays_in_range_and_is_smooth():
     out = blender.result()
     assert out.min() >= 0 and out.max() <= 1
     assert np.abs(np.diff(out[0])).max() < 0.05  # a ramp, not a seam
+
+
+def test_tile_windows_are_the_blenders_windows_without_its_accumulator():
+    from deal.inference.tiling import TileBlender, tile_windows
+
+    for h, w in [(300, 200), (128, 128), (1000, 130)]:
+        assert tile_windows(h, w, tile=128, overlap=16) == list(TileBlender(h, w, tile=128, overlap=16).windows())

@@ -26,9 +26,9 @@ import torch
 
 from deal.inference.detector import Detector
 from deal.inference.devices import autocast
-from deal.inference.discovery import find_inputs
 from deal.inference.image_loading import load_any
-from deal.inference.run_folder import run_detection
+from deal.runs.discovery import find_inputs
+from deal.runs.folder import run_detection
 
 
 def _sync(device: torch.device) -> None:

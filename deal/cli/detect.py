@@ -166,14 +166,15 @@ def run(args: argparse.Namespace) -> int:
 
     from PIL import Image
 
-    from deal.inference.discovery import NoInputsError
-    from deal.inference.outputs import parse_save
-    from deal.inference.ray_engine import RayClusterError
-    from deal.inference.run_folder import RunLockedError, run_detection
+    from deal.report.outputs import parse_save
+    from deal.runs.discovery import NoInputsError
+    from deal.runs.folder import run_detection
+    from deal.runs.lock import RunLockedError
+    from deal.runs.ray_engine import RayClusterError
 
     ray_options = None
     if args.engine == "ray":
-        from deal.inference.ray_engine import RayOptions, RayUnavailableError, require_ray
+        from deal.runs.ray_engine import RayOptions, RayUnavailableError, require_ray
 
         try:
             require_ray()

@@ -104,6 +104,8 @@ class Detector:
             None for the detector's calibrated pair.
         tile: tile images larger than config.image_size (native policy); False resizes them instead.
         max_pixels: larger inputs are refused before decoding (decompression bomb guard).
+        bundled: whether this is the bundled demonstration detector (Detector.load sets it; a run's
+            metadata carries it to the report's banner).
     """
 
     def __init__(
@@ -116,6 +118,7 @@ class Detector:
         image_thresholds: tuple[float, float] | None = None,
         tile: bool = True,
         max_pixels: int = DEFAULT_MAX_PIXELS,
+        bundled: bool = False,
     ) -> None:
         if info is None:
             info = DetectorInfo(name="in-memory", config=model.config)
@@ -137,6 +140,7 @@ class Detector:
         if max_pixels < 1:
             raise ValueError(f"max_pixels must be >= 1, got {max_pixels}")
         self.max_pixels = int(max_pixels)
+        self.bundled = bool(bundled)
         self.patch = self.config.spec.patch_size
         self.overlap = default_overlap(self.config.image_size, self.patch)
 
@@ -160,10 +164,12 @@ class Detector:
         folders); one whose sha256 differs from the detector's record is refused unless force=True.
         """
         global _bundled_notice_shown
-        if path is None:
-            from deal.hub import bundled_detector_path
+        from deal.hub import bundled_detector_path
 
-            path = bundled_detector_path()
+        bundled_path = bundled_detector_path()
+        bundled = path is None or (bundled_path is not None and Path(path).resolve() == bundled_path.resolve())
+        if path is None:
+            path = bundled_path
             if path is None:
                 raise FileNotFoundError(
                     "no bundled detector is installed; pass a detector file (--detector FILE / Detector.load(path))"
@@ -176,7 +182,21 @@ class Detector:
         model, info = load_detector(Path(path), sam_checkpoint=sam_checkpoint, force=force)
         return cls(
             model, info, device, threshold=threshold, image_thresholds=image_thresholds, tile=tile,
-            max_pixels=max_pixels,
+            max_pixels=max_pixels, bundled=bundled,
+        )
+
+    def with_device(self, device: str | torch.device) -> Detector:
+        """This detector on `device` (same file, thresholds and tiling): itself when it is there already,
+        else a new Detector holding a copy of the model on `device` (this one is left as it is)."""
+        target = resolve_device(device)
+        if target == self.device:
+            return self
+        import copy
+
+        return Detector(
+            copy.deepcopy(self.model), self.info, target, threshold=self.threshold,
+            image_thresholds=self.image_thresholds, tile=self.tile, max_pixels=self.max_pixels,
+            bundled=self.bundled,
         )
 
     # --- properties -----------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from deal.inference.image_loading import ImageLoadError, LoadedImage, load_any
 DEFAULT_BATCH_SIZE = 8
 
 
-class Detector(Protocol):
+class HeatmapSource(Protocol):
     """What streaming needs of a deal.inference.detector.Detector (which imports this module, not the
     other way round)."""
 
@@ -96,7 +96,7 @@ def _timed_load(source: Any, max_pixels: int) -> tuple[LoadedImage | None, str |
 
 
 def _process_window(
-    detector: Detector,
+    detector: HeatmapSource,
     window: list[WorkItem],
     loads: list[tuple[LoadedImage | None, str | None, float]],
     *,
@@ -147,7 +147,7 @@ def _process_window(
 
 
 def stream_outcomes(
-    detector: Detector,
+    detector: HeatmapSource,
     windows: Iterable[list[WorkItem]],
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,

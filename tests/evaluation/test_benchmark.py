@@ -271,7 +271,7 @@ def test_benchmark_batches_are_deal_detects():
 
     from deal.cli import benchmark as cli_benchmark
     from deal.cli import detect as cli_detect
-    from deal.inference.run_folder import run_detection
+    from deal.runs.folder import run_detection
 
     parser = argparse.ArgumentParser()
     cli_detect.add_arguments(parser)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from deal.metrics.image_score import VERDICT_RULE
+from deal.modeling.constants import DEFAULT_BATCH_SIZE
 
 HELP = "localize edited regions in images, folders and globs (heatmaps, masks, scores, a report)"
 
@@ -84,7 +85,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--device", default="auto", choices=("auto", "cpu", "cuda", "mps"), help="default: auto"
     )
     parser.add_argument(
-        "--batch-size", type=int, default=8, metavar="N", help="images per batch (default: 8)"
+        "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, metavar="N",
+        help=f"images per batch (default: {DEFAULT_BATCH_SIZE})",
     )
     parser.add_argument(
         "--workers",

@@ -26,9 +26,7 @@ import numpy as np
 
 from deal.inference.detection import Detection
 from deal.inference.image_loading import ImageLoadError, LoadedImage, load_any
-
-# Inputs per window (and model inputs per batch) of deal detect, deal benchmark and Detector.predict_many.
-DEFAULT_BATCH_SIZE = 8
+from deal.modeling.constants import DEFAULT_BATCH_SIZE
 
 
 class HeatmapSource(Protocol):

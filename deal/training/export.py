@@ -14,9 +14,9 @@ from deal.data.dataset import LocalizationDataset
 from deal.data.discover import discover_records
 from deal.data.sample import Record
 from deal.inference.detector import Detector, find_sam_checkpoint
-from deal.inference.streaming import DEFAULT_BATCH_SIZE
 from deal.metrics.image_score import image_score
 from deal.modeling.config import ModelConfig
+from deal.modeling.constants import DEFAULT_BATCH_SIZE
 from deal.modeling.detector_file import DetectorInfo, load_detector, save_detector
 from deal.modeling.mfpt import MFPT
 from deal.training.calibration import DEFAULT_PRECISION, choose_image_thresholds, choose_threshold

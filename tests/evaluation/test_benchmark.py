@@ -278,6 +278,6 @@ def test_benchmark_batches_are_deal_detects():
     detect_default = parser.get_default("batch_size")
     assert detect_default == cli_benchmark.DEFAULT_BATCH_SIZE
     assert inspect.signature(run_detection).parameters["batch_size"].default == detect_default
-    from deal.inference.streaming import DEFAULT_BATCH_SIZE
+    from deal.modeling.constants import DEFAULT_BATCH_SIZE
 
     assert DEFAULT_BATCH_SIZE == detect_default

@@ -24,9 +24,9 @@ from typing import Any
 
 import torch
 
+from deal.imageio import load_any
 from deal.inference.detector import Detector
 from deal.inference.devices import autocast
-from deal.inference.image_loading import load_any
 from deal.runs.discovery import find_inputs
 from deal.runs.folder import run_detection
 

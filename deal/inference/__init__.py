@@ -14,7 +14,7 @@ import importlib
 _EXPORTS = {
     "Detector": "deal.inference.detector",
     "Detection": "deal.inference.detection",
-    "ImageLoadError": "deal.inference.image_loading",
+    "ImageLoadError": "deal.imageio",
 }
 
 __all__ = list(_EXPORTS)

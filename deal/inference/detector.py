@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from deal.imageio import DEFAULT_MAX_PIXELS, ImageLoadError, load_any
 from deal.inference.detection import Detection
 from deal.inference.devices import autocast, precision, resolve_device
-from deal.inference.image_loading import DEFAULT_MAX_PIXELS, ImageLoadError, load_any
 from deal.inference.streaming import stream_outcomes, windows_of
 from deal.metrics.image_score import check_image_thresholds
 from deal.modeling.config import ModelConfig

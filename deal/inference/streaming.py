@@ -24,8 +24,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from deal.imageio import ImageLoadError, LoadedImage, load_any
 from deal.inference.detection import Detection
-from deal.inference.image_loading import ImageLoadError, LoadedImage, load_any
 from deal.modeling.constants import DEFAULT_BATCH_SIZE
 
 

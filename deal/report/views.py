@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from deal.fileio import atomic_write_bytes
-from deal.inference.image_loading import DEFAULT_MAX_PIXELS, ImageLoadError, load_image_file
+from deal.imageio import DEFAULT_MAX_PIXELS, ImageLoadError, load_image_file
 from deal.report.outputs import STATE_DIR, SUFFIXES, contour_rgb, heatmap_rgb, jpeg_bytes, overlay_rgb
 
 PANELS = ("image", "heatmap", "contour", "overlay")

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from deal.inference.image_loading import IMAGE_EXTENSIONS
+from deal.imageio import IMAGE_EXTENSIONS
 from deal.report.outputs import STATE_DIR, SUFFIXES
 
 _OWN_IMAGE_SUFFIXES = tuple(SUFFIXES[k] for k in ("heatmap", "mask", "overlay"))

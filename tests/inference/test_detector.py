@@ -9,8 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
+from deal.imageio import ImageLoadError
 from deal.inference.detection import Detection, image_score
-from deal.inference.image_loading import ImageLoadError
 from deal.modeling.input_policy import batch_shape_key, prepare_batch, restore
 from tests.inference.conftest import TILE, smooth_image
 

@@ -51,18 +51,6 @@ def find_sam_checkpoint(path: str | os.PathLike) -> Path | None:
     return found
 
 
-def calibrated_image_thresholds(info: DetectorInfo) -> tuple[float, float]:
-    """The verdict's (low, high) recorded in a detector file: extra["image_thresholds"]; a file from before
-    the two-threshold verdict has one extra["image_threshold"] (low = high); without either, the pixel
-    threshold (low = high)."""
-    extra = info.extra or {}
-    if extra.get("image_thresholds") is not None:
-        low, high = extra["image_thresholds"]
-        return float(low), float(high)
-    single = extra.get("image_threshold", info.threshold)
-    return float(single), float(single)
-
-
 class Detector:
     """Runs a trained MFPT model on images of any size.
 
@@ -103,12 +91,12 @@ class Detector:
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.info = info
-        t = info.threshold if threshold is None else float(threshold)
+        t = info.threshold if threshold is None else float(threshold)  # the file's was validated on reading
         if not 0.0 <= t <= 1.0:
             raise ValueError(f"threshold must be in [0, 1], got {t}")
         self._threshold = t
         self._image_thresholds = check_image_thresholds(
-            *(image_thresholds if image_thresholds is not None else calibrated_image_thresholds(info))
+            *(image_thresholds if image_thresholds is not None else info.verdict_thresholds)
         )
         self.tile = bool(tile)
         if max_pixels < 1:

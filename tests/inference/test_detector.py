@@ -186,14 +186,14 @@ def test_detector_thresholds_are_separate_knobs(detector):
 
     tiny_model = detector.model
 
-    info = DetectorInfo(name="x", config=tiny_model.config, threshold=0.13, extra={"image_thresholds": [0.3, 0.8]})
+    info = DetectorInfo(name="x", config=tiny_model.config, threshold=0.13, image_thresholds=(0.3, 0.8))
     det = Detector(tiny_model, info, "cpu")
     assert (det.threshold, det.image_thresholds) == (0.13, (0.3, 0.8))
     det = Detector(tiny_model, info, "cpu", threshold=0.5)  # the pixel threshold does not move the verdict
     assert (det.threshold, det.image_thresholds) == (0.5, (0.3, 0.8))
     assert Detector(tiny_model, info, "cpu", image_thresholds=(0.1, 0.2)).image_thresholds == (0.1, 0.2)
-    legacy = DetectorInfo(name="y", config=tiny_model.config, threshold=0.13, extra={"image_threshold": 0.93})
-    assert Detector(tiny_model, legacy, "cpu").image_thresholds == (0.93, 0.93)
+    uncalibrated = DetectorInfo(name="y", config=tiny_model.config, threshold=0.13)
+    assert Detector(tiny_model, uncalibrated, "cpu").image_thresholds == (0.13, 0.13)
 
 
 def test_tiles_of_several_images_share_batches(detector):

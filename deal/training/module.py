@@ -11,7 +11,6 @@ sha256 differs from the one the run was trained on.
 from __future__ import annotations
 
 import logging
-from functools import partial
 from typing import Any
 
 import lightning as L
@@ -139,10 +138,7 @@ class MFPTModule(L.LightningModule):
         optimizer = torch.optim.AdamW(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
         total = max(1, int(self.trainer.estimated_stepping_batches))
         warmup = min(self.hparams.warmup_steps, total // 2)
-        schedule = partial(
-            warmup_cosine, warmup_steps=warmup, total_steps=total, min_ratio=self.hparams.min_lr / self.hparams.lr
-        )
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        scheduler = warmup_cosine(optimizer, warmup_steps=warmup, total_steps=total, min_lr=self.hparams.min_lr)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     # --- checkpoints -------------------------------------------------------------------------------

@@ -148,10 +148,11 @@ def _official_sam(size: str, path: Path) -> Path:
     return path
 
 
-def run_gpu_check(out: str | os.PathLike, tiny: bool = False) -> dict[str, Any]:
-    import torch
+STEPS = ("speed_off", "speed_on", "train")
+
+
+def run_gpu_check(out: str | os.PathLike, tiny: bool = False, steps_wanted: tuple[str, ...] = STEPS) -> dict[str, Any]:
     import yaml
-    from deal_benchmarks.hardware import describe_hardware
     from deal_data_tools.sample_photos import write_sample_photos
     from deal_data_tools.synthesis.dataset import synthesize_dataset
 
@@ -160,10 +161,14 @@ def run_gpu_check(out: str | os.PathLike, tiny: bool = False) -> dict[str, Any]:
     p = plan(tiny)
     steps = []
     for mode in p["compile"]:
+        if f"speed_{mode}" not in steps_wanted:
+            continue
         steps.append(_run(f"speed_compile_{mode}", ["benchmark-speed", *p["speed"], "--compile", mode,
                                                     "--rows", "1,2,3,4,5", "--quiet", "--out", str(out / f"speed_{mode}.json")],
                           out, p["timeout"]))
 
+    if "train" not in steps_wanted:
+        return _summary(out, tiny, p, steps, None)
     photos = write_sample_photos(out / "work" / "photos")[0].parent
     for split, n, seed in (("train", p["synth"]["n"], 0), ("val", max(4, p["synth"]["n"] // 8), 1)):
         synthesize_dataset(photos, out / "work" / f"synth_{split}", n, seed=seed, size=p["synth"]["size"],
@@ -190,6 +195,13 @@ def run_gpu_check(out: str | os.PathLike, tiny: bool = False) -> dict[str, Any]:
     if train is not None and final is not None:
         train["checkpoint_bytes"] = final.stat().st_size
         (out / "train.json").write_text(json.dumps(train, indent=2) + "\n")
+    return _summary(out, tiny, p, steps, train)
+
+
+def _summary(out: Path, tiny: bool, p: dict[str, Any], steps: list, train: dict | None) -> dict[str, Any]:
+    import torch
+    from deal_benchmarks.hardware import describe_hardware
+
     summary = {
         "mode": "tiny (CPU)" if tiny else "gpu",
         "hardware": describe_hardware(torch.device("cpu" if tiny else "cuda")),
@@ -205,14 +217,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deal_benchmarks.gpu_check", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="folder for the JSON results")
     parser.add_argument("--tiny", action="store_true", help="tiny model on the CPU: checks the script, measures nothing")
+    parser.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated subset of {', '.join(STEPS)} (default all)")
     args = parser.parse_args(argv)
+    wanted = tuple(s for s in args.steps.split(",") if s)
+    if set(wanted) - set(STEPS):
+        parser.error(f"unknown step(s) {sorted(set(wanted) - set(STEPS))}; choose from {list(STEPS)}")
     if not args.tiny:
         import torch
 
         if not torch.cuda.is_available():
             print("deal_benchmarks.gpu_check: no CUDA GPU here; use --tiny to check the script on the CPU", file=sys.stderr)
             return 2
-    summary = run_gpu_check(args.out, tiny=args.tiny)
+    summary = run_gpu_check(args.out, tiny=args.tiny, steps_wanted=wanted)
     print(json.dumps({"steps": summary["steps"], "train": summary["train"]}, indent=2, default=str))
     return 0 if all(s["exit_code"] == 0 for s in summary["steps"]) else 1
 

@@ -1,6 +1,6 @@
 """Shortcut statistics: can a cheap pixel statistic find the edit without any detector?
 
-For each dataset (and, for ``deal data synth`` folders, each edit operation) the pixel AUC of four cheap
+For each dataset (and, for ``deal data synth`` folders, each edit operation) the pixel AUC of five cheap
 per-pixel scores against the true mask, averaged over the edited images (each image's AUC over its own
 pixels, so the score need only rank pixels within an image):
 
@@ -9,7 +9,11 @@ pixels, so the score need only rank pixels within an image):
 - ``quiet``: minus the local noise level, the mean |grey - median3x3(grey)| in a 9x9 window;
 - ``gridless``: minus the JPEG 8x8 grid strength, the mean over a 16x16 window of the excess of the absolute
   difference across 8x8 block boundaries over the one inside blocks;
-- ``saturation``: the HSV saturation averaged in a 9x9 window (colour).
+- ``saturation``: the HSV saturation averaged in a 9x9 window (colour);
+- ``finest_deficit``: minus the log ratio of the finest difference-of-Gaussians band's local energy to
+  the next band's (:func:`deal.modeling.band_energy.finest_band_log_ratio`): high = less of the finest band
+  than of the next, the trace diffusion models leave. Real edits score well above 0.5 here; a synthetic
+  operation should too, while ``smooth`` stays near 0.5 (not smoother overall).
 
 0.5 means the statistic says nothing; far from 0.5 in either direction, the statistic alone separates the
 edit, i.e. a shortcut. An operation whose AUCs differ much from the real fixtures' teaches a detector a cue
@@ -40,12 +44,16 @@ import numpy as np
 
 __all__ = ["STATISTICS", "main", "operation_of", "pixel_auc", "statistic_maps"]
 
-STATISTICS: tuple[str, ...] = ("smooth", "quiet", "gridless", "saturation")
+STATISTICS: tuple[str, ...] = ("smooth", "quiet", "gridless", "saturation", "finest_deficit")
 _MAX_PIXELS = 40_000  # pixels sampled per image for the AUC (a fixed grid, deterministic)
 
 
 def statistic_maps(rgb: np.ndarray) -> dict[str, np.ndarray]:
-    """The four per-pixel scores of an ``HxWx3 uint8`` RGB image (higher = "looks edited" by that cue)."""
+    """The per-pixel scores of an ``HxWx3 uint8`` RGB image (higher = "looks edited" by that cue)."""
+    import torch
+
+    from deal.modeling.band_energy import finest_band_log_ratio
+
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
     lap = np.abs(cv2.Laplacian(grey, cv2.CV_32F, ksize=1))
     noise = np.abs(grey - cv2.medianBlur(grey.astype(np.uint8), 3).astype(np.float32))
@@ -65,6 +73,7 @@ def statistic_maps(rgb: np.ndarray) -> dict[str, np.ndarray]:
         "quiet": -cv2.blur(noise, (9, 9)),
         "gridless": -grid,
         "saturation": cv2.blur(sat, (9, 9)),
+        "finest_deficit": -finest_band_log_ratio(torch.from_numpy(rgb).permute(2, 0, 1)[None].float())[0, 0].numpy(),
     }
 
 

@@ -4,11 +4,11 @@ Each output image ``i`` comes from one source photo and its own random generator
 ``(seed, i)``, so the output does not depend on the worker count or the order of work:
 
 1. **Global history, before the edit** (edited and authentic images alike): resize by a log-uniform
-   factor in [0.5, 1.5] with a random kernel (area, linear, cubic, lanczos), then, with ``--size S``,
+   factor in [0.3, 1.0] (downscaling only, as photos reach an editor) with a random kernel (area, linear, cubic, lanczos), then, with ``--size S``,
    a random ``S x S`` crop (small photos are resized up, never padded).
 2. **Local edit** (label 1 only): an object-like region (polygon, Fourier contour, noise blob,
    ellipse, or a union) of log-uniform area in 1-60% of the image, re-rendered by one operation drawn
-   with configurable weights (inpaint, resample, splice, copymove, color, texture; see
+   with configurable weights (inpaint, resample, splice, copymove, color, texture, lowres; see
    :mod:`deal_data_tools.synthesis.edits`), blended with a hard or feathered alpha. The mask is the set of
    pixels whose alpha exceeds 0.5, so it is exact. An attempt whose region or mask falls outside
    1-60%, or whose mean change inside the mask is below ``min_change`` grey levels, is redrawn.
@@ -158,6 +158,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--jpeg-prob", type=float, default=0.5, help="probability of JPEG recompression (default 0.5)"
     )
+    parser.add_argument(
+        "--authentic-regen",
+        type=float,
+        default=0.0,
+        help="share of authentic images round-tripped through the --generator (label 0; default 0)",
+    )
+    parser.add_argument(
+        "--scale-range",
+        default=None,
+        help="LO,HI of the log-uniform global resize factor before the edit (default 0.3,1.0)",
+    )
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
 
 
@@ -176,6 +187,9 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     try:
         weights = parse_weights(args.weights) if args.weights else None
+        scale_range = tuple(float(v) for v in args.scale_range.split(",")) if args.scale_range else None
+        if scale_range is not None and len(scale_range) != 2:
+            raise ValueError(f"--scale-range takes LO,HI, got {args.scale_range!r}")
         manifest = synthesize_dataset(
             args.src,
             args.out,
@@ -188,6 +202,8 @@ def run(args: argparse.Namespace) -> int:
             weights=weights,
             jpeg_prob=args.jpeg_prob,
             generator=args.generator,
+            authentic_regen=args.authentic_regen,
+            scale_range=scale_range,
         )
     except (ValueError, FileNotFoundError) as err:
         raise UsageError(str(err)) from None

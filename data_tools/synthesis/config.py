@@ -19,6 +19,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "copymove": 1.0,
     "color": 0.5,
     "texture": 0.5,
+    "lowres": 1.0,
 }
 # Added to DEFAULT_WEIGHTS when a generator is given and no weights are.
 DEFAULT_GENERATOR_WEIGHTS: dict[str, float] = dict.fromkeys(GENERATOR_EDIT_NAMES, 1.0)
@@ -32,7 +33,9 @@ class SynthConfig:
         size: side of the random square crop, or None to keep the whole (resized) photo.
         authentic_share: share of authentic (unedited) images, in [0, 1].
         weights: relative frequency of each edit operation (names from ``EDIT_NAMES``).
-        scale_range: (min, max) of the log-uniform global resize factor.
+        scale_range: (min, max) of the log-uniform global resize factor. Below 1 only: real photos reach
+            an editor downscaled (COCO is), so they keep their finest band; upsampled backgrounds would
+            lack it everywhere and teach a detector to ignore the band that generated pixels miss.
         fraction_range: (min, max) edited fraction of the image; targets are log-uniform in it.
         jpeg_prob: probability of JPEG recompression after the edit.
         jpeg_quality: (min, max) JPEG quality, inclusive.
@@ -41,12 +44,15 @@ class SynthConfig:
         max_attempts: redraws of region + operation before giving up on an image.
         generator: folder of the TAEF2 autoencoder for the generator edits (``GENERATOR_EDIT_NAMES``),
             or None (those edits then need weight 0).
+        authentic_regen: share of the authentic images that go through a full round trip of the
+            generator (label 0, empty mask), so that "decoder traces everywhere" is not by itself "edited".
+            Needs ``generator``.
     """
 
     size: int | None = None
     authentic_share: float = 0.2
     weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
-    scale_range: tuple[float, float] = (0.5, 1.5)
+    scale_range: tuple[float, float] = (0.3, 1.0)
     fraction_range: tuple[float, float] = (0.01, 0.60)
     jpeg_prob: float = 0.5
     jpeg_quality: tuple[int, int] = (60, 100)
@@ -54,6 +60,7 @@ class SynthConfig:
     min_change: float = 2.0
     max_attempts: int = 12
     generator: str | None = None
+    authentic_regen: float = 0.0
 
     def __post_init__(self) -> None:
         if self.size is not None and self.size < 16:
@@ -74,5 +81,12 @@ class SynthConfig:
         qlo, qhi = self.jpeg_quality
         if not 1 <= qlo <= qhi <= 100:
             raise ValueError(f"jpeg_quality must satisfy 1 <= min <= max <= 100, got {self.jpeg_quality}")
+        if not 0.0 <= self.authentic_regen <= 1.0:
+            raise ValueError(f"authentic_regen must be in [0, 1], got {self.authentic_regen}")
+        if self.authentic_regen > 0 and self.generator is None:
+            raise ValueError("authentic_regen needs a generator (--generator DIR)")
+        slo, shi = self.scale_range
+        if not 0.0 < slo <= shi:
+            raise ValueError(f"scale_range must satisfy 0 < min <= max, got {self.scale_range}")
         if not 0.0 <= self.jpeg_prob <= 1.0:
             raise ValueError(f"jpeg_prob must be in [0, 1], got {self.jpeg_prob}")

@@ -143,6 +143,11 @@ def synthesize_example(
     base, history = global_resample(photo, rng_global, config.size, config.scale_range)
     mask = np.zeros(base.shape[:2], np.uint8)
     image = base
+    if not edited and generator is not None and rng_edit.random() < config.authentic_regen:
+        from deal_data_tools.synthesis.generator_edits import roundtrip
+
+        image = roundtrip(generator, base)
+        history += "|authentic_regen"
     if edited:
         result, shape, donor_name = _edit(base, rng_edit, config, donor, generator)
         image, mask = result.image, result.mask.astype(np.uint8)
@@ -240,6 +245,8 @@ def synthesize_dataset(
     weights: Mapping[str, float] | None = None,
     jpeg_prob: float = 0.5,
     generator: str | os.PathLike[str] | None = None,
+    authentic_regen: float = 0.0,
+    scale_range: tuple[float, float] | None = None,
     progress: bool = True,
 ) -> Path:
     """Write ``n`` synthetic images, their masks and ``manifest.csv`` under ``out``.
@@ -257,6 +264,8 @@ def synthesize_dataset(
         jpeg_prob: probability of JPEG recompression.
         generator: folder of the TAEF2 autoencoder (sha256-checked) for the generator edits; with it and
             no ``weights``, the default weights plus weight 1 for each generator edit.
+        authentic_regen: share of authentic images round-tripped through the generator (needs it).
+        scale_range: (min, max) of the global resize factor (default: :class:`SynthConfig`'s).
         progress: show a tqdm progress bar.
 
     Returns:
@@ -285,6 +294,8 @@ def synthesize_dataset(
         weights=dict(weights or default),
         jpeg_prob=jpeg_prob,
         generator=generator,
+        authentic_regen=authentic_regen,
+        **({"scale_range": tuple(scale_range)} if scale_range is not None else {}),
     )
     src, out = Path(src), Path(out)
     sources = [p.relative_to(src).as_posix() for p in list_images(src)]

@@ -140,6 +140,11 @@ def _roundtrip(generator: TAEF2, images: list[np.ndarray]) -> list[np.ndarray]:
     return [o[:h, :w] for o, (_, h, w) in zip(out, padded)]
 
 
+def roundtrip(generator: TAEF2, image: np.ndarray) -> np.ndarray:
+    """``image`` (HxWx3 uint8 RGB) encoded and decoded by the generator: decoder traces everywhere."""
+    return _roundtrip(generator, [image])[0]
+
+
 def _source(
     crop: np.ndarray,
     rng: np.random.Generator,

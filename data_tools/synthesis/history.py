@@ -27,8 +27,8 @@ INTERPOLATION: dict[str, int] = {
 def global_resample(
     photo: np.ndarray,
     rng: np.random.Generator,
-    size: int | None = None,
-    scale_range: tuple[float, float] = (0.5, 1.5),
+    size: int | None,
+    scale_range: tuple[float, float],
 ) -> tuple[np.ndarray, str]:
     """Resize ``photo`` by a log-uniform factor with a random kernel, then random-crop ``size x size``.
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-EDIT_NAMES: tuple[str, ...] = ("inpaint", "resample", "splice", "copymove", "color", "texture")
+EDIT_NAMES: tuple[str, ...] = ("inpaint", "resample", "splice", "copymove", "color", "texture", "lowres")
 # Operations that run a real latent-diffusion decoder (deal data synth --generator DIR).
 GENERATOR_EDIT_NAMES: tuple[str, ...] = (
     "regenerate",

@@ -11,6 +11,8 @@ As always with ``spawn``, a script that calls this with ``workers > 1`` needs th
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -20,14 +22,21 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def _single_thread_opencv() -> None:
+def _single_threaded() -> None:
+    """One item per process at a time: the pool is the parallelism. OpenCV's and torch's own thread pools
+    would otherwise start one thread per core in every worker (16 workers x 16 threads on a 16-core
+    machine: the TAEF2 generator's convolutions then spin-wait far more than they compute). torch reads
+    OMP_NUM_THREADS when it is imported, so workers that never need it do not pay for its import."""
     import cv2
 
-    cv2.setNumThreads(1)  # one item per process at a time: the pool is the parallelism
+    cv2.setNumThreads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
 
 
 def _init(initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
-    _single_thread_opencv()
+    _single_threaded()
     if initializer is not None:
         initializer(*initargs)
 

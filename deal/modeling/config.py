@@ -56,6 +56,12 @@ class PromptConfig:
         bandpass: (inner, outer) area shares of the FFT band-pass ring.
         scale_factor: r = embed_dim // scale_factor channels for the prompt branch.
         embedding_branch: add Linear(D -> r) of the patch tokens to the band embeddings.
+        band_energy: add the scale-invariant band-energy stem (deal.modeling.band_energy): per-pixel log
+            energies of a difference-of-Gaussians pyramid and their ratios, raw and relative to the image's
+            median, through a small full-resolution convolution before any patchify. Not part of the
+            published MFPT (off in the paper-faithful configs); it carries the finest-band deficit of
+            generated pixels, which a stride-16 embedding of a high-pass image mixes away.
+        band_energy_width: channels of that stem's full-resolution convolutions.
     """
 
     input_prompter: bool = True
@@ -65,6 +71,8 @@ class PromptConfig:
     bandpass: tuple[float, float] = (0.05, 0.25)
     scale_factor: int = 32
     embedding_branch: bool = True
+    band_energy: bool = False
+    band_energy_width: int = 32
 
     def __post_init__(self) -> None:
         self.bands = tuple(self.bands)
@@ -79,6 +87,8 @@ class PromptConfig:
             raise ValueError(f"bandpass must be (inner, outer) with 0 <= inner < outer < 1, got {self.bandpass}")
         if self.scale_factor < 1:
             raise ValueError(f"scale_factor must be >= 1, got {self.scale_factor}")
+        if self.band_energy_width < 1:
+            raise ValueError(f"band_energy_width must be >= 1, got {self.band_energy_width}")
 
 
 @dataclass

@@ -41,6 +41,8 @@ class MFPT(nn.Module):
                 highpass_rate=pc.highpass_rate,
                 bandpass=pc.bandpass,
                 embedding_branch=pc.embedding_branch,
+                band_energy=pc.band_energy,
+                band_energy_width=pc.band_energy_width,
             )
             if pc.input_prompter
             else None

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deal.modeling.band_energy import BandEnergyStem
 from deal.modeling.frequency import DCT_BANDS, block_dct_energy, fft_bandpass, fft_highpass
 
 
@@ -32,6 +33,8 @@ class FrequencyInputPrompter(nn.Module):
         highpass_rate: float = 0.25,
         bandpass: tuple[float, float] = (0.05, 0.25),
         embedding_branch: bool = True,
+        band_energy: bool = False,
+        band_energy_width: int = 32,
     ) -> None:
         super().__init__()
         if patch_size % 8:
@@ -44,6 +47,11 @@ class FrequencyInputPrompter(nn.Module):
             k = patch_size // 8 if band in DCT_BANDS else patch_size
             self.band_embed[band] = nn.Conv2d(3, prompt_dim, kernel_size=k, stride=k)
         self.embedding = nn.Linear(embed_dim, prompt_dim) if embedding_branch else None
+        self.band_energy = (
+            BandEnergyStem(prompt_dim=prompt_dim, patch_size=patch_size, width=band_energy_width)
+            if band_energy
+            else None
+        )
 
     def band_images(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         """The raw band maps of a Bx3xHxW image, keyed by band name."""
@@ -65,6 +73,9 @@ class FrequencyInputPrompter(nn.Module):
             prompt = emb if prompt is None else prompt + emb
         if self.embedding is not None:
             emb = self.embedding(patch_tokens)
+            prompt = emb if prompt is None else prompt + emb
+        if self.band_energy is not None:
+            emb = self.band_energy(image, patch_tokens.dtype)
             prompt = emb if prompt is None else prompt + emb
         if prompt is None:
             raise ValueError("the input prompter has no band and no embedding branch: switch it off instead")

@@ -40,6 +40,7 @@ from deal.modeling.config import ModelConfig
 from deal.modeling.detector_file import DetectorInfo, load_detector
 from deal.modeling.input_policy import group_by_shape, prepare_batch, restore, sam_resized_hw
 from deal.modeling.mfpt import MFPT
+from deal.provenance import ProvenanceOptions
 
 BUNDLED_DESCRIPTION = "the bundled demonstration detector trained on synthetic edits"
 _bundled_notice_shown = False
@@ -137,6 +138,7 @@ class Detector:
         if max_pixels < 1:
             raise ValueError(f"max_pixels must be >= 1, got {max_pixels}")
         self.max_pixels = int(max_pixels)
+        self.provenance = ProvenanceOptions()  # what load_any reads of each file's origin (trust anchors)
         self.patch = self.config.spec.patch_size
         self.overlap = default_overlap(self.config.image_size, self.patch)
 
@@ -315,7 +317,7 @@ class Detector:
         Raises:
             ImageLoadError: the input cannot be read or decoded (the message names it and the problem).
         """
-        loaded = load_any(image, max_pixels=self.max_pixels)
+        loaded = load_any(image, max_pixels=self.max_pixels, provenance=self.provenance)
         (heatmap,) = self.heatmaps([loaded.array])
         return Detection.from_heatmap(
             heatmap,
@@ -323,6 +325,7 @@ class Detector:
             source=loaded.source,
             notes=loaded.notes,
             image_thresholds=self.image_thresholds,
+            provenance=loaded.provenance,
         )
 
     def predict_many(

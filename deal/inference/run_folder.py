@@ -18,6 +18,7 @@ decode, analyse, write outputs and record): "local" runs it here, "ray" on a poo
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import time
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from deal.evidence.run_info import now_utc, record_run
 from deal.fileio import atomic_write_bytes, atomic_write_text
 from deal.inference.detector import Detector
 from deal.inference.discovery import STATE_DIR, InputFile, find_inputs, read_input_list
@@ -47,6 +49,7 @@ from deal.inference.streaming import DEFAULT_BATCH_SIZE, Outcome, WorkItem, stre
 from deal.metrics.image_score import VERDICTS
 
 if TYPE_CHECKING:
+    from deal.evidence.run_info import CaseInfo
     from deal.inference.ray_engine import RayOptions
 
 REPORT_KINDS = ("html",)
@@ -296,6 +299,7 @@ class _Run:
                 outputs=outputs,
                 seconds=round(outcome.seconds + time.perf_counter() - t0, 4),
                 notes=list(d.notes),
+                provenance=d.provenance,
             )
             atomic_write_text(record_path, record_json(record))
             return record
@@ -363,6 +367,7 @@ def run_detection(
     inputs_from: str | os.PathLike | None = None,
     engine: str = "local",
     ray_options: RayOptions | None = None,
+    case: CaseInfo | None = None,
 ) -> RunSummary:
     """Runs `detector` over files, folders and glob patterns; writes outputs under `out_dir`.
 
@@ -383,6 +388,8 @@ def run_detection(
             on a local or existing Ray cluster: deal.inference.ray_engine; `workers` and `writers` are then
             each actor's decoding and writing threads). Same outputs, records and resumption.
         ray_options: the Ray engine's settings (cluster address, actors, GPUs per actor); None: the defaults.
+        case: the case, examiner and note recorded in run.json (deal.evidence: every run writes run.json and
+            MANIFEST.sha256, the sha256 of every input and output, which `deal verify` checks).
 
     Returns:
         RunSummary (exit_code 1 if some input failed).
@@ -412,7 +419,7 @@ def run_detection(
     for w in warnings:
         progress.message(f"warning: {w}")
     out.mkdir(parents=True, exist_ok=True)
-    t_start = time.perf_counter()
+    t_start, started = time.perf_counter(), now_utc()
     with _Lock(out):
         remove_stray_parts(out)
         run = _Run(items, root, out, detector, kinds, report, overwrite)
@@ -440,6 +447,20 @@ def run_detection(
         n_failed, verdicts = run.write_results()
         shown = [*inputs, *(["--inputs-from", inputs_from] if inputs_from is not None else [])]
         report_path = run.write_report(shown) if report == "html" else None
+        options = {
+            "inputs": [os.fspath(i) for i in inputs],
+            "inputs_from": None if inputs_from is None else os.fspath(inputs_from),
+            "out": os.fspath(out_dir),
+            "save": list(kinds),
+            "report": report,
+            "overwrite": overwrite,
+            "batch_size": batch_size,
+            "workers": workers,
+            "writers": writers,
+            "engine": engine,
+            "ray": None if ray_options is None else dataclasses.asdict(ray_options),
+        }
+        record_run(run, options, case, started)
     summary = RunSummary(
         n_inputs=len(items),
         n_processed=progress.processed,

@@ -39,6 +39,8 @@ def tree_bytes(root: Path) -> dict[str, bytes]:
     for p in sorted(root.rglob("*")):
         if not p.is_file() or p.name == "lock":
             continue
+        if p.parent == root and p.name in ("run.json", "run_times.json", "MANIFEST.sha256"):
+            continue  # the run's own record: its options (--out), times and the hashes of records with `seconds`
         rel = p.relative_to(root).as_posix()
         data = p.read_bytes()
         if p.suffix == ".json":

@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import quote
 
 from deal.metrics.image_score import SCORE_RULE, VERDICT_RULE, VERDICTS
+from deal.provenance import html as provenance_html
 
 MAX_ROWS = 2000
 MAX_THUMBNAILS = 200
@@ -287,7 +288,9 @@ def _view(rank: int, record: dict[str, Any], view: Any, n_views: int) -> str:
         + f'<div class="panels">{"".join(figures)}</div>'
         + (f'<p class="links">Full resolution: {links}</p>' if links else "")
         + "".join(f'<p class="notes">{_e(n)}</p>' for n in notes)
-        + f'<p class="rule">{rule}</p></div>'
+        + f'<p class="rule">{rule}</p>'
+        + provenance_html.panel(record)
+        + "</div>"
     )
 
 
@@ -353,6 +356,7 @@ def render_report(
             + f'<td data-v="{_e(record.get("width"))}x{_e(record.get("height"))}">'
             + f"{_e(record.get('width'))}&times;{_e(record.get('height'))}</td>"
             + f'<td data-v="{_e(record.get("inference"))}">{_e(record.get("inference"))}</td>'
+            + provenance_html.cell(record)
             + "</tr>"
         )
     # The views' panels (decoding inputs and maps, encoding JPEGs: OpenCV releases the GIL) in a few threads.
@@ -373,7 +377,7 @@ def render_report(
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
+        f"<title>{_e(title)}</title><style>{_CSS}{provenance_html.CSS}</style></head><body>",
         f"<h1>{_e(title)}</h1>",
         _banner(settings),
         f'<p class="summary" id="summary">{n} images: {counts["edited"]} edited, '
@@ -384,7 +388,7 @@ def render_report(
         '<th data-type="text">overlay</th><th data-type="text">file</th>',
         '<th data-type="num" class="sorted-desc">score</th><th data-type="text">verdict</th>',
         '<th data-type="num">edited area</th><th data-type="num">regions</th>',
-        '<th data-type="text">size</th><th data-type="text">inference</th>',
+        '<th data-type="text">size</th><th data-type="text">inference</th><th data-type="text">provenance</th>',
         "</tr></thead><tbody>",
         *rows,
         "</tbody></table>",

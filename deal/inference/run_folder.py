@@ -159,6 +159,7 @@ class _Run:
         self.items, self.root, self.out, self.det = items, root, out_dir, detector
         self.kinds, self.report, self.overwrite = kinds, report, overwrite
         self.version = __version__
+        self.case: dict[str, Any] | None = None  # case, examiner, note (deal.evidence.CaseInfo), for the report
         self.failures: dict[int, dict[str, Any]] = {}
         self.done_upto = 0  # inputs [0, done_upto) have a record (on disk or in failures)
         self.last_results, self.results_interval = time.perf_counter(), _MIN_RESULTS_INTERVAL
@@ -331,6 +332,7 @@ class _Run:
 
     def write_report(self, inputs: Sequence[str | os.PathLike]) -> Path:
         from deal.inference.report_html import BUNDLED_KEY, is_bundled_detector, write_report
+        from deal.provenance import html as provenance_html
 
         det = self.det
         settings = {
@@ -347,6 +349,7 @@ class _Run:
             "device": f"{det.device.type} ({det.precision})",
             "saved": ", ".join(self.kinds) or "(records only)",
             "deal version": self.version,
+            **provenance_html.case_lines(self.case),
         }
         entries = ((i, self.record_of(i), self.thumb_path(self.items[i])) for i in range(len(self.items)))
         return write_report(self.out / "report.html", entries, settings=settings)
@@ -423,6 +426,7 @@ def run_detection(
     with _Lock(out):
         remove_stray_parts(out)
         run = _Run(items, root, out, detector, kinds, report, overwrite)
+        run.case = case.as_dict() if case is not None else None
         try:
             if engine == "ray":
                 from deal.inference.ray_engine import execute_on_ray

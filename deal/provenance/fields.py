@@ -3,6 +3,19 @@ documented (rendered into docs/provenance.md by fields_markdown, checked by the 
 
 from __future__ import annotations
 
+# The "how to read this" card: the report's provenance panel and docs/provenance.md show these lines.
+HOW_TO_READ = (
+    "A missing manifest is not evidence of editing: most cameras, phones, editors and websites write no "
+    "Content Credentials, and many platforms strip them. \"no C2PA\" means the provenance is unknown.",
+    "\"C2PA valid\" means the bytes are exactly what was signed. It does not say the scene is real, and it "
+    "says who signed only when the signer is trusted (on your trust list).",
+    "\"C2PA invalid\" means the file changed after it was signed, or the manifest is damaged: read the reason.",
+    "Metadata (EXIF, XMP, PNG text) is a claim anyone can write or strip. A generator trace says the file "
+    "went through a generator; no trace proves nothing.",
+    "Degradation notes (low quality, very small, upscaled) mean the pixels carry less evidence: they qualify "
+    "the verdict, they do not replace it.",
+)
+
 # field path in the record's "provenance" object -> (meaning, how to read it)
 FIELDS: dict[str, tuple[str, str]] = {
     "c2pa.state": (

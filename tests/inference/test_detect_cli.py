@@ -166,6 +166,7 @@ def test_outputs_match_the_python_api(detector, tmp_path, monkeypatch):
         p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and ".deal" not in p.parts
     )
     assert names == [
+        "MANIFEST.sha256",
         "a/photo.jpg.heatmap.png",
         "a/photo.jpg.mask.png",
         "a/photo.jpg.npz",
@@ -177,8 +178,12 @@ def test_outputs_match_the_python_api(detector, tmp_path, monkeypatch):
         "b/photo.png.npz",
         "results.csv",
         "results.jsonl",
+        "run.json",
+        "run_times.json",
     ]
     d = detector.predict(a)
+    record = next(r for r in read_jsonl(out / "results.jsonl") if r["path"] == str(a))
+    assert d.provenance == record["provenance"] and d.provenance["metadata"]["format"] == "PNG"
     npz = np.load(out / "a/photo.png.npz")
     np.testing.assert_allclose(npz["map"], d.heatmap, rtol=0, atol=1e-5)
     assert npz["map"].dtype == np.float32 and tuple(npz["imgsize"]) == (40, 56)

@@ -12,6 +12,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from deal.provenance import FIELDS, SECTIONS, csv_fields, fields_markdown, read_provenance
+from deal.provenance.fields import HOW_TO_READ
 from deal.provenance.limits import MAX_TEXT_CHUNK_BYTES
 from tests.provenance.builders import encode, exif_block, itxt, photo, pink_noise, png_chunk, png_with_chunks
 
@@ -141,3 +142,4 @@ def test_every_field_is_documented_in_one_place_and_on_the_docs_page():
     page = (Path(__file__).resolve().parents[2] / "docs" / "provenance.md").read_text(encoding="utf-8")
     assert fields_markdown() in page
     assert "A missing manifest is not evidence of editing" in page
+    assert all(line in page for line in HOW_TO_READ)  # the report's card, word for word

@@ -14,13 +14,13 @@ SMALL_SIDE = 256  # shorter side (pixels) below which an image is "very small"
 # Spectral energy at 0.3-0.5 cycles/pixel over 0.08-0.2: natural photographs (BSDS500, Kodak, even at JPEG
 # quality 40) measure 0.08 and above; the same photographs upscaled 2x (bicubic) measure 0.03 and below.
 LITTLE_DETAIL = 0.04
-_SPECTRUM_CROP = min(512, MAX_PIXEL_CROP)
+SPECTRUM_CROP = min(512, MAX_PIXEL_CROP)  # the spectrum is measured on a central crop of this side
 
 
 def high_frequency_ratio(gray: np.ndarray) -> float | None:
     """Energy in the top frequency band over a middle band, on a central crop (Hann-windowed)."""
     h, w = gray.shape
-    c = min(h, w, _SPECTRUM_CROP) // 2 * 2
+    c = min(h, w, SPECTRUM_CROP) // 2 * 2
     if c < 64:
         return None
     top, left = (h - c) // 2, (w - c) // 2

@@ -79,17 +79,14 @@ def _dct_matrix() -> np.ndarray:
 
 def _luma_blocks(img: Image.Image) -> np.ndarray | None:
     """The 8x8 DCT coefficients (N x 8 x 8) of a block-aligned central crop of the decoded luminance."""
-    y = (
-        np.asarray(img.convert("YCbCr"), dtype=np.float64)[..., 0]
-        if img.mode != "L"
-        else np.asarray(img, np.float64)
-    )
-    h, w = y.shape
+    w, h = img.size
     ch, cw = min(h, MAX_PIXEL_CROP) // 8 * 8, min(w, MAX_PIXEL_CROP) // 8 * 8
     if ch * cw // 64 < _MIN_BLOCKS:
         return None
     top, left = (h - ch) // 2 // 8 * 8, (w - cw) // 2 // 8 * 8  # stay on the file's 8x8 grid
-    crop = y[top : top + ch, left : left + cw] - 128.0
+    region = img.crop((left, top, left + cw, top + ch))
+    y = np.asarray(region.convert("YCbCr"))[..., 0] if region.mode != "L" else np.asarray(region)
+    crop = y.astype(np.float64) - 128.0
     blocks = crop.reshape(ch // 8, 8, cw // 8, 8).transpose(0, 2, 1, 3).reshape(-1, 8, 8)
     d = _dct_matrix()
     return d @ blocks @ d.T

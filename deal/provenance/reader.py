@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from deal.provenance.c2pa_manifest import empty_c2pa, read_c2pa, sniff_format
-from deal.provenance.degradation import degradation
+from deal.provenance.degradation import SPECTRUM_CROP, degradation
 from deal.provenance.exif import read_metadata
 from deal.provenance.generators import known_ai_tool, metadata_traces, png_traces
 from deal.provenance.jpeg import read_jpeg
@@ -27,6 +27,14 @@ from deal.provenance.thumbnail import read_thumbnail
 SECTIONS = ("c2pa", "metadata", "generator_traces", "jpeg", "exif_thumbnail", "degradation", "notes")
 # Pixel checks are skipped above this many pixels (deal detect refuses such images by default anyway).
 MAX_DECODE_PIXELS = 100_000_000
+
+
+def central_crop(img: Image.Image, side: int) -> Image.Image:
+    """The central side x side (at most) region of an image, cropped before any conversion of the whole."""
+    w, h = img.size
+    cw, ch = min(w, side), min(h, side)
+    left, top = (w - cw) // 2, (h - ch) // 2
+    return img.crop((left, top, left + cw, top + ch))
 
 
 def _failed(notes: list[str], part: str, err: BaseException) -> None:
@@ -95,7 +103,7 @@ def read_provenance(data: bytes, options: ProvenanceOptions | None = None) -> di
         except Exception as err:  # noqa: BLE001
             _failed(notes, "EXIF thumbnail", err)
     try:
-        gray = np.asarray(pixels.convert("L")) if pixels is not None else None
+        gray = np.asarray(central_crop(pixels, SPECTRUM_CROP).convert("L")) if pixels is not None else None
         out["degradation"] = degradation(width, height, gray, out["jpeg"])
     except Exception as err:  # noqa: BLE001
         _failed(notes, "degradation", err)

@@ -111,7 +111,7 @@ def _check_records(
                     f"{rel}: an output of results.jsonl that {MANIFEST_NAME} does not list"
                 )
         if record.get("sha256"):
-            path = os.path.join(cwd, record["path"])
+            path = os.path.abspath(os.path.join(cwd, record["path"]))
             if listed.get(path) != record["sha256"]:
                 result.problems.append(
                     f"{path}: its sha256 in results.jsonl is not the one {MANIFEST_NAME} lists for it"
@@ -181,10 +181,10 @@ def _rerun(
     try:
         for index in chosen:
             record = records[index]
-            path = os.path.join(cwd, record["path"])
+            path = os.path.abspath(os.path.join(cwd, record["path"]))
             start = index // batch * batch
             window = [
-                os.path.join(cwd, r["path"])
+                os.path.abspath(os.path.join(cwd, r["path"]))
                 for r in records[start : start + batch]
                 if r.get("error") is None and r.get("sha256")
             ]
@@ -203,7 +203,7 @@ def _rerun(
                     for x in Path(summary.results_jsonl).read_text(encoding="utf-8").splitlines()
                 ]
                 mine = next(
-                    (r for r in again if os.path.join(cwd, r["path"]) == path or r["path"] == path), None
+                    (r for r in again if os.path.abspath(r["path"]) == path), None
                 )
                 _compare(run_dir, Path(tmp), path, record, mine, result)
             result.reanalysed += 1

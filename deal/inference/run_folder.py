@@ -241,8 +241,9 @@ class _Run:
             return False
         extra = [self.thumb_path(item)] if self.report else []
         kinds = [k for k in self.kinds if k != "json"]
-        return is_complete(
-            read_record(self.record_path(item)),
+        record = read_record(self.record_path(item))
+        return self.det.provenance.made((record or {}).get("provenance")) and is_complete(
+            record,
             self.out,
             expected=self.settings,
             kinds=kinds,

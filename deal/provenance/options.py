@@ -7,6 +7,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 _PEM_CERT = "-----BEGIN CERTIFICATE-----"
 
@@ -31,6 +32,14 @@ class ProvenanceOptions:
         if _PEM_CERT not in text:
             raise ValueError(f"{path}: not a PEM file of certificates (no '{_PEM_CERT}' line)")
         return cls(trust_anchors=text)
+
+    def made(self, provenance: dict[str, Any] | None) -> bool:
+        """Whether a record's provenance is what these options read (so a resumed run can keep it): none
+        when disabled, else one read with the same trust anchors."""
+        if not self.enabled:
+            return provenance is None
+        c2pa = (provenance or {}).get("c2pa")
+        return isinstance(c2pa, dict) and c2pa.get("trust_anchors_sha256") == self.trust_anchors_sha256
 
     @property
     def trust_anchors_sha256(self) -> str | None:

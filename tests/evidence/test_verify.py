@@ -214,3 +214,25 @@ def test_rerun_finds_an_output_that_the_detector_does_not_produce(run):
     result = verify_run(out, rerun=1, seed=1)
     assert result.reanalysed == 1
     assert len(result.problems) == 1 and result.problems[0].endswith("heatmap output is not byte-identical")
+
+
+def test_other_trust_anchors_redo_the_inputs_and_the_run_still_verifies(run, detector_file):
+    from tests.provenance.builders import make_chain
+
+    src, out = run
+    anchors = src.parent / "anchors.pem"
+    anchors.write_bytes(make_chain().root_pem)
+    args = ["detect", "in", "--out", out, "--detector", detector_file, "--device", "cpu", "--batch-size", "2"]
+    cwd = os.getcwd()
+    os.chdir(src.parent)
+    try:
+        rc, _, err = cli(*args, "--workers", "1", "--report", "html", "--trust-anchors", anchors)
+    finally:
+        os.chdir(cwd)
+    assert rc == 0 and "already done" not in err  # provenance read with other anchors: every input redone
+    records = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
+    assert {r["provenance"]["c2pa"]["trust_anchors_sha256"] for r in records} == {sha256_file(anchors)}
+    assert cli("verify", out)[0] == 0
+    rc, stdout, _ = cli("verify", out, "--rerun", "1", "--seed", "0")
+    assert rc == 1 and "give the same PEM file again (--trust-anchors)" in stdout
+    assert cli("verify", out, "--rerun", "1", "--seed", "0", "--trust-anchors", anchors)[0] == 0

@@ -47,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
     from deal.fileio import sha256_file
     from deal.provenance import ProvenanceOptions
 
+    if not Path(args.run_dir).is_dir():
+        raise UsageError(f"{args.run_dir}: no such folder")
     if args.rerun < 0:
         raise UsageError(f"--rerun must be >= 0, got {args.rerun}")
     try:

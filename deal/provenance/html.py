@@ -46,6 +46,16 @@ aside.howto h3{margin:0 0 4px}aside.howto ul{margin:0;padding-left:18px}aside.ho
 """
 
 
+# One line under the badge, in plain words, for each C2PA state (deal.provenance.summary.badge).
+_MEANS = {
+    "trusted": "signed, unchanged since, by a signer on your trust list",
+    "untrusted": "signed and unchanged since, but the signer is not on your trust list",
+    "invalid": "the file changed after it was signed, or the manifest is damaged",
+    "absent": "no Content Credentials: the provenance is unknown (not a sign of editing)",
+    "unchecked": "Content Credentials were not read for this file",
+}
+
+
 def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
@@ -108,6 +118,7 @@ def panel(record: dict[str, Any]) -> str:
     jpeg = p.get("jpeg")
     thumb = p.get("exif_thumbnail") or {}
     rows = [f"<dt>C2PA</dt><dd>{badge_html(p)}</dd>"]
+    rows.append(_row("means", _MEANS.get(badge(p)[0])))
     rows.append(_row("why", c2pa.get("reason")))
     rows.append(_row("signed by", c2pa.get("signer")))
     rows.append(_row("claim generator", c2pa.get("claim_generator")))
@@ -117,6 +128,7 @@ def panel(record: dict[str, Any]) -> str:
     )
     if c2pa.get("state") == "valid":
         rows.append(_row("generative AI", "declared" if c2pa.get("generative_ai") else "not declared"))
+    rows.append(_row("format", meta.get("format")))
     camera = " ".join(v for v in (meta.get("make"), meta.get("model")) if v)
     rows.append(_row("camera (EXIF)", camera))
     rows.append(_row("software", meta.get("software") or meta.get("creator_tool")))
@@ -131,6 +143,8 @@ def panel(record: dict[str, Any]) -> str:
         )
     for trace in p.get("generator_traces") or []:
         rows.append(_row("generator trace", f"{trace['tool']} ({trace['source']}): {trace['excerpt']}"))
+    if not p.get("generator_traces"):
+        rows.append(_row("generator traces", "none found"))
     if jpeg:
         how = "exact" if jpeg.get("quality_exact") else "estimated, non-standard tables"
         rows.append(_row("JPEG quality", f"{jpeg.get('quality')} ({how}), {jpeg.get('subsampling')}"))

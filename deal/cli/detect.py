@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from deal.metrics.image_score import VERDICT_RULE
+from deal.modeling.constants import DEFAULT_BATCH_SIZE
 
 HELP = "localize edited regions in images, folders and globs (heatmaps, masks, scores, a report)"
 
@@ -94,7 +95,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--device", default="auto", choices=("auto", "cpu", "cuda", "mps"), help="default: auto"
     )
     parser.add_argument(
-        "--batch-size", type=int, default=8, metavar="N", help="images per batch (default: 8)"
+        "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, metavar="N",
+        help=f"images per batch (default: {DEFAULT_BATCH_SIZE})",
     )
     parser.add_argument(
         "--workers",
@@ -188,14 +190,16 @@ def run(args: argparse.Namespace) -> int:
 
     from PIL import Image
 
-    from deal.inference.discovery import NoInputsError
-    from deal.inference.outputs import parse_save
-    from deal.inference.ray_engine import RayClusterError
-    from deal.inference.run_folder import RunLockedError, run_detection
+    from deal.report.outputs import parse_save
+    from deal.runs import CaseInfo
+    from deal.runs.discovery import NoInputsError
+    from deal.runs.folder import run_detection
+    from deal.runs.lock import RunLockedError
+    from deal.runs.ray_engine import RayClusterError
 
     ray_options = None
     if args.engine == "ray":
-        from deal.inference.ray_engine import RayOptions, RayUnavailableError, require_ray
+        from deal.runs.ray_engine import RayOptions, RayUnavailableError, require_ray
 
         try:
             require_ray()
@@ -212,6 +216,15 @@ def run(args: argparse.Namespace) -> int:
     # Oversized images are refused with a clear message; Pillow's own warning would only repeat it.
     warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 
+    from deal.provenance import ProvenanceOptions
+
+    try:
+        provenance = ProvenanceOptions.from_pem_file(args.trust_anchors)
+    except ValueError as err:
+        raise UsageError(f"--trust-anchors: {err}") from err
+    if args.no_provenance:
+        provenance = ProvenanceOptions(enabled=False)
+
     from deal.inference.detector import Detector
 
     try:
@@ -224,18 +237,10 @@ def run(args: argparse.Namespace) -> int:
             force=args.force,
             tile=args.tile,
             max_pixels=args.max_pixels,
+            provenance=provenance,
         )
     except (ValueError, OSError) as err:  # no such detector file, not a detector, unavailable device
         raise UsageError(str(err)) from err
-    from deal.evidence.run_info import CaseInfo
-    from deal.provenance import ProvenanceOptions
-
-    try:
-        detector.provenance = ProvenanceOptions.from_pem_file(args.trust_anchors)
-    except ValueError as err:
-        raise UsageError(f"--trust-anchors: {err}") from err
-    if args.no_provenance:
-        detector.provenance = ProvenanceOptions(enabled=False)
     if ray_options is not None:
         workers = 0  # each Ray worker decodes its window itself
     else:
@@ -259,12 +264,14 @@ def run(args: argparse.Namespace) -> int:
     except (NoInputsError, RunLockedError, RayClusterError) as err:
         raise UsageError(str(err)) from err
     if not args.quiet:
-        from deal.evidence import MANIFEST_NAME
         from deal.fileio import sha256_file
+        from deal.runs import MANIFEST_NAME
 
         manifest = summary.out_dir / MANIFEST_NAME
-        print(f"deal detect: {manifest} sha256 {sha256_file(manifest)} (check the run: deal verify {args.out})",
-              file=sys.stderr)
+        print(
+            f"deal detect: {manifest} sha256 {sha256_file(manifest)} (check the run: deal verify {args.out})",
+            file=sys.stderr,
+        )
     sys.stderr.flush()
     return summary.exit_code
 

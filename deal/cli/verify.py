@@ -43,9 +43,9 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from deal.cli.main import UsageError
-    from deal.evidence import MANIFEST_NAME, verify_run
     from deal.fileio import sha256_file
     from deal.provenance import ProvenanceOptions
+    from deal.runs import MANIFEST_NAME, verify_run
 
     if not Path(args.run_dir).is_dir():
         raise UsageError(f"{args.run_dir}: no such folder")

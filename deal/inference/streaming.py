@@ -24,18 +24,18 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from deal.imageio import ImageLoadError, LoadedImage, load_any
 from deal.inference.detection import Detection
-from deal.inference.image_loading import ImageLoadError, LoadedImage, load_any
-
-# Inputs per window (and model inputs per batch) of deal detect, deal benchmark and Detector.predict_many.
-DEFAULT_BATCH_SIZE = 8
+from deal.modeling.constants import DEFAULT_BATCH_SIZE
+from deal.provenance import ProvenanceOptions
 
 
-class Detector(Protocol):
+class HeatmapSource(Protocol):
     """What streaming needs of a deal.inference.detector.Detector (which imports this module, not the
     other way round)."""
 
     max_pixels: int
+    provenance: ProvenanceOptions  # what load_any reads of each file's origin besides its pixels
 
     @property
     def threshold(self) -> float: ...
@@ -84,7 +84,9 @@ def _describe(source: Any) -> str:
     return str(source) if isinstance(source, (str, os.PathLike)) else type(source).__name__
 
 
-def _timed_load(source: Any, max_pixels: int, provenance: Any = None) -> tuple[LoadedImage | None, str | None, float]:
+def _timed_load(
+    source: Any, max_pixels: int, provenance: ProvenanceOptions | None = None
+) -> tuple[LoadedImage | None, str | None, float]:
     t0 = time.perf_counter()
     try:
         return load_any(source, max_pixels=max_pixels, provenance=provenance), None, time.perf_counter() - t0
@@ -96,7 +98,7 @@ def _timed_load(source: Any, max_pixels: int, provenance: Any = None) -> tuple[L
 
 
 def _process_window(
-    detector: Detector,
+    detector: HeatmapSource,
     window: list[WorkItem],
     loads: list[tuple[LoadedImage | None, str | None, float]],
     *,
@@ -138,7 +140,11 @@ def _process_window(
                 error = f"{loaded.source}: the detector produced non-finite values (NaN or inf)"
             else:
                 detection = Detection.from_heatmap(
-                    heatmap, threshold, source=loaded.source, notes=loaded.notes, image_thresholds=image_thresholds,
+                    heatmap,
+                    threshold,
+                    source=loaded.source,
+                    notes=loaded.notes,
+                    image_thresholds=image_thresholds,
                     provenance=loaded.provenance,
                 )
                 inference = detector.inference_mode_of(detection.height, detection.width)
@@ -148,7 +154,7 @@ def _process_window(
 
 
 def stream_outcomes(
-    detector: Detector,
+    detector: HeatmapSource,
     windows: Iterable[list[WorkItem]],
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -170,7 +176,7 @@ def stream_outcomes(
     if workers < 0:
         raise ValueError(f"workers must be >= 0, got {workers}")
     thr = detector.threshold if threshold is None else float(threshold)
-    provenance = getattr(detector, "provenance", None)  # deal.provenance.ProvenanceOptions of a Detector
+    provenance = detector.provenance
     pool = ThreadPoolExecutor(workers, thread_name_prefix="deal-decode") if workers > 0 else None
     pending: deque[tuple[list[WorkItem], list[Future] | None]] = deque()
     it = iter(windows)

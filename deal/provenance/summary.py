@@ -1,4 +1,5 @@
-"""Short forms of a provenance record: the C2PA badge of the report and the flat columns of results.csv."""
+"""Short forms of a provenance record: the C2PA badge of the report, the flags beside it, the badge in plain
+words, and the flat columns of results.csv."""
 
 from __future__ import annotations
 
@@ -30,6 +31,33 @@ def badge(provenance: dict[str, Any] | None) -> tuple[str, str]:
     if state == "absent":
         return "absent", "no C2PA"
     return "unchecked", "C2PA not checked"
+
+
+# One line under the badge, in plain words, for each C2PA state (badge).
+MEANS = {
+    "trusted": "signed, unchanged since, by a signer on your trust list",
+    "untrusted": "signed and unchanged since, but the signer is not on your trust list",
+    "invalid": "the file changed after it was signed, or the manifest is damaged",
+    "absent": "no Content Credentials: the provenance is unknown (not a sign of editing)",
+    "unchecked": "Content Credentials were not read for this file",
+}
+
+
+def flags(provenance: dict[str, Any] | None) -> list[str]:
+    """Short flags beside the badge: what in the provenance deserves a look."""
+    p = provenance or {}
+    out = []
+    if (p.get("c2pa") or {}).get("generative_ai"):
+        out.append("AI declared")
+    if p.get("generator_traces"):
+        out.append("generator trace")
+    if ((p.get("jpeg") or {}).get("double_compression") or {}).get("indicated"):
+        out.append("double JPEG")
+    if (p.get("exif_thumbnail") or {}).get("disagrees"):
+        out.append("thumbnail differs")
+    if (p.get("degradation") or {}).get("notes"):
+        out.append("degraded")
+    return out
 
 
 def csv_fields(provenance: dict[str, Any] | None) -> dict[str, Any]:

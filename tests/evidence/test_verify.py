@@ -16,9 +16,9 @@ import pytest
 import torch
 
 from deal.cli.main import main
-from deal.evidence import verify_run
-from deal.evidence.manifest import read_manifest
 from deal.fileio import sha256_file
+from deal.runs import verify_run
+from deal.runs.manifest import read_manifest
 from tests.inference.conftest import save_image
 
 

@@ -14,9 +14,10 @@ import platform
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from deal.fileio import write_json
+if TYPE_CHECKING:
+    from deal.runs.run import Run
 
 RUN_JSON = "run.json"
 RUN_TIMES_JSON = "run_times.json"
@@ -34,6 +35,11 @@ class CaseInfo:
     def as_dict(self) -> dict[str, str | None]:
         return asdict(self)
 
+    def settings(self) -> dict[str, str]:
+        """The ones given, as the report's settings show them (name -> value)."""
+        shown = {"case": self.case_id, "examiner": self.examiner, "note": self.note}
+        return {k: str(v) for k, v in shown.items() if v}
+
 
 def _package_version(name: str) -> str | None:
     from importlib.metadata import PackageNotFoundError, version
@@ -44,8 +50,8 @@ def _package_version(name: str) -> str | None:
         return None
 
 
-def run_info(run: Any, options: dict[str, Any], case: CaseInfo | None) -> dict[str, Any]:
-    """The content of run.json for a deal.inference.run_folder run (its detector, kinds and report)."""
+def run_info(run: Run, options: dict[str, Any]) -> dict[str, Any]:
+    """The content of run.json for a deal.runs.run.Run (its detector and case)."""
     import torch
 
     from deal.metrics.image_score import VERDICT_RULE
@@ -56,7 +62,7 @@ def run_info(run: Any, options: dict[str, Any], case: CaseInfo | None) -> dict[s
     return {
         "format": FORMAT,
         "deal_version": __version__,
-        "case": (case or CaseInfo()).as_dict(),
+        "case": run.case.as_dict(),
         "detector": {
             "name": det.name,
             "sha256": det.sha256,
@@ -121,20 +127,3 @@ def read_run_info(run_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
     if not isinstance(info, dict) or info.get("format") != FORMAT:
         return None, f"{path}: not a run.json of this deal version (format {FORMAT})"
     return info, None
-
-
-def record_run(run: Any, options: dict[str, Any], case: CaseInfo | None, started: str) -> Path:
-    """Writes run.json, then MANIFEST.sha256 (every file of the run folder and every input that was read,
-    by the sha256 its record holds), then run_times.json. Returns the manifest's path."""
-    from deal.evidence.manifest import write_manifest
-
-    run_dir = Path(run.out)
-    inputs = []
-    for i in range(len(run.items)):
-        record = run.record_of(i)
-        if record.get("sha256"):
-            inputs.append((os.path.abspath(record["path"]), record["sha256"]))
-    write_json(run_dir / RUN_JSON, run_info(run, options, case))
-    manifest = write_manifest(run_dir, inputs)
-    write_json(run_dir / RUN_TIMES_JSON, {"started": started, "ended": now_utc()})
-    return manifest

@@ -18,18 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deal.fileio import atomic_write_text, sha256_file
+from deal.runs.lock import LOCK_FILE, is_part_file
+from deal.runs.run_info import RUN_TIMES_JSON
 
 MANIFEST_NAME = "MANIFEST.sha256"
 _LINE = re.compile(r"^(\\?)([0-9a-f]{64}) [ *](.+)$")
-_PART_FILE = re.compile(r"^\..+\.[a-z0-9_]{8}\.part$")  # deal.fileio.atomic_path's temporary files
 
 
 def unlisted(rel: str) -> bool:
     """Whether a file of the run folder (path relative to it, posix) stays out of the manifest."""
-    from deal.evidence.run_info import RUN_TIMES_JSON
-
-    name = rel.rsplit("/", 1)[-1]
-    return rel in (MANIFEST_NAME, RUN_TIMES_JSON, ".deal/lock") or bool(_PART_FILE.match(name))
+    return rel in (MANIFEST_NAME, RUN_TIMES_JSON, LOCK_FILE) or is_part_file(rel.rsplit("/", 1)[-1])
 
 
 def run_files(run_dir: Path) -> list[str]:

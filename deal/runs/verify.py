@@ -12,6 +12,10 @@ Checks, each failure one line naming the file:
    options, and their outputs must be byte-identical to the run's (records too, but for `seconds`).
    An input is re-analysed together with the other inputs of its batch window, as the run did, because
    a heatmap depends on its window (deal.inference.streaming).
+
+    from deal.runs import verify_run
+    result = verify_run("case-0412", rerun=3)
+    print(result.ok, *result.problems, sep="\\n")
 """
 
 from __future__ import annotations
@@ -24,9 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from deal.evidence.manifest import MANIFEST_NAME, read_manifest, run_files
-from deal.evidence.run_info import read_run_info
 from deal.fileio import sha256_file
+from deal.inference.detector import Detector
+from deal.provenance import ProvenanceOptions
+from deal.runs.folder import run_detection
+from deal.runs.manifest import MANIFEST_NAME, read_manifest, run_files
+from deal.runs.run_info import read_run_info
 
 # Record keys that legitimately differ between two analyses of the same input: the time it took, and
 # where the outputs went (the rerun writes into a temporary folder).
@@ -120,9 +127,6 @@ def _check_records(
 
 def _load_detector(info: dict[str, Any], trust_anchors: str | None):
     """The run's detector, loaded from its file (sha256 checked), with the run's provenance options."""
-    from deal.inference.detector import Detector
-    from deal.provenance import ProvenanceOptions
-
     det_info, thr, inf, prov = info["detector"], info["thresholds"], info["inference"], info["provenance"]
     if not det_info.get("path"):
         raise ValueError("the run's detector was an in-memory model: nothing to load for a rerun")
@@ -140,12 +144,12 @@ def _load_detector(info: dict[str, Any], trust_anchors: str | None):
         image_thresholds=(thr["image_low"], thr["image_high"]),
         tile=inf["tile"],
         max_pixels=inf["max_pixels"],
+        provenance=options,
     )
     if detector.sha256 != det_info["sha256"]:
         raise ValueError(
             f"{det_info['path']}: sha256 {detector.sha256} is not the run's {det_info['sha256']}"
         )
-    detector.provenance = options
     return detector
 
 
@@ -160,8 +164,6 @@ def _rerun(
 ) -> None:
     """Check 5."""
     import torch
-
-    from deal.inference.run_folder import run_detection
 
     cwd = info.get("cwd") or os.getcwd()
     done = [i for i, r in enumerate(records) if r.get("error") is None and r.get("sha256")]

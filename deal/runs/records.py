@@ -19,9 +19,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from deal.inference.outputs import OUTPUT_KINDS
 from deal.provenance import CSV_COLUMNS as PROVENANCE_CSV_COLUMNS
 from deal.provenance import csv_fields as provenance_csv_fields
+from deal.report.outputs import OUTPUT_KINDS
 
 RECORD_KEYS = (
     "path",

@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from deal.fileio import sha256_bytes
+from deal.provenance import ProvenanceOptions, read_provenance
 
 __all__ = [
     "DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "ImageLoadError", "LoadedImage", "load_any", "load_image_file",
@@ -55,6 +56,8 @@ class LoadedImage:
         sha256: hash of the file's bytes (None for in-memory inputs).
         nbytes: the file's size in bytes (None for in-memory inputs).
         notes: conversions worth knowing about ("first frame of 12", "EXIF orientation 6 applied", ...).
+        provenance: what the file's bytes say about its origin (deal.provenance.read_provenance), or None
+            (an in-memory input, or provenance not asked for).
     """
 
     array: np.ndarray
@@ -62,6 +65,7 @@ class LoadedImage:
     sha256: str | None = None
     nbytes: int | None = None
     notes: list[str] = field(default_factory=list)
+    provenance: dict[str, Any] | None = None
 
 
 def scale_to_uint8(img: Image.Image) -> np.ndarray:
@@ -141,8 +145,11 @@ def decode_image_bytes(
     return array, notes
 
 
-def load_image_file(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
-    """Reads and decodes one image file. Raises ImageLoadError naming the file and the problem."""
+def load_image_file(
+    path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS, provenance: ProvenanceOptions | None = None
+) -> LoadedImage:
+    """Reads and decodes one image file (and, with `provenance` options, reads its provenance from the same
+    bytes). Raises ImageLoadError naming the file and the problem."""
     name = str(path)
     try:
         data = Path(path).read_bytes()
@@ -155,7 +162,8 @@ def load_image_file(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PI
     except OSError as err:
         raise ImageLoadError(f"{name}: cannot read: {err.strerror or err}") from err
     array, notes = decode_image_bytes(data, name, max_pixels=max_pixels)
-    return LoadedImage(array, name, sha256_bytes(data), len(data), notes)
+    prov = read_provenance(data, provenance) if provenance is not None and provenance.enabled else None
+    return LoadedImage(array, name, sha256_bytes(data), len(data), notes, prov)
 
 
 def _array_to_rgb(arr: np.ndarray, what: str) -> np.ndarray:
@@ -177,14 +185,16 @@ def _array_to_rgb(arr: np.ndarray, what: str) -> np.ndarray:
     raise ImageLoadError(f"{what}: unsupported dtype {arr.dtype}; pass uint8 (0-255) or float (0-1)")
 
 
-def load_any(item: Any, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+def load_any(
+    item: Any, *, max_pixels: int = DEFAULT_MAX_PIXELS, provenance: ProvenanceOptions | None = None
+) -> LoadedImage:
     """A path, PIL image, numpy array or torch tensor -> LoadedImage.
 
     Arrays and tensors are HxWx3 or 3xHxW (a 3x?x3 shape is read as 3xHxW, torch's convention), uint8 on
     0-255 or float on [0, 1]; HxW is taken as grayscale.
     """
     if isinstance(item, (str, os.PathLike)):
-        return load_image_file(item, max_pixels=max_pixels)
+        return load_image_file(item, max_pixels=max_pixels, provenance=provenance)
     if isinstance(item, Image.Image):
         w, h = item.size
         if w * h > max_pixels:

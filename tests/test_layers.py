@@ -2,8 +2,9 @@
 modeling <- data / metrics <- inference (the runner) <- runs / report <- training / evaluation <- cli.
 
 Fails on an import cycle between deal's modules, on deal.modeling importing any of deal but its error
-and file helpers, on deal.data importing deal.modeling, on any module importing the facade `deal`
-itself, and on the runner (deal.inference) importing Lightning or the training code."""
+and file helpers, on deal.provenance importing any of deal, on deal.data importing deal.modeling, on any
+module importing the facade `deal` itself, and on the runner (deal.inference) importing Lightning or the
+training code."""
 
 from __future__ import annotations
 
@@ -100,6 +101,13 @@ def test_modeling_imports_only_itself_and_helpers(name):
         for m, _ in _imports(name)
         if m.startswith("deal.") and not m.startswith("deal.modeling") and m not in MODELING_MAY_IMPORT
     }
+    assert not bad, f"{name} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize("name", [n for n in MODULES if n.startswith("deal.provenance")])
+def test_provenance_imports_nothing_of_deal(name):
+    """The provenance reader sits under the decoder (deal.imageio): it must not reach up into the runner."""
+    bad = {m for m, _ in _imports(name) if m.startswith("deal.") and not m.startswith("deal.provenance")}
     assert not bad, f"{name} imports {sorted(bad)}"
 
 

@@ -47,6 +47,16 @@ same inputs, outputs (byte for byte, on the same device kind, batch size and thr
 records and resumption as the local engine; a killed worker's inputs are redone once. Inputs and
 --out must be on a filesystem that every node mounts under the same path.
 
+Each record also holds the input's provenance, read from its bytes, offline: C2PA Content
+Credentials (valid, invalid with the reason, or absent; checked against --trust-anchors), EXIF/XMP/IPTC,
+generator traces (Stable Diffusion and ComfyUI PNG chunks, known AI software), JPEG quality, subsampling
+and double compression, the EXIF thumbnail, and notes on degraded inputs. A missing manifest is not
+evidence of editing: see the provenance page of the documentation for every field.
+
+Every run writes DIR/run.json (deal's version, the detector's sha256, every option, thresholds, platform,
+--case/--examiner/--note) and DIR/MANIFEST.sha256 (sha256sum -c format: every output and input);
+`deal verify DIR` checks them.
+
 Exit codes: 0 every input done, 1 some inputs failed (see the error field of results.jsonl),
 2 usage error (no input matched, bad option value, output folder in use by another run).
 """
@@ -138,6 +148,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="tile images larger than the detector's image size at native resolution (default); "
         "--no-tile downscales them so their longest side fits, and resizes the heatmap back",
     )
+    parser.add_argument(
+        "--trust-anchors",
+        metavar="PEM",
+        help="root certificates (PEM) that C2PA signers are checked against; default: none, a valid "
+        "signature is reported with its signer untrusted",
+    )
+    parser.add_argument(
+        "--no-provenance", action="store_true", help="do not read provenance and metadata (records hold null)"
+    )
+    parser.add_argument("--case", metavar="ID", help="case identifier, recorded in run.json and the report")
+    parser.add_argument("--examiner", metavar="NAME", help="who ran the analysis (run.json, the report)")
+    parser.add_argument("--note", metavar="TEXT", help="a free note recorded in run.json and the report")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, log lines or summary")
 
 
@@ -169,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
     from PIL import Image
 
     from deal.report.outputs import parse_save
+    from deal.runs import CaseInfo
     from deal.runs.discovery import NoInputsError
     from deal.runs.folder import run_detection
     from deal.runs.lock import RunLockedError
@@ -193,6 +216,15 @@ def run(args: argparse.Namespace) -> int:
     # Oversized images are refused with a clear message; Pillow's own warning would only repeat it.
     warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 
+    from deal.provenance import ProvenanceOptions
+
+    try:
+        provenance = ProvenanceOptions.from_pem_file(args.trust_anchors)
+    except ValueError as err:
+        raise UsageError(f"--trust-anchors: {err}") from err
+    if args.no_provenance:
+        provenance = ProvenanceOptions(enabled=False)
+
     from deal.inference.detector import Detector
 
     try:
@@ -205,6 +237,7 @@ def run(args: argparse.Namespace) -> int:
             force=args.force,
             tile=args.tile,
             max_pixels=args.max_pixels,
+            provenance=provenance,
         )
     except (ValueError, OSError) as err:  # no such detector file, not a detector, unavailable device
         raise UsageError(str(err)) from err
@@ -226,9 +259,19 @@ def run(args: argparse.Namespace) -> int:
             inputs_from=args.inputs_from,
             engine=args.engine,
             ray_options=ray_options,
+            case=CaseInfo(args.case, args.examiner, args.note),
         )
     except (NoInputsError, RunLockedError, RayClusterError) as err:
         raise UsageError(str(err)) from err
+    if not args.quiet:
+        from deal.fileio import sha256_file
+        from deal.runs import MANIFEST_NAME
+
+        manifest = summary.out_dir / MANIFEST_NAME
+        print(
+            f"deal detect: {manifest} sha256 {sha256_file(manifest)} (check the run: deal verify {args.out})",
+            file=sys.stderr,
+        )
     sys.stderr.flush()
     return summary.exit_code
 

@@ -26,6 +26,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("benchmark", "benchmark"),
     ("benchmark-speed", "benchmark_speed"),
     ("train", "train"),
+    ("verify", "verify"),
     ("export", "export"),
     ("model-info", "model_info"),
     ("weights", "weights"),

@@ -28,6 +28,7 @@ class Detection:
         width, height: the image's size.
         source: the input (a path) or a description of an in-memory input.
         notes: conversions applied to the input (EXIF rotation, first frame of an animation, ...).
+        provenance: what the file says about its origin (deal.provenance; docs/provenance.md), or None.
     """
 
     heatmap: np.ndarray
@@ -42,6 +43,7 @@ class Detection:
     source: str | None = None
     notes: list[str] = field(default_factory=list)
     image_thresholds: tuple[float, float] | None = None
+    provenance: dict | None = None
 
     @property
     def verdict(self) -> str:
@@ -60,6 +62,7 @@ class Detection:
         notes: list[str] | None = None,
         max_regions: int = MAX_REGIONS,
         image_thresholds: tuple[float, float] | None = None,
+        provenance: dict | None = None,
     ) -> Detection:
         """Builds the Detection of an HxW float32 probability map."""
         if heatmap.ndim != 2:
@@ -80,4 +83,5 @@ class Detection:
             source=source,
             notes=list(notes or []),
             image_thresholds=None if image_thresholds is None else check_image_thresholds(*image_thresholds),
+            provenance=provenance,
         )

@@ -27,6 +27,7 @@ from deal.modeling.config import ModelConfig
 from deal.modeling.detector_file import DetectorInfo, load_detector
 from deal.modeling.input_pipeline import DEFAULT_BATCH_SIZE, InputPipeline, Plan
 from deal.modeling.mfpt import MFPT
+from deal.provenance import ProvenanceOptions
 
 BUNDLED_DESCRIPTION = "the bundled demonstration detector trained on synthetic edits"
 _bundled_notice_shown = False
@@ -68,6 +69,8 @@ class Detector:
         max_pixels: larger inputs are refused before decoding (decompression bomb guard).
         bundled: whether this is the bundled demonstration detector (Detector.load sets it; a run's
             metadata carries it to the report's banner).
+        provenance: what is read of each input file's origin besides its pixels (deal.provenance: C2PA
+            trust anchors, or enabled=False); None: the defaults (read, no signer trusted).
     """
 
     def __init__(
@@ -81,6 +84,7 @@ class Detector:
         tile: bool = True,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         bundled: bool = False,
+        provenance: ProvenanceOptions | None = None,
     ) -> None:
         if info is None:
             info = DetectorInfo(name="in-memory", config=model.config)
@@ -104,6 +108,8 @@ class Detector:
         self.max_pixels = int(max_pixels)
         self.bundled = bool(bundled)
         self.pipeline = InputPipeline(self.config, tile=self.tile)
+        # What load_any reads of a file's origin besides its pixels (deal.provenance: trust anchors, or off).
+        self.provenance = ProvenanceOptions() if provenance is None else provenance
 
     # --- construction ---------------------------------------------------------------------------
     @classmethod
@@ -118,6 +124,7 @@ class Detector:
         force: bool = False,
         tile: bool = True,
         max_pixels: int = DEFAULT_MAX_PIXELS,
+        provenance: ProvenanceOptions | None = None,
     ) -> Detector:
         """Loads a detector file (None: the bundled demonstration detector, announced once on stderr).
 
@@ -143,12 +150,13 @@ class Detector:
         model, info = load_detector(Path(path), sam_checkpoint=sam_checkpoint, force=force)
         return cls(
             model, info, device, threshold=threshold, image_thresholds=image_thresholds, tile=tile,
-            max_pixels=max_pixels, bundled=bundled,
+            max_pixels=max_pixels, bundled=bundled, provenance=provenance,
         )
 
     def with_device(self, device: str | torch.device) -> Detector:
-        """This detector on `device` (same file, thresholds and tiling): itself when it is there already,
-        else a new Detector holding a copy of the model on `device` (this one is left as it is)."""
+        """This detector on `device` (same file, thresholds, tiling and provenance options): itself when it
+        is there already, else a new Detector holding a copy of the model on `device` (this one is left as
+        it is)."""
         target = resolve_device(device)
         if target == self.device:
             return self
@@ -157,7 +165,7 @@ class Detector:
         return Detector(
             copy.deepcopy(self.model), self.info, target, threshold=self.threshold,
             image_thresholds=self.image_thresholds, tile=self.tile, max_pixels=self.max_pixels,
-            bundled=self.bundled,
+            bundled=self.bundled, provenance=self.provenance,
         )
 
     # --- properties -----------------------------------------------------------------------------
@@ -234,7 +242,7 @@ class Detector:
         Raises:
             ImageLoadError: the input cannot be read or decoded (the message names it and the problem).
         """
-        loaded = load_any(image, max_pixels=self.max_pixels)
+        loaded = load_any(image, max_pixels=self.max_pixels, provenance=self.provenance)
         (heatmap,) = self.heatmaps([loaded.array])
         return Detection.from_heatmap(
             heatmap,
@@ -242,6 +250,7 @@ class Detector:
             source=loaded.source,
             notes=loaded.notes,
             image_thresholds=self.image_thresholds,
+            provenance=loaded.provenance,
         )
 
     def predict_many(

@@ -27,6 +27,7 @@ import numpy as np
 from deal.imageio import ImageLoadError, LoadedImage, load_any
 from deal.inference.detection import Detection
 from deal.modeling.constants import DEFAULT_BATCH_SIZE
+from deal.provenance import ProvenanceOptions
 
 
 class HeatmapSource(Protocol):
@@ -34,6 +35,7 @@ class HeatmapSource(Protocol):
     other way round)."""
 
     max_pixels: int
+    provenance: ProvenanceOptions  # what load_any reads of each file's origin besides its pixels
 
     @property
     def threshold(self) -> float: ...
@@ -82,10 +84,12 @@ def _describe(source: Any) -> str:
     return str(source) if isinstance(source, (str, os.PathLike)) else type(source).__name__
 
 
-def _timed_load(source: Any, max_pixels: int) -> tuple[LoadedImage | None, str | None, float]:
+def _timed_load(
+    source: Any, max_pixels: int, provenance: ProvenanceOptions | None = None
+) -> tuple[LoadedImage | None, str | None, float]:
     t0 = time.perf_counter()
     try:
-        return load_any(source, max_pixels=max_pixels), None, time.perf_counter() - t0
+        return load_any(source, max_pixels=max_pixels, provenance=provenance), None, time.perf_counter() - t0
     except ImageLoadError as err:
         return None, str(err), time.perf_counter() - t0
     except Exception as err:  # anything else must not stop a run of a million images
@@ -136,7 +140,12 @@ def _process_window(
                 error = f"{loaded.source}: the detector produced non-finite values (NaN or inf)"
             else:
                 detection = Detection.from_heatmap(
-                    heatmap, threshold, source=loaded.source, notes=loaded.notes, image_thresholds=image_thresholds
+                    heatmap,
+                    threshold,
+                    source=loaded.source,
+                    notes=loaded.notes,
+                    image_thresholds=image_thresholds,
+                    provenance=loaded.provenance,
                 )
                 inference = detector.inference_mode_of(detection.height, detection.width)
         seconds = load_s + infer_seconds.get(p, 0.0) + time.perf_counter() - t0
@@ -167,6 +176,7 @@ def stream_outcomes(
     if workers < 0:
         raise ValueError(f"workers must be >= 0, got {workers}")
     thr = detector.threshold if threshold is None else float(threshold)
+    provenance = detector.provenance
     pool = ThreadPoolExecutor(workers, thread_name_prefix="deal-decode") if workers > 0 else None
     pending: deque[tuple[list[WorkItem], list[Future] | None]] = deque()
     it = iter(windows)
@@ -176,7 +186,7 @@ def stream_outcomes(
             if not any(item.wanted for item in window):
                 continue
             futures = (
-                [pool.submit(_timed_load, w.source, detector.max_pixels) for w in window] if pool else None
+                [pool.submit(_timed_load, w.source, detector.max_pixels, provenance) for w in window] if pool else None
             )
             pending.append((window, futures))
             return
@@ -190,7 +200,7 @@ def stream_outcomes(
             if futures is not None:
                 loads = [f.result() for f in futures]
             else:
-                loads = [_timed_load(w.source, detector.max_pixels) for w in window]
+                loads = [_timed_load(w.source, detector.max_pixels, provenance) for w in window]
             yield from _process_window(
                 detector, window, loads, batch_size=batch_size, threshold=thr, image_thresholds=detector.image_thresholds
             )

@@ -7,10 +7,12 @@ a 0..1 scale bar, the mask's contour and the overlay, side by side at full size 
 with links to the full-resolution outputs. The view panels are files under ``<out>/.deal/report/``
 (deal.report.views), inside the run's output tree, so the report opens from disk with no network. The
 legend states the verdict rule (VERDICT_RULE, the same words as the CLI help and the README) with the
-run's thresholds. The report's bytes depend only on the records and the run's metadata (no dates, no
-timings). For large runs it lists the `max_rows` highest-scoring images (thumbnails for the first
-`max_thumbnails`, views for the first `max_views`) and every failure up to `max_failures`; results.csv
-holds everything.
+run's thresholds. Each row has a provenance column (the C2PA badge and flags) and its view a provenance
+panel with a "how to read this" card (deal.report.provenance, templates/provenance.html.j2); the report
+prints cleanly (report.css's print rules). The report's bytes depend only on the records and the run's
+metadata (no dates, no timings). For large runs it lists the `max_rows` highest-scoring images
+(thumbnails for the first `max_thumbnails`, views for the first `max_views`) and every failure up to
+`max_failures`; results.csv holds everything.
 
 Records are read with .get: older records (one `image_threshold`, no `inconclusive`) render too.
 """
@@ -29,6 +31,8 @@ from typing import Any
 from urllib.parse import quote
 
 from deal.metrics.image_score import SCORE_RULE, VERDICT_RULE, VERDICTS
+from deal.provenance.fields import HOW_TO_READ
+from deal.report.provenance import provenance_view
 
 MAX_ROWS = 2000
 MAX_THUMBNAILS = 200
@@ -78,6 +82,7 @@ def _template() -> Any:
         verdict_rule=VERDICT_RULE,
         heatmap_rule=HEATMAP_RULE,
         bundled_banner=BUNDLED_BANNER,
+        how_to_read=HOW_TO_READ,
     )
     return env.get_template("report.html.j2")
 
@@ -153,6 +158,7 @@ def _row(record: dict[str, Any], score: float, thumb: bytes | None, view: Any, n
         "panels": panels,
         "links": links,
         "notes": notes,
+        "provenance": provenance_view(record.get("provenance")),
     }
 
 

@@ -1,8 +1,10 @@
-"""Folder jobs: a Detector over files, folders and globs, resumable, on the local or the Ray engine.
+"""Folder jobs: a Detector over files, folders and globs, resumable, on the local or the Ray engine; every
+run a verifiable one (run.json, MANIFEST.sha256 of every input and output, verify_run).
 
 Public API (imported lazily, so importing a submodule stays light)::
 
     from deal.runs import run_detection, RunSummary, NoInputsError, RunLockedError
+    from deal.runs import CaseInfo, MANIFEST_NAME, verify_run
 """
 
 from __future__ import annotations
@@ -14,6 +16,12 @@ _EXPORTS = {
     "RunSummary": "deal.runs.run",
     "NoInputsError": "deal.runs.discovery",
     "RunLockedError": "deal.runs.lock",
+    "CaseInfo": "deal.runs.run_info",
+    "RUN_JSON": "deal.runs.run_info",
+    "RUN_TIMES_JSON": "deal.runs.run_info",
+    "MANIFEST_NAME": "deal.runs.manifest",
+    "VerifyResult": "deal.runs.verify",
+    "verify_run": "deal.runs.verify",
 }
 
 __all__ = list(_EXPORTS)

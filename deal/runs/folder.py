@@ -5,25 +5,31 @@ temporary files (deal.runs.lock), the inputs done by an earlier run skipped, the
 by an engine (deal.runs.engine: "local" or "ray"), each input's outputs and record written atomically
 (deal.runs.run). results.jsonl and results.csv (one row per input, in input order) are rewritten
 atomically at the end, and during long runs every few minutes with the inputs done so far; the HTML
-report (deal.report) is rendered from the records and the run's metadata.
+report (deal.report) is rendered from the records and the run's metadata. Last, every run writes run.json
+(deal.runs.run_info), MANIFEST.sha256 (deal.runs.manifest: every output and input, which
+deal.runs.verify checks) and run_times.json.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from deal.fileio import write_json
 from deal.inference.detector import Detector
 from deal.modeling.constants import DEFAULT_BATCH_SIZE
 from deal.report.outputs import DEFAULT_SAVE, parse_save
 from deal.runs.discovery import find_inputs, read_input_list
 from deal.runs.engine import Engine, LocalEngine
 from deal.runs.lock import RunLock, remove_stray_parts
+from deal.runs.manifest import write_manifest
 from deal.runs.progress import Progress
 from deal.runs.run import Run, RunSummary, input_windows
+from deal.runs.run_info import RUN_JSON, RUN_TIMES_JSON, CaseInfo, now_utc, run_info
 
 if TYPE_CHECKING:
     from deal.runs.ray_engine import RayOptions
@@ -47,6 +53,7 @@ def run_detection(
     inputs_from: str | os.PathLike | None = None,
     engine: str = "local",
     ray_options: RayOptions | None = None,
+    case: CaseInfo | None = None,
 ) -> RunSummary:
     """Runs `detector` over files, folders and glob patterns; writes outputs under `out_dir`.
 
@@ -67,6 +74,7 @@ def run_detection(
             on a local or existing Ray cluster: deal.runs.ray_engine; `workers` and `writers` are then
             each actor's decoding and writing threads). Same outputs, records and resumption.
         ray_options: the Ray engine's settings (cluster address, actors, GPUs per actor); None: the defaults.
+        case: the case, examiner and note, recorded in run.json and shown in the report.
 
     Returns:
         RunSummary (exit_code 1 if some input failed).
@@ -89,6 +97,7 @@ def run_detection(
         from deal.runs.ray_engine import RayEngine
 
         chosen = RayEngine(ray_options)  # RayUnavailableError before any work when Ray is missing
+        ray_options = chosen.options  # the defaults filled in, as run.json records them
     else:
         chosen = LocalEngine()
     out = Path(out_dir)
@@ -98,10 +107,10 @@ def run_detection(
     for w in warnings:
         progress.message(f"warning: {w}")
     out.mkdir(parents=True, exist_ok=True)
-    t_start = time.perf_counter()
+    t_start, started = time.perf_counter(), now_utc()
     with RunLock(out):
         remove_stray_parts(out)
-        run = Run(items, root, out, detector, kinds, report, overwrite)
+        run = Run(items, root, out, detector, kinds, report, overwrite, case)
         try:
             chosen.execute(
                 run,
@@ -120,6 +129,20 @@ def run_detection(
         n_failed, verdicts = run.write_results()
         shown = [*inputs, *(["--inputs-from", inputs_from] if inputs_from is not None else [])]
         report_path = run.write_report(shown) if report == "html" else None
+        options = {
+            "inputs": [os.fspath(i) for i in inputs],
+            "inputs_from": None if inputs_from is None else os.fspath(inputs_from),
+            "out": os.fspath(out_dir),
+            "save": list(kinds),
+            "report": report,
+            "overwrite": overwrite,
+            "batch_size": batch_size,
+            "workers": workers,
+            "writers": writers,
+            "engine": engine,
+            "ray": None if ray_options is None else dataclasses.asdict(ray_options),
+        }
+        _record_run(run, options, started)
     summary = RunSummary(
         n_inputs=len(items),
         n_processed=progress.processed,
@@ -135,3 +158,17 @@ def run_detection(
     if not quiet:
         progress.message(f"deal detect: {summary.text()}")
     return summary
+
+
+def _record_run(run: Run, options: dict[str, Any], started: str) -> Path:
+    """Writes run.json, then MANIFEST.sha256 (every file of the run folder, and every input that was read
+    by the sha256 its record holds), then run_times.json. Returns the manifest's path."""
+    inputs = []
+    for i in range(len(run.items)):
+        record = run.record_of(i)
+        if record.get("sha256"):
+            inputs.append((os.path.abspath(record["path"]), record["sha256"]))
+    write_json(run.out / RUN_JSON, run_info(run, options))
+    manifest = write_manifest(run.out, inputs)
+    write_json(run.out / RUN_TIMES_JSON, {"started": started, "ended": now_utc()})
+    return manifest

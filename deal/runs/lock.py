@@ -11,6 +11,12 @@ from deal.report.outputs import STATE_DIR
 
 # Temporary files of deal.fileio.atomic_path: "." + name + "." + 8 random characters + ".part".
 _PART_FILE = re.compile(r"^\..+\.[a-z0-9_]{8}\.part$")
+LOCK_FILE = f"{STATE_DIR}/lock"  # relative to the output folder
+
+
+def is_part_file(name: str) -> bool:
+    """Whether a file name is a temporary file of deal.fileio.atomic_path (a killed run leaves them)."""
+    return bool(_PART_FILE.match(name))
 
 
 class RunLockedError(RuntimeError):
@@ -22,7 +28,7 @@ def remove_stray_parts(out_dir: Path) -> int:
     n = 0
     for top, _, files in os.walk(out_dir):
         for name in files:
-            if _PART_FILE.match(name):
+            if is_part_file(name):
                 Path(top, name).unlink(missing_ok=True)
                 n += 1
     return n
@@ -32,7 +38,7 @@ class RunLock:
     """An exclusive lock on <out>/.deal/lock (POSIX flock; a no-op where fcntl is missing)."""
 
     def __init__(self, out_dir: Path) -> None:
-        self.path = out_dir / STATE_DIR / "lock"
+        self.path = out_dir / LOCK_FILE
         self.fd: int | None = None
 
     def __enter__(self) -> RunLock:

@@ -7,7 +7,8 @@ path, sha256 (of the input's bytes), bytes, width, height, score, verdict, thres
 image_threshold_high (of the verdict: deal.metrics.image_score.VERDICT_RULE), edited_fraction,
 n_regions, regions (the 50 largest), inference ("native" | "tiled" | "resized" | "sam"), tile, outputs
 (kind -> path relative to the output folder), detector (name, sha256), device, deal_version, seconds,
-error (null, or a message naming the file and the problem), notes (list of strings).
+error (null, or a message naming the file and the problem), notes (list of strings), provenance (what the
+file's bytes say about its origin: deal.provenance, documented in docs/provenance.md; null for a failed input).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from deal.provenance import CSV_COLUMNS as PROVENANCE_CSV_COLUMNS
+from deal.provenance import csv_fields as provenance_csv_fields
 from deal.report.outputs import OUTPUT_KINDS
 
 RECORD_KEYS = (
@@ -43,6 +46,7 @@ RECORD_KEYS = (
     "seconds",
     "error",
     "notes",
+    "provenance",
 )
 CSV_COLUMNS = (
     "path",
@@ -66,6 +70,7 @@ CSV_COLUMNS = (
     "seconds",
     "error",
     "notes",
+    *PROVENANCE_CSV_COLUMNS,
 )
 
 
@@ -133,6 +138,7 @@ def csv_row(record: dict[str, Any]) -> list[Any]:
     flat["detector_name"] = detector.get("name")
     flat["detector_sha256"] = detector.get("sha256")
     flat["notes"] = "; ".join(record.get("notes") or [])
+    flat.update(provenance_csv_fields(record.get("provenance")))
     return ["" if flat.get(c) is None else flat.get(c) for c in CSV_COLUMNS]
 
 

@@ -38,6 +38,7 @@ from deal.report.outputs import (
 from deal.runs.discovery import InputFile
 from deal.runs.progress import Progress
 from deal.runs.records import is_complete, make_record, read_record, record_json, write_results
+from deal.runs.run_info import CaseInfo
 from deal.version import __version__
 
 _MIN_RESULTS_INTERVAL = 120.0  # seconds between interim rewrites of results.jsonl (at least)
@@ -98,9 +99,11 @@ class Run:
         kinds: tuple[str, ...],
         report: str | None,
         overwrite: bool,
+        case: CaseInfo | None = None,
     ) -> None:
         self.items, self.root, self.out, self.det = items, root, out_dir, detector
         self.kinds, self.report, self.overwrite = kinds, report, overwrite
+        self.case = case or CaseInfo()  # case, examiner and note: run.json and the report's settings
         self.version = __version__
         self.failures: dict[int, dict[str, Any]] = {}
         self.done_upto = 0  # inputs [0, done_upto) have a record (on disk or in failures)
@@ -183,8 +186,9 @@ class Run:
             return False
         extra = [self.thumb_path(item)] if self.report else []
         kinds = [k for k in self.kinds if k != "json"]
-        return is_complete(
-            read_record(self.record_path(item)),
+        record = read_record(self.record_path(item))
+        return self.det.provenance.made((record or {}).get("provenance")) and is_complete(
+            record,
             self.out,
             expected=self.settings,
             kinds=kinds,
@@ -242,6 +246,7 @@ class Run:
                 outputs=outputs,
                 seconds=round(outcome.seconds + time.perf_counter() - t0, 4),
                 notes=list(d.notes),
+                provenance=d.provenance,
             )
             atomic_write_text(record_path, record_json(record))
             return record
@@ -273,7 +278,7 @@ class Run:
 
     def metadata(self, inputs: Sequence[str | os.PathLike]) -> dict[str, Any]:
         """The run's settings as the report shows them (name -> value; BUNDLED_KEY marks the bundled
-        demonstration detector, as the Detector was loaded)."""
+        demonstration detector, as the Detector was loaded), with the case, examiner and note if given."""
         det = self.det
         return {
             "inputs": " ".join(map(os.fspath, inputs)),
@@ -289,6 +294,7 @@ class Run:
             "device": f"{det.device.type} ({det.precision})",
             "saved": ", ".join(self.kinds) or "(records only)",
             "deal version": self.version,
+            **self.case.settings(),
         }
 
     def write_report(self, inputs: Sequence[str | os.PathLike]) -> Path:

@@ -39,6 +39,8 @@ def tree_bytes(root: Path) -> dict[str, bytes]:
     for p in sorted(root.rglob("*")):
         if not p.is_file() or p.name == "lock":
             continue
+        if p.parent == root and p.name in ("run.json", "run_times.json", "MANIFEST.sha256"):
+            continue  # the run's own record: its options (--out), times and the hashes of records with `seconds`
         rel = p.relative_to(root).as_posix()
         data = p.read_bytes()
         if p.suffix == ".json":
@@ -164,6 +166,7 @@ def test_outputs_match_the_python_api(detector, tmp_path, monkeypatch):
         p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and ".deal" not in p.parts
     )
     assert names == [
+        "MANIFEST.sha256",
         "a/photo.jpg.heatmap.png",
         "a/photo.jpg.mask.png",
         "a/photo.jpg.npz",
@@ -175,8 +178,12 @@ def test_outputs_match_the_python_api(detector, tmp_path, monkeypatch):
         "b/photo.png.npz",
         "results.csv",
         "results.jsonl",
+        "run.json",
+        "run_times.json",
     ]
     d = detector.predict(a)
+    record = next(r for r in read_jsonl(out / "results.jsonl") if r["path"] == str(a))
+    assert d.provenance == record["provenance"] and d.provenance["metadata"]["format"] == "PNG"
     npz = np.load(out / "a/photo.png.npz")
     np.testing.assert_allclose(npz["map"], d.heatmap, rtol=0, atol=1e-5)
     assert npz["map"].dtype == np.float32 and tuple(npz["imgsize"]) == (40, 56)

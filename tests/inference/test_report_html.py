@@ -4,6 +4,7 @@ opening a view whose four images are not blank."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import json
@@ -344,3 +345,130 @@ def test_the_scale_bars_are_the_colormap_of_the_images():
     stops = [tuple(int(c[i : i + 2], 16) for i in (1, 3, 5)) for c in gradient.split(",")]
     want = [tuple(int(v) for v in colormap_lut()[round(k * 255 / 8)]) for k in range(9)]
     assert stops == want
+
+
+@pytest.fixture(scope="module")
+def provenance_run(tmp_path_factory, detector_file):
+    """`deal detect --report html --trust-anchors` over an image signed by a trusted chain, one signed by
+    another chain, one whose pixels changed after signing, and a PNG with a Stable Diffusion text chunk."""
+    pytest.importorskip("c2pa", reason="c2pa-python is not installed")
+    from PIL.PngImagePlugin import PngInfo
+
+    from tests.provenance.builders import change_pixels, encode, make_chain, sign
+
+    root = tmp_path_factory.mktemp("provenance")
+    src = root / "in"
+    src.mkdir()
+    trusted, other = make_chain(), make_chain("someone else")
+    (src / "trusted.jpg").write_bytes(sign(encode(smooth_image(96, 128, 1), quality=90), trusted))
+    (src / "untrusted.jpg").write_bytes(sign(encode(smooth_image(96, 128, 2), quality=90), other))
+    (src / "changed.jpg").write_bytes(change_pixels(sign(encode(smooth_image(96, 128, 3), quality=90), trusted)))
+    info = PngInfo()
+    info.add_text("parameters", "a castle\nSteps: 20, Sampler: Euler a, Seed: 1")
+    Image.fromarray(smooth_image(96, 128, 4)).save(src / "generated.png", pnginfo=info)
+    anchors = root / "anchors.pem"
+    anchors.write_bytes(trusted.root_pem)
+    out = root / "out"
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rc = main(
+            ["detect", str(src), "--out", str(out), "--detector", str(detector_file), "--device", "cpu",
+             "--report", "html", "--quiet", "--trust-anchors", str(anchors), "--case", "C-17",
+             "--examiner", "A. Analyst", "--note", "seized laptop"]
+        )  # fmt: skip
+    assert rc == 0, err.getvalue()
+    return out
+
+
+_BADGES = """
+[...document.querySelectorAll('#results tbody tr')].map(tr => {
+  const b = tr.querySelector('td.provcell .prov'), r = b.getBoundingClientRect(), s = getComputedStyle(b);
+  return {file: tr.cells[1].dataset.v.split('/').pop(), cls: b.className, text: b.textContent,
+          flags: [...tr.querySelectorAll('td.provcell .flag')].map(f => f.textContent),
+          bg: s.backgroundColor, x: r.x, y: r.y, w: r.width, h: r.height};
+})
+"""
+_PANEL = """
+(() => {
+  const v = document.querySelector('.view:not([hidden])'), p = v.querySelector('section.provenance');
+  const card = p.querySelector('aside.howto'), r = p.getBoundingClientRect(), c = card.getBoundingClientRect();
+  return {view: v.id, text: p.innerText, card: [...card.querySelectorAll('li')].map(li => li.textContent),
+          h: r.height, cardW: c.width, cardH: c.height};
+})()
+"""
+
+
+def test_the_provenance_column_badges_and_the_panel_with_its_card(provenance_run):
+    from deal.provenance.fields import HOW_TO_READ
+
+    html = (provenance_run / "report.html").read_text(encoding="utf-8")
+    assert '<th data-type="text">provenance</th>' in html
+    assert "<dt>case</dt><dd>C-17</dd>" in html and "<dt>examiner</dt><dd>A. Analyst</dd>" in html
+    if not chromium_available():
+        pytest.skip("chromium is not installed (apt-get install chromium; .ci/run installs it)")
+    with Browser(1400, 1000) as browser:
+        browser.open((provenance_run / "report.html").resolve().as_uri())
+        badges = {b["file"]: b for b in browser.evaluate(_BADGES)}
+        shot = np.asarray(Image.open(io.BytesIO(browser.screenshot())).convert("RGB")).astype(int)
+        row = next(b for b in badges.values() if b["file"] == "changed.jpg")
+        browser.click(row["x"] - 300, row["y"] + row["h"] / 2)  # on the row, left of the badge
+        panel = browser.evaluate(_PANEL)
+        browser.call("Emulation.setEmulatedMedia", media="print")
+        printed = browser.evaluate(
+            "({th: getComputedStyle(document.querySelector('th')).position,"
+            " button: getComputedStyle(document.querySelector('.view:not([hidden]) button')).display})"
+        )
+        pdf = base64.b64decode(browser.call("Page.printToPDF")["data"])
+    assert {f: (b["cls"], b["text"]) for f, b in badges.items()} == {
+        "trusted.jpg": ("prov prov-trusted", "C2PA valid"),
+        "untrusted.jpg": ("prov prov-untrusted", "C2PA valid, signer not trusted"),
+        "changed.jpg": ("prov prov-invalid", "C2PA invalid"),
+        "generated.png": ("prov prov-absent", "no C2PA"),
+    }
+    assert badges["generated.png"]["flags"] == ["generator trace", "degraded"]  # 128x96: very small
+    # The badges are painted in their colours: green for trusted, red for invalid (in the screenshot too).
+    assert badges["trusted.jpg"]["bg"] == "rgb(27, 94, 32)" and badges["changed.jpg"]["bg"] == "rgb(183, 28, 28)"
+    for name, colour in (("trusted.jpg", (27, 94, 32)), ("changed.jpg", (183, 28, 28))):
+        b = badges[name]
+        crop = shot[round(b["y"]) + 2 : round(b["y"] + b["h"]) - 2, round(b["x"]) + 4 : round(b["x"] + b["w"]) - 4]
+        share = (np.abs(crop - np.array(colour)).max(axis=2) < 30).mean()
+        assert share > 0.4, (name, share)
+    assert panel["h"] > 100 and panel["cardW"] > 200 and panel["cardH"] > 100
+    assert "C2PA invalid" in panel["text"] and "assertion.dataHash.mismatch" in panel["text"]
+    assert "signed by\ndeal test signer (issued by deal tests)" in panel["text"]
+    assert panel["card"] == list(HOW_TO_READ)
+    assert printed == {"th": "static", "button": "none"}
+    assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
+
+
+def test_the_provenance_cell_and_panel_come_from_the_record_escaped():
+    """The template's provenance pieces without a browser: the badge by state, the flags, the panel's rows in
+    the record's words (escaped), the card; a record without provenance says so."""
+    from deal.provenance.fields import HOW_TO_READ
+
+    signed = {
+        "c2pa": {"state": "invalid", "reason": "assertion.dataHash.mismatch", "signer": "Cam <A&B>"},
+        "metadata": {"format": "JPEG", "make": "Canon", "model": "EOS R5", "gps": False, "exif": True},
+        "generator_traces": [],
+        "jpeg": {"quality": 87, "quality_exact": True, "subsampling": "4:2:0",
+                 "double_compression": {"indicated": True, "score": 0.41}},
+        "degradation": {"notes": ["recompressed at low quality"]},
+    }  # fmt: skip
+    html = _render([_record(0, 0.95, "edited", provenance=signed), _record(1, 0.1, "authentic", provenance=None)])
+    cells = re.findall(r'<td class="provcell" data-v="([a-z]*)">(.*?)</td>', html)
+    assert cells == [
+        ("invalid", '<span class="prov prov-invalid">C2PA invalid</span><span class="flag">double JPEG</span>'
+         '<span class="flag">degraded</span>'),
+        ("", "&ndash;"),
+    ]  # fmt: skip
+    panels = re.findall(r'<section class="provenance">(.*?)</section>', html)
+    assert len(panels) == 2 and "<p>Not read for this file.</p>" in panels[1]
+    rows = dict(re.findall(r"<dt>(.*?)</dt><dd[^>]*>(.*?)</dd>", panels[0]))
+    assert rows["why"] == "assertion.dataHash.mismatch" and rows["signed by"] == "Cam &lt;A&amp;B&gt;"
+    assert rows["camera (EXIF)"] == "Canon EOS R5" and rows["GPS"] == "none"
+    assert rows["JPEG quality"] == "87 (exact), 4:2:0"
+    assert rows["double JPEG"] == "indicated, score 0.41 (heuristic)"
+    assert rows["generator traces"] == "none found"
+    assert '<dd class="degraded">recompressed at low quality</dd>' in panels[0]
+    card = re.findall(r"<li>(.*?)</li>", panels[0])
+    assert [unescape(line) for line in card] == list(HOW_TO_READ)

@@ -1,0 +1,83 @@
+"""Short forms of a provenance record: the C2PA badge of the report, the flags beside it, the badge in plain
+words, and the flat columns of results.csv."""
+
+from __future__ import annotations
+
+from typing import Any
+
+CSV_COLUMNS = (
+    "c2pa",
+    "c2pa_signer",
+    "c2pa_generative_ai",
+    "generator_traces",
+    "jpeg_quality",
+    "double_jpeg",
+    "exif_thumbnail_disagrees",
+    "degradation",
+)
+
+
+def badge(provenance: dict[str, Any] | None) -> tuple[str, str]:
+    """(state key, label) of the C2PA badge: trusted, untrusted (valid, signer not trusted), invalid,
+    absent, unchecked."""
+    c2pa = (provenance or {}).get("c2pa") or {}
+    state = c2pa.get("state")
+    if state == "valid":
+        if c2pa.get("trusted"):
+            return "trusted", "C2PA valid"
+        return "untrusted", "C2PA valid, signer not trusted"
+    if state == "invalid":
+        return "invalid", "C2PA invalid"
+    if state == "absent":
+        return "absent", "no C2PA"
+    return "unchecked", "C2PA not checked"
+
+
+# One line under the badge, in plain words, for each C2PA state (badge).
+MEANS = {
+    "trusted": "signed, unchanged since, by a signer on your trust list",
+    "untrusted": "signed and unchanged since, but the signer is not on your trust list",
+    "invalid": "the file changed after it was signed, or the manifest is damaged",
+    "absent": "no Content Credentials: the provenance is unknown (not a sign of editing)",
+    "unchecked": "Content Credentials were not read for this file",
+}
+
+
+def flags(provenance: dict[str, Any] | None) -> list[str]:
+    """Short flags beside the badge: what in the provenance deserves a look."""
+    p = provenance or {}
+    out = []
+    if (p.get("c2pa") or {}).get("generative_ai"):
+        out.append("AI declared")
+    if p.get("generator_traces"):
+        out.append("generator trace")
+    if ((p.get("jpeg") or {}).get("double_compression") or {}).get("indicated"):
+        out.append("double JPEG")
+    if (p.get("exif_thumbnail") or {}).get("disagrees"):
+        out.append("thumbnail differs")
+    if (p.get("degradation") or {}).get("notes"):
+        out.append("degraded")
+    return out
+
+
+def csv_fields(provenance: dict[str, Any] | None) -> dict[str, Any]:
+    """The CSV_COLUMNS of one record ("" where unknown)."""
+    p = provenance or {}
+    c2pa = p.get("c2pa") or {}
+    jpeg = p.get("jpeg") or {}
+    thumb = p.get("exif_thumbnail") or {}
+    gen_ai = c2pa.get("generative_ai")
+    return {
+        "c2pa": badge(p)[1] if provenance else "",
+        "c2pa_signer": c2pa.get("signer") or "",
+        "c2pa_generative_ai": "" if gen_ai is None else ("yes" if gen_ai else "no"),
+        "generator_traces": "; ".join(
+            f"{t['tool']} ({t['source']})" for t in p.get("generator_traces") or []
+        ),
+        "jpeg_quality": jpeg.get("quality", ""),
+        "double_jpeg": {True: "indicated", False: "not indicated"}.get(
+            (jpeg.get("double_compression") or {}).get("indicated"), ""
+        ),
+        "exif_thumbnail_disagrees": {True: "yes", False: "no"}.get(thumb.get("disagrees"), ""),
+        "degradation": "; ".join((p.get("degradation") or {}).get("notes") or []),
+    }

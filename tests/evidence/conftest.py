@@ -1,0 +1,3 @@
+"""The evidence tests use the inference tests' tiny detector file."""
+
+from tests.inference.conftest import detector_file  # noqa: F401

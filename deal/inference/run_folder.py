@@ -363,6 +363,7 @@ def run_detection(
     inputs_from: str | os.PathLike | None = None,
     engine: str = "local",
     ray_options: RayOptions | None = None,
+    make_progress: Callable[[int], Progress] | None = None,
 ) -> RunSummary:
     """Runs `detector` over files, folders and glob patterns; writes outputs under `out_dir`.
 
@@ -383,6 +384,8 @@ def run_detection(
             on a local or existing Ray cluster: deal.inference.ray_engine; `workers` and `writers` are then
             each actor's decoding and writing threads). Same outputs, records and resumption.
         ray_options: the Ray engine's settings (cluster address, actors, GPUs per actor); None: the defaults.
+        make_progress: builds the run's Progress from its number of inputs, for a caller that watches it
+            (deal serve); None: Progress(n, quiet=quiet), on stderr.
 
     Returns:
         RunSummary (exit_code 1 if some input failed).
@@ -408,7 +411,7 @@ def run_detection(
     out = Path(out_dir)
     listed = read_input_list(inputs_from) if inputs_from is not None else []
     items, root, warnings = find_inputs([*inputs, *listed], out_dir=out)
-    progress = Progress(len(items), quiet=quiet)
+    progress = make_progress(len(items)) if make_progress is not None else Progress(len(items), quiet=quiet)
     for w in warnings:
         progress.message(f"warning: {w}")
     out.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 from PIL import Image, UnidentifiedImageError
 
 from deal.inference.discovery import NoInputsError, find_inputs
+from deal.inference.image_loading import _ensure_pillow_limit as ensure_pillow_limit
 
 MAX_NAME_LENGTH = 120
 _UNSAFE = re.compile(r"[^\w.\-]+")  # \w is Unicode-aware: letters and digits of any script stay
@@ -77,12 +78,13 @@ def check_image_bytes(data: bytes, name: str, *, max_bytes: int, max_pixels: int
         raise RequestRefused(
             413, f"{name}: {len(data):,} bytes, over the limit of {max_bytes:,} bytes per file."
         )
+    ensure_pillow_limit(max_pixels)  # Pillow refuses only far beyond max_pixels; the check below is ours
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)  # refused below, with our words
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below, with our words
             with Image.open(io.BytesIO(data)) as img:
                 width, height = img.size
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:
         raise RequestRefused(
             413, f"{name}: over the limit of {max_pixels:,} pixels (a possible decompression bomb)."
         ) from None

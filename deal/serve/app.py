@@ -37,6 +37,7 @@ from deal.serve.uploads import (
 )
 
 log = logging.getLogger("deal.serve")
+NOSNIFF = {"X-Content-Type-Options": "nosniff"}  # a file is served as what its name says, never sniffed
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -118,6 +119,7 @@ def create_app(settings: ServeSettings, detector: Detector | None = None) -> Fas
         store.start()
         yield
         store.stop()
+        store.close()
 
     from deal.version import __version__
 
@@ -156,7 +158,11 @@ def create_app(settings: ServeSettings, detector: Detector | None = None) -> Fas
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> HTMLResponse:
         return HTMLResponse(
-            page_html(), headers={"Content-Security-Policy": "default-src 'self' 'unsafe-inline' data:"}
+            page_html(),
+            headers={
+                **NOSNIFF,
+                "Content-Security-Policy": "default-src 'self' 'unsafe-inline' data:; frame-ancestors 'self'",
+            },
         )
 
     @app.get("/healthz", summary="Liveness: the server answers and its detector is loaded")
@@ -244,7 +250,7 @@ def create_app(settings: ServeSettings, detector: Detector | None = None) -> Fas
     )
     def job_file(job_id: str, path: str) -> FileResponse:
         job = _job(job_id)
-        return FileResponse(file_in(job.out, path))
+        return FileResponse(file_in(job.out, path), headers=NOSNIFF)
 
     app.include_router(v1)
     if settings.cors_origins:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import secrets
 import shutil
@@ -36,6 +37,7 @@ log = logging.getLogger("deal.serve")
 
 JOBS_DIR = "jobs"
 JOB_FILE, STATE_FILE, INPUTS_DIR, OUT_DIR = "job.json", "state.json", "inputs", "out"
+LOCK_FILE = "serve.lock"
 RESULTS_FILE = "results.jsonl"  # deal detect's records, in input order (deal.inference.records)
 MAX_ERRORS_SHOWN = 100
 ID_LENGTH = 32  # hex characters: 128 random bits, unguessable
@@ -154,6 +156,7 @@ class JobStore:
     ) -> None:
         self.root = Path(data) / JOBS_DIR
         self.root.mkdir(parents=True, exist_ok=True)
+        self._hold_data_lock()
         self.detector = detector
         self.batch_size, self.workers, self.engine, self.address = batch_size, workers, engine, address
         self.max_queued = max_queued
@@ -164,6 +167,28 @@ class JobStore:
         self.recover()
 
     # --- lifecycle ------------------------------------------------------------------------------
+    def _hold_data_lock(self) -> None:
+        """One server per data folder (an exclusive flock on <data>/serve.lock, held while this
+        store lives): two would run the same jobs."""
+        from deal.serve.settings import SettingsError
+
+        self._lock_fd = os.open(self.root.parent / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            import fcntl
+        except ImportError:  # no flock on this platform
+            return
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(self._lock_fd)
+            raise SettingsError(f"another deal serve is using the data folder {self.root.parent}") from None
+
+    def close(self) -> None:
+        """Releases the data folder (after stop())."""
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
     def recover(self) -> None:
         """Loads the jobs on disk: ended ones as they ended, the others queued again (oldest first)."""
         pending = []

@@ -78,10 +78,14 @@ def multipart(
         quoted = name.replace("\\", "\\\\").replace('"', '\\"')
         parts.append(
             f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{quoted}"\r\n'
-            "Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n".encode()
+            + data
+            + b"\r\n"
         )
     for key, value in fields:
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode())
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
+        )
     body = b"".join(parts) + f"--{boundary}--\r\n".encode()
     return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
 

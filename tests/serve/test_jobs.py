@@ -16,8 +16,22 @@ from tests.serve.live import LiveServer, png_bytes, post_job, request, wait_done
 def detect_records(inputs: list[str], out: Path, detector_file: Path, *extra: str) -> list[dict]:
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
-        rc = main(["detect", *inputs, "--out", str(out), "--detector", str(detector_file), "--device", "cpu",
-                   "--batch-size", "2", "--quiet", *extra])
+        rc = main(
+            [
+                "detect",
+                *inputs,
+                "--out",
+                str(out),
+                "--detector",
+                str(detector_file),
+                "--device",
+                "cpu",
+                "--batch-size",
+                "2",
+                "--quiet",
+                *extra,
+            ]
+        )
     assert rc == 0, err.getvalue()
     return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
 
@@ -28,11 +42,19 @@ def without_seconds(records: list[dict]) -> list[dict]:
 
 def test_uploads_get_deal_detect_records_and_outputs(detector, detector_file, tmp_path):
     settings = ServeSettings(data=tmp_path / "data", batch_size=2, workers=1)
-    uploads = [("a.png", png_bytes(48, 64, 1)), ("b.jpg", png_bytes(150, 200, 2, "JPEG")), ("c.png", png_bytes(40, 40, 3))]
+    uploads = [
+        ("a.png", png_bytes(48, 64, 1)),
+        ("b.jpg", png_bytes(150, 200, 2, "JPEG")),
+        ("c.png", png_bytes(40, 40, 3)),
+    ]
     with LiveServer(create_app(settings, detector)) as server:
         assert request(server.port, "GET", "/healthz").json() == {"status": "ok"}
         info = request(server.port, "GET", "/v1/detector").json()
-        assert (info["name"], info["sha256"], info["threshold"]) == (detector.name, detector.sha256, detector.threshold)
+        assert (info["name"], info["sha256"], info["threshold"]) == (
+            detector.name,
+            detector.sha256,
+            detector.threshold,
+        )
         assert info["image_thresholds"] == list(detector.image_thresholds)
         r = post_job(server.port, uploads, [("threshold", "0.4"), ("image_thresholds", "0.2,0.6")])
         assert r.status == 202, r.body
@@ -44,9 +66,20 @@ def test_uploads_get_deal_detect_records_and_outputs(detector, detector_file, tm
         assert status["progress"]["images_per_second"] > 0
         got = request(server.port, "GET", f"/v1/jobs/{job['id']}/results").json()
         inputs_dir = settings.data / "jobs" / job["id"] / "inputs"
-        want = detect_records([str(inputs_dir / n) for n in ("a.png", "b.jpg", "c.png")], tmp_path / "clean",
-                              detector_file, "--threshold", "0.4", "--image-thresholds", "0.2,0.6", "--report", "html")
-        assert without_seconds(got) == without_seconds(want)  # scores bit-equal (same JSON floats), same verdicts
+        want = detect_records(
+            [str(inputs_dir / n) for n in ("a.png", "b.jpg", "c.png")],
+            tmp_path / "clean",
+            detector_file,
+            "--threshold",
+            "0.4",
+            "--image-thresholds",
+            "0.2,0.6",
+            "--report",
+            "html",
+        )
+        assert without_seconds(got) == without_seconds(
+            want
+        )  # scores bit-equal (same JSON floats), same verdicts
         assert [r["score"] for r in got] == [r["score"] for r in want]
         assert {r["threshold"] for r in got} == {0.4} and {r["image_threshold_high"] for r in got} == {0.6}
         assert got[1]["inference"] == "tiled"  # 150x200 > the detector's 128-pixel image size
@@ -59,10 +92,14 @@ def test_uploads_get_deal_detect_records_and_outputs(detector, detector_file, tm
         report = request(server.port, "GET", f"/v1/jobs/{job['id']}/files/report.html")
         assert report.status == 200 and report.headers["content-type"].startswith("text/html")
         assert report.body == (tmp_path / "clean" / "report.html").read_bytes().replace(
-            str(tmp_path / "clean").encode(), str(settings.data / "jobs" / job["id"] / "out").encode())
+            str(tmp_path / "clean").encode(), str(settings.data / "jobs" / job["id"] / "out").encode()
+        )
         page = request(server.port, "GET", "/")
         assert page.status == 200 and b"http://" not in page.body and b"https://" not in page.body
-        assert request(server.port, "GET", "/openapi.json").json()["paths"].keys() >= {"/v1/jobs", "/v1/detector"}
+        assert request(server.port, "GET", "/openapi.json").json()["paths"].keys() >= {
+            "/v1/jobs",
+            "/v1/detector",
+        }
         assert request(server.port, "GET", "/docs").status == 200
 
 
@@ -87,7 +124,9 @@ def test_fifty_concurrent_uploads_all_complete(detector, tmp_path):
     results: dict[int, object] = {}
 
     def upload(i: int) -> None:
-        r = post_job(server.port, [(f"img{i}.png", png_bytes(16, 16, i))], [("report", "none"), ("save", "json")])
+        r = post_job(
+            server.port, [(f"img{i}.png", png_bytes(16, 16, i))], [("report", "none"), ("save", "json")]
+        )
         results[i] = r.json() if r.status == 202 else r.status
 
     with LiveServer(create_app(settings, detector)) as server:

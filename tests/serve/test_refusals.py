@@ -27,7 +27,12 @@ def png_header(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 def one_sentence(r) -> str:
@@ -48,7 +53,11 @@ def server(detector, tmp_path):
     (root / "sub" / "link.png").symlink_to(outside)
     (root / "escape").symlink_to(tmp_path, target_is_directory=True)
     settings = ServeSettings(
-        data=tmp_path / "data", batch_size=2, max_file_bytes=20_000, max_files=4, max_request_bytes=200_000,
+        data=tmp_path / "data",
+        batch_size=2,
+        max_file_bytes=20_000,
+        max_files=4,
+        max_request_bytes=200_000,
         allow_roots=[root],
     )
     with LiveServer(create_app(settings, detector)) as live:
@@ -91,22 +100,41 @@ def test_bad_uploads_each_get_a_status_and_one_sentence(server, tmp_path):
     r = request(port, "POST", "/v1/jobs", body, headers)
     assert r.status == 413 and "over the limit of 200,000 bytes" in one_sentence(r)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    conn.request("POST", "/v1/jobs", body=iter([body[i : i + 8192] for i in range(0, len(body), 8192)]),
-                 headers=headers, encode_chunked=True)
+    conn.request(
+        "POST",
+        "/v1/jobs",
+        body=iter([body[i : i + 8192] for i in range(0, len(body), 8192)]),
+        headers=headers,
+        encode_chunked=True,
+    )
     chunked = conn.getresponse()
     assert chunked.status == 413 and b"over the limit of 200,000 bytes" in chunked.read()
     conn.close()
 
     # Hostile file names are reduced to safe names inside the job's inputs folder.
-    hostile = ["../../evil.png", "/etc/passwd.png", "..\\..\\win.png", ".hidden.png", 'a b<script>"x".png',
-               "nul\x01ctl.png", "ünïcødé.png"]
+    hostile = [
+        "../../evil.png",
+        "/etc/passwd.png",
+        "..\\..\\win.png",
+        ".hidden.png",
+        'a b<script>"x".png',
+        "nul\x01ctl.png",
+        "ünïcødé.png",
+    ]
     r = post_job(port, [(name, png_bytes(16, 16, i)) for i, name in enumerate(hostile)][:4])
     assert r.status == 202, r.body
     r2 = post_job(port, [(name, png_bytes(16, 16, i)) for i, name in enumerate(hostile)][4:])
     assert r2.status == 202, r2.body
     stored = [f["stored"] for f in r.json()["files"] + r2.json()["files"]]
-    assert stored == ["evil.png", "passwd.png", "win.png", "hidden.png", "a_b_script_x.png", "nul_ctl.png",
-                      "ünïcødé.png"]
+    assert stored == [
+        "evil.png",
+        "passwd.png",
+        "win.png",
+        "hidden.png",
+        "a_b_script_x.png",
+        "nul_ctl.png",
+        "ünïcødé.png",
+    ]
     for job in (r.json(), r2.json()):
         inputs = settings.data / "jobs" / job["id"] / "inputs"
         assert sorted(p.name for p in inputs.iterdir()) == sorted(f["stored"] for f in job["files"])
@@ -167,7 +195,9 @@ def test_a_non_loopback_bind_needs_a_token(detector, tmp_path):
         ]:
             for path in ("/v1/detector", f"/v1/jobs/{'0' * 32}", "/v1/jobs/x/files/report.html"):
                 r = request(port, "GET", path, headers=headers)
-                assert r.status == 401 and words in one_sentence(r) and r.headers["www-authenticate"] == "Bearer"
+                assert (
+                    r.status == 401 and words in one_sentence(r) and r.headers["www-authenticate"] == "Bearer"
+                )
             r = post_job(port, [("a.png", png_bytes(16, 16, 0))], headers=headers)
             assert r.status == 401
         assert not list((settings.data / "jobs").iterdir())
@@ -188,9 +218,20 @@ def test_without_a_token_only_loopback_host_names_are_answered(detector, tmp_pat
             assert request(live.port, "GET", "/healthz", headers={"Host": host}).status == 200
         r = request(live.port, "GET", "/v1/detector", headers={"Host": "attacker.example:8765"})
         assert r.status == 421 and "not 'attacker.example:8765'" in one_sentence(r)
-        assert "access-control-allow-origin" not in request(
-            live.port, "GET", "/v1/detector", headers={"Origin": "https://elsewhere.example"}
-        ).headers
+        assert (
+            "access-control-allow-origin"
+            not in request(
+                live.port, "GET", "/v1/detector", headers={"Origin": "https://elsewhere.example"}
+            ).headers
+        )
+
+
+def test_one_server_per_data_folder(detector, tmp_path):
+    settings = ServeSettings(data=tmp_path / "data")
+    with LiveServer(create_app(settings, detector)):
+        with pytest.raises(SettingsError, match="another deal serve is using the data folder"):
+            create_app(settings, detector)
+    create_app(settings, detector).state.store.close()  # free again once the first one has stopped
 
 
 def test_cors_only_when_asked(detector, tmp_path):
@@ -206,11 +247,16 @@ def test_without_the_serve_extra_one_sentence_and_exit_2(monkeypatch, tmp_path):
     import importlib.util
 
     find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "fastapi" else find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "fastapi" else find_spec(name, *a)
+    )
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         assert main(["serve", "--data", str(tmp_path)]) == 2
-    assert err.getvalue() == 'deal serve: error: deal serve needs FastAPI and uvicorn: pip install "deal-forensics[serve]"\n'
+    assert (
+        err.getvalue()
+        == 'deal serve: error: deal serve needs FastAPI and uvicorn: pip install "deal-forensics[serve]"\n'
+    )
 
 
 def test_upload_names_and_paths_unit(tmp_path):
@@ -225,3 +271,21 @@ def test_upload_names_and_paths_unit(tmp_path):
         with pytest.raises(RequestRefused):
             file_in(tmp_path, bad)
     assert Path(file_in(tmp_path, "./f.txt")).name == "f.txt"
+
+
+def test_the_pixel_limit_is_deal_detects(tmp_path):
+    from deal.inference.image_loading import DEFAULT_MAX_PIXELS
+    from deal.serve.uploads import RequestRefused, check_image_bytes
+
+    # Over Pillow's own warning level (89M pixels) but within deal detect's default limit: accepted.
+    assert check_image_bytes(
+        png_header(10_000, 9_500), "a.png", max_bytes=10**6, max_pixels=DEFAULT_MAX_PIXELS
+    ) == (
+        10_000,
+        9_500,
+    )
+    with pytest.raises(RequestRefused, match="100,010,000 pixels, over the limit of 100,000,000") as err:
+        check_image_bytes(png_header(10_001, 10_000), "b.png", max_bytes=10**6, max_pixels=DEFAULT_MAX_PIXELS)
+    assert err.value.status == 413
+    with pytest.raises(RequestRefused, match="64 pixels, over the limit of 50"):
+        check_image_bytes(png_header(8, 8), "c.png", max_bytes=10**6, max_pixels=50)

@@ -26,10 +26,27 @@ def free_port() -> int:
 def start_server(data: Path, detector_file: Path, port: int) -> subprocess.Popen:
     # CPU float sums depend on the thread count: the server uses this process's, like the clean run below.
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), OMP_NUM_THREADS=str(torch.get_num_threads()))
-    args = ["serve", "--port", str(port), "--data", str(data), "--detector", str(detector_file),
-            "--device", "cpu", "--batch-size", "2", "--workers", "1"]
-    proc = subprocess.Popen([sys.executable, "-m", "deal.cli.main", *args], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    args = [
+        "serve",
+        "--port",
+        str(port),
+        "--data",
+        str(data),
+        "--detector",
+        str(detector_file),
+        "--device",
+        "cpu",
+        "--batch-size",
+        "2",
+        "--workers",
+        "1",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "deal.cli.main", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
         try:
@@ -69,8 +86,22 @@ def test_kill_mid_job_then_restart_resumes_byte_identical(detector_file, tmp_pat
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
     inputs = [str(folder / "inputs" / name) for name, _ in uploads]
-    rc, _ = run_cli(*inputs, "--out", tmp_path / "clean", "--detector", detector_file, "--device", "cpu",
-                    "--batch-size", "2", "--save", "heatmap,mask,overlay,npz,json", "--report", "html", "--quiet")
+    rc, _ = run_cli(
+        *inputs,
+        "--out",
+        tmp_path / "clean",
+        "--detector",
+        detector_file,
+        "--device",
+        "cpu",
+        "--batch-size",
+        "2",
+        "--save",
+        "heatmap,mask,overlay,npz,json",
+        "--report",
+        "html",
+        "--quiet",
+    )
     assert rc == 0
     got, want = tree_bytes(folder / "out"), tree_bytes(tmp_path / "clean")
     assert sorted(got) == sorted(want)

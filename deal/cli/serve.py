@@ -68,6 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-file-mb", type=float, default=64, metavar="MB", help="largest upload (default: 64)"
     )
     parser.add_argument(
+        "--max-request-mb", type=float, default=1024, metavar="MB", help="largest request (default: 1024)"
+    )
+    parser.add_argument(
         "--max-files", type=int, default=500, metavar="N", help="files per job (default: 500)"
     )
     parser.add_argument(
@@ -112,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
             engine=args.engine,
             address=args.address,
             max_file_bytes=int(args.max_file_mb * 2**20),
+            max_request_bytes=int(args.max_request_mb * 2**20),
             max_files=args.max_files,
             max_queued=args.max_queued,
         )

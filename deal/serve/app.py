@@ -212,15 +212,15 @@ def create_app(settings: ServeSettings, detector: Detector | None = None) -> Fas
         if store.pending() >= settings.max_queued:
             raise RequestRefused(503, f"{settings.max_queued} jobs are waiting already; try again later.")
         if paths:
-            inputs, n_inputs = await run_in_threadpool(server_inputs, paths, settings.roots)
+            inputs, roots, n_inputs = await run_in_threadpool(server_inputs, paths, settings.roots)
             stored: list[dict[str, str]] = []
         job_id, folder = store.new_folder()
         try:
             if files:
                 stored = await run_in_threadpool(_store_uploads, folder, files, settings)
                 inputs = [str(folder / INPUTS_DIR / s["stored"]) for s in stored]
-                n_inputs = len(inputs)
-            job = store.submit(job_id, folder, inputs, options, n_inputs)
+                n_inputs, roots = len(inputs), []
+            job = store.submit(job_id, folder, inputs, options, n_inputs, roots=roots)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise

@@ -32,6 +32,7 @@ from typing import Any
 from deal.fileio import atomic_write_bytes, write_json
 from deal.inference.detector import Detector
 from deal.inference.progress import Progress
+from deal.serve.uploads import RequestRefused, check_inside
 
 log = logging.getLogger("deal.serve")
 
@@ -78,6 +79,7 @@ class Job:
     options: JobOptions
     n_inputs: int
     created: float
+    roots: list[str] = field(default_factory=list)  # server-side inputs stay inside these; [] for uploads
     state: str = "queued"  # queued, running, done, failed
     progress: JobProgress | None = None
     ended: dict[str, Any] = field(default_factory=dict)  # state.json once done or failed
@@ -233,14 +235,22 @@ class JobStore:
             return sum(j.state in ("queued", "running") for j in self.jobs.values())
 
     def submit(
-        self, job_id: str, folder: Path, inputs: Sequence[str], options: JobOptions, n_inputs: int
+        self,
+        job_id: str,
+        folder: Path,
+        inputs: Sequence[str],
+        options: JobOptions,
+        n_inputs: int,
+        roots: Sequence[str] = (),
     ) -> Job:
-        """Writes job.json (the job exists from then on) and queues the job."""
-        job = Job(job_id, folder, list(inputs), options, n_inputs, created=time.time())
+        """Writes job.json (the job exists from then on) and queues the job. roots: the allowed roots that
+        server-side inputs must stay in (checked again when the job starts); empty for uploads."""
+        job = Job(job_id, folder, list(inputs), options, n_inputs, created=time.time(), roots=list(roots))
         spec = {
             "id": job_id,
             "created": job.created,
             "inputs": job.inputs,
+            "roots": job.roots,
             "n_inputs": n_inputs,
             "options": {
                 "save": options.save,
@@ -268,7 +278,15 @@ class JobStore:
             threshold=o["threshold"],
             image_thresholds=tuple(o["image_thresholds"]) if o["image_thresholds"] else None,
         )
-        job = Job(folder.name, folder, list(spec["inputs"]), options, int(spec["n_inputs"]), spec["created"])
+        job = Job(
+            folder.name,
+            folder,
+            list(spec["inputs"]),
+            options,
+            int(spec["n_inputs"]),
+            spec["created"],
+            roots=list(spec.get("roots") or []),
+        )
         if (folder / STATE_FILE).is_file():
             job.ended = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
             job.state = job.ended["state"]
@@ -294,6 +312,8 @@ class JobStore:
             job.state = "running"
         log.info("job %s: running %d inputs", job.id, job.n_inputs)
         try:
+            if job.roots:  # the files may have changed since the job was created: check them again
+                check_inside(job.inputs, job.roots)
             summary = run_job(
                 job,
                 self.detector,
@@ -315,6 +335,8 @@ class JobStore:
                 "report": summary.report is not None,
                 "error": None,
             }
+        except RequestRefused as err:
+            ended = {"state": "failed", "error": err.message}
         except (NoInputsError, RunLockedError, RayClusterError, RayUnavailableError, ValueError) as err:
             ended = {"state": "failed", "error": str(err)}
         except Exception as err:  # logged in full here; the client gets one sentence

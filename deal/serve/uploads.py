@@ -14,7 +14,7 @@ import os
 import re
 import unicodedata
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 from PIL import Image, UnidentifiedImageError
@@ -115,9 +115,9 @@ def relative_parts(text: str, what: str) -> tuple[str, ...]:
     return parts
 
 
-def server_inputs(paths: Iterable[str], roots: Mapping[str, Path]) -> tuple[list[str], int]:
-    """Client paths (``<root name>/<file, folder or glob>``) -> (the absolute arguments for deal detect,
-    how many images they match), after checking every match resolves inside its root.
+def server_inputs(paths: Iterable[str], roots: Mapping[str, Path]) -> tuple[list[str], list[str], int]:
+    """Client paths (``<root name>/<file, folder or glob>``) -> (the absolute arguments for deal detect, the
+    roots they are under, how many images they match), after checking every match (check_inside).
 
     Raises:
         RequestRefused: 403 no allowed roots, an unknown root, an absolute path, ``..`` or a match that
@@ -127,7 +127,7 @@ def server_inputs(paths: Iterable[str], roots: Mapping[str, Path]) -> tuple[list
         raise RequestRefused(
             403, "this server accepts uploads only (start it with --allow-root to allow paths)."
         )
-    args = []
+    args, used = [], []
     for text in paths:
         parts = relative_parts(text, "path")
         root = roots.get(parts[0])
@@ -135,19 +135,31 @@ def server_inputs(paths: Iterable[str], roots: Mapping[str, Path]) -> tuple[list
             raise RequestRefused(
                 403, f"path {text!r} is not under an allowed root (allowed: {', '.join(sorted(roots))})."
             )
-        args.append((os.path.join(root, *parts[1:]), root, text))
+        args.append(os.path.join(root, *parts[1:]))
+        if str(root) not in used:
+            used.append(str(root))
     if not args:
         raise RequestRefused(422, "give at least one file or path.")
+    return args, used, check_inside(args, used)
+
+
+def check_inside(args: Sequence[str], roots: Sequence[str]) -> int:
+    """How many images deal detect would read for `args`, after checking that each one resolves (symlinks
+    followed) inside one of `roots`. Run when a job is created and again when it starts.
+
+    Raises:
+        RequestRefused: 422 nothing matched; 403 a match resolves outside the roots.
+    """
     try:
-        items, _, _ = find_inputs([a for a, _, _ in args])
+        items, _, _ = find_inputs(list(args))
     except NoInputsError:
         raise RequestRefused(422, "no images match these paths.") from None
-    real_roots = [r for _, r, _ in args]
+    real_roots = [Path(os.path.realpath(r)) for r in roots]
     for item in items:
         real = Path(os.path.realpath(item.path))
         if not any(_inside(real, r) for r in real_roots):
             raise RequestRefused(403, f"{item.rel}: resolves outside the allowed roots (a symlink).")
-    return [a for a, _, _ in args], len(items)
+    return len(items)
 
 
 def file_in(folder: Path, rel: str) -> Path:

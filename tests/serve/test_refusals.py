@@ -289,3 +289,27 @@ def test_the_pixel_limit_is_deal_detects(tmp_path):
     assert err.value.status == 413
     with pytest.raises(RequestRefused, match="64 pixels, over the limit of 50"):
         check_image_bytes(png_header(8, 8), "c.png", max_bytes=10**6, max_pixels=50)
+
+
+def test_server_side_inputs_are_checked_again_when_the_job_starts(detector, tmp_path):
+    from deal.serve.jobs import JobOptions, JobStore
+    from deal.serve.uploads import server_inputs
+
+    root = tmp_path / "photos"
+    root.mkdir()
+    (root / "a.png").write_bytes(png_bytes(16, 16, 0))
+    (tmp_path / "private.png").write_bytes(png_bytes(16, 16, 1))
+    store = JobStore(tmp_path / "data", detector, batch_size=2)  # not started: this test runs the job itself
+    try:
+        args, roots, n = server_inputs(["photos/*.png"], {"photos": root.resolve()})
+        assert n == 1
+        job_id, folder = store.new_folder()
+        job = store.submit(job_id, folder, args, JobOptions(report=None), n, roots=roots)
+        (root / "b.png").symlink_to(tmp_path / "private.png")  # appears after the job was accepted
+        store._run(store.queue.get_nowait())
+        status = store.status(job)
+        assert status["state"] == "failed"
+        assert status["errors"] == ["b.png: resolves outside the allowed roots (a symlink)."]
+        assert not (folder / "out" / "b.png.json").exists()
+    finally:
+        store.close()

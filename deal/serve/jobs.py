@@ -24,15 +24,18 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deal.fileio import atomic_write_bytes, write_json
 from deal.inference.detector import Detector
 from deal.inference.progress import Progress
 from deal.serve.uploads import RequestRefused, check_inside
+
+if TYPE_CHECKING:
+    from deal.inference.run_folder import RunSummary
 
 log = logging.getLogger("deal.serve")
 
@@ -97,8 +100,8 @@ def run_job(
     workers: int,
     engine: str,
     address: str | None,
-    make_progress: Any = None,
-) -> Any:
+    make_progress: Callable[[int], Progress] | None = None,
+) -> RunSummary:
     """Runs one job: `deal detect` over its inputs into its run folder, with the shared model and the
     job's thresholds. Returns the run's RunSummary."""
     from deal.inference.run_folder import run_detection
@@ -334,6 +337,8 @@ class JobStore:
                 "images_per_second": summary.images_per_second,
                 "report": summary.report is not None,
                 "error": None,
+                # The failures of this run (a resumed run retries earlier failures, so none are missed).
+                "errors": list(job.progress.errors) if job.progress is not None else [],
             }
         except RequestRefused as err:
             ended = {"state": "failed", "error": err.message}
@@ -359,7 +364,7 @@ class JobStore:
             done, total = ended["n_inputs"], ended["n_inputs"]
             speed = ended["images_per_second"]
             counts = {k: ended[k] for k in ("n_processed", "n_skipped", "n_failed")}
-            errors = [r["error"] for r in read_records(job.out) if r.get("error")][:MAX_ERRORS_SHOWN]
+            errors = list(ended.get("errors") or [])
         elif progress is not None:
             done, total, speed = progress.done, progress.total, progress.images_per_second
             counts = {

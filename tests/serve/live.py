@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import io
 import json
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import uvicorn
+
+from deal.cli.main import main
 
 
 class LiveServer:
@@ -116,3 +121,30 @@ def png_bytes(h: int, w: int, seed: int, fmt: str = "PNG") -> bytes:
     buf = io.BytesIO()
     Image.fromarray(smooth_image(h, w, seed)).save(buf, format=fmt)
     return buf.getvalue()
+
+
+def detect_records(inputs: list[str], out: Path, detector_file: Path, *extra: str) -> list[dict]:
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rc = main(
+            [
+                "detect",
+                *inputs,
+                "--out",
+                str(out),
+                "--detector",
+                str(detector_file),
+                "--device",
+                "cpu",
+                "--batch-size",
+                "2",
+                "--quiet",
+                *extra,
+            ]
+        )
+    assert rc == 0, err.getvalue()
+    return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+
+
+def without_seconds(records: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in records]

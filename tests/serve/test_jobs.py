@@ -2,42 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import threading
-from pathlib import Path
 
-from deal.cli.main import main
 from deal.serve import ServeSettings, create_app
-from tests.serve.live import LiveServer, png_bytes, post_job, request, wait_done
-
-
-def detect_records(inputs: list[str], out: Path, detector_file: Path, *extra: str) -> list[dict]:
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        rc = main(
-            [
-                "detect",
-                *inputs,
-                "--out",
-                str(out),
-                "--detector",
-                str(detector_file),
-                "--device",
-                "cpu",
-                "--batch-size",
-                "2",
-                "--quiet",
-                *extra,
-            ]
-        )
-    assert rc == 0, err.getvalue()
-    return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
-
-
-def without_seconds(records: list[dict]) -> list[dict]:
-    return [{k: v for k, v in r.items() if k != "seconds"} for r in records]
+from tests.serve.live import (
+    LiveServer,
+    detect_records,
+    png_bytes,
+    post_job,
+    request,
+    wait_done,
+    without_seconds,
+)
 
 
 def test_uploads_get_deal_detect_records_and_outputs(detector, detector_file, tmp_path):
@@ -143,3 +119,16 @@ def test_fifty_concurrent_uploads_all_complete(detector, tmp_path):
             records = request(server.port, "GET", f"/v1/jobs/{job['id']}/results").json()
             assert len(records) == 1 and records[0]["error"] is None
             assert records[0]["path"].endswith(f"img{i}.png")
+
+
+def test_an_image_that_fails_to_decode_fails_in_its_record_and_the_job_goes_on(detector, tmp_path):
+    settings = ServeSettings(data=tmp_path / "data", batch_size=2)
+    whole = png_bytes(64, 64, 5)
+    with LiveServer(create_app(settings, detector)) as server:
+        r = post_job(server.port, [("cut.png", whole[: len(whole) // 2]), ("ok.png", whole)])
+        assert r.status == 202, r.body  # its header is fine: it is refused when deal detect decodes it
+        status = wait_done(server.port, r.json()["id"])
+        records = request(server.port, "GET", f"/v1/jobs/{r.json()['id']}/results").json()
+    assert status["state"] == "done" and status["progress"]["n_failed"] == 1
+    assert [rec["error"] is None for rec in records] == [False, True]
+    assert status["errors"] == [records[0]["error"]] and "cut.png" in records[0]["error"]

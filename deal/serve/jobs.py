@@ -300,7 +300,10 @@ class JobStore:
             job = self.queue.get()
             if job is None:
                 return
-            self._run(job)
+            try:
+                self._run(job)
+            except Exception:  # e.g. state.json not writable: this job stays queued for the next start
+                log.exception("job %s: could not be recorded", job.id)
 
     def _run(self, job: Job) -> None:
         from deal.inference.discovery import NoInputsError
@@ -360,7 +363,7 @@ class JobStore:
         """State, progress (inputs done of total, images/s) and the errors so far."""
         with self.lock:
             state, ended, progress = job.state, dict(job.ended), job.progress
-        if state in ("done", "failed") and ended.get("state") == "done":
+        if ended.get("state") == "done":
             done, total = ended["n_inputs"], ended["n_inputs"]
             speed = ended["images_per_second"]
             counts = {k: ended[k] for k in ("n_processed", "n_skipped", "n_failed")}

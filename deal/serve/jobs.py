@@ -302,8 +302,14 @@ class JobStore:
                 return
             try:
                 self._run(job)
-            except Exception:  # e.g. state.json not writable: this job stays queued for the next start
-                log.exception("job %s: could not be recorded", job.id)
+            except Exception:  # e.g. state.json not writable: on disk the job is unfinished, and the next
+                log.exception("job %s: could not be recorded", job.id)  # start runs it again
+                with self.lock:
+                    job.ended = {
+                        "state": "failed",
+                        "error": "the job's state could not be written; see the server's log",
+                    }
+                    job.state = "failed"
 
     def _run(self, job: Job) -> None:
         from deal.inference.discovery import NoInputsError

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from deal.modeling.constants import DEFAULT_BATCH_SIZE
+
 HELP = "write a detector file (.safetensors) from a training checkpoint, threshold calibrated on validation data"
 
 
@@ -24,7 +26,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="the verdict's image thresholds: edited above HIGH and authentic below LOW, each at least this "
         "precise on the validation images; inconclusive in between (default 0.9)",
     )
-    p.add_argument("--batch-size", type=int, default=8, help="calibration batch size (as deal detect's)")
+    p.add_argument(
+        "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="calibration batch size (as deal detect's)"
+    )
     p.add_argument("--limit", type=int, default=0, help="calibrate on at most N images")
     p.add_argument("--device", default="cpu")
     p.add_argument(

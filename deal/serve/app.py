@@ -52,8 +52,8 @@ def _sentence(text: str) -> str:
 
 def _job_options(save: str, report: str, threshold: float | None, image_thresholds: str | None) -> JobOptions:
     """A job's options, checked the way `deal detect` checks them (422 with one sentence)."""
-    from deal.inference.outputs import parse_save
     from deal.metrics.image_score import check_image_thresholds
+    from deal.report.outputs import parse_save
 
     try:
         kinds = parse_save(save)
@@ -173,14 +173,16 @@ def create_app(settings: ServeSettings, detector: Detector | None = None) -> Fas
 
     @v1.get("/detector", summary="The detector's identity (name, sha256) and thresholds")
     def detector_info() -> dict[str, Any]:
-        from deal.inference.report_html import is_bundled_detector
+        from deal.report.html import BUNDLED_BANNER
 
         return {
             "name": detector.name,
             "sha256": detector.sha256,
             "threshold": detector.threshold,
             "image_thresholds": list(detector.image_thresholds),
-            "bundled": is_bundled_detector(detector.sha256),
+            "bundled": detector.bundled,
+            # The report's words on the bundled demonstration detector (its banner), shown by the page too.
+            "notice": BUNDLED_BANNER if detector.bundled else None,
             "tile": detector.tile,
             "device": f"{detector.device.type} {detector.precision}",
             "max_pixels": settings.max_pixels,

@@ -31,18 +31,18 @@ from typing import TYPE_CHECKING, Any
 
 from deal.fileio import atomic_write_bytes, write_json
 from deal.inference.detector import Detector
-from deal.inference.progress import Progress
+from deal.runs.progress import Progress
 from deal.serve.uploads import RequestRefused, check_inside
 
 if TYPE_CHECKING:
-    from deal.inference.run_folder import RunSummary
+    from deal.runs import RunSummary
 
 log = logging.getLogger("deal.serve")
 
 JOBS_DIR = "jobs"
 JOB_FILE, STATE_FILE, INPUTS_DIR, OUT_DIR = "job.json", "state.json", "inputs", "out"
 LOCK_FILE = "serve.lock"
-RESULTS_FILE = "results.jsonl"  # deal detect's records, in input order (deal.inference.records)
+RESULTS_FILE = "results.jsonl"  # deal detect's records, in input order (deal.runs.records)
 MAX_ERRORS_SHOWN = 100
 ID_LENGTH = 32  # hex characters: 128 random bits, unguessable
 
@@ -104,7 +104,7 @@ def run_job(
 ) -> RunSummary:
     """Runs one job: `deal detect` over its inputs into its run folder, with the shared model and the
     job's thresholds. Returns the run's RunSummary."""
-    from deal.inference.run_folder import run_detection
+    from deal.runs import run_detection
 
     options = job.options
     det = detector
@@ -118,10 +118,11 @@ def run_job(
             image_thresholds=options.image_thresholds,
             tile=detector.tile,
             max_pixels=detector.max_pixels,
+            bundled=detector.bundled,
         )
     ray_options = None
     if engine == "ray":
-        from deal.inference.ray_engine import RayOptions
+        from deal.runs.ray_engine import RayOptions
 
         ray_options = RayOptions(address=address)
     return run_detection(
@@ -312,9 +313,8 @@ class JobStore:
                     job.state = "failed"
 
     def _run(self, job: Job) -> None:
-        from deal.inference.discovery import NoInputsError
-        from deal.inference.ray_engine import RayClusterError, RayUnavailableError
-        from deal.inference.run_folder import RunLockedError
+        from deal.runs import NoInputsError, RunLockedError
+        from deal.runs.ray_engine import RayClusterError, RayUnavailableError
 
         def make_progress(total: int) -> JobProgress:
             job.progress = JobProgress(total)

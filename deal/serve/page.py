@@ -1,7 +1,7 @@
 """The page at ``GET /``: drop images, watch each job's progress, read the verdicts, open each image's view.
 
 One self-contained HTML file (page.html beside this module: CSS and JS inline, no external asset). The
-views are the run's own HTML report (deal.inference.report_html), opened in a frame on the image's row:
+views are the run's own HTML report (deal.report), opened in a frame on the image's row:
 the page does not redraw them.
 """
 

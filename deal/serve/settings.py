@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deal.inference.image_loading import DEFAULT_MAX_PIXELS
+from deal.imageio import DEFAULT_MAX_PIXELS
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765

@@ -19,8 +19,8 @@ from pathlib import Path, PurePosixPath
 
 from PIL import Image, UnidentifiedImageError
 
-from deal.inference.discovery import NoInputsError, find_inputs
-from deal.inference.image_loading import _ensure_pillow_limit as ensure_pillow_limit
+from deal.imageio import ensure_pillow_limit
+from deal.runs.discovery import NoInputsError, find_inputs
 
 MAX_NAME_LENGTH = 120
 _UNSAFE = re.compile(r"[^\w.\-]+")  # \w is Unicode-aware: letters and digits of any script stay

@@ -53,6 +53,7 @@ class DealCLI(LightningCLI):
     def add_arguments_to_parser(self, parser) -> None:
         parser.add_argument("--ckpt_path", type=str | None, default=None, help="resume from this checkpoint")
         parser.link_arguments("model.config.input_policy", "data.policy")
+        parser.link_arguments("model.config.image_size", "data.image_size")
 
     def parse_arguments(self, parser, args) -> None:
         # `args` is always given (deal.cli.main passes argv after `train`): LightningCLI's warning about
@@ -195,9 +196,6 @@ def run_training(args: list[str]) -> int:
                 ],
             },
         )
-        data_hp = cli.datamodule.hparams
-        if data_hp.crop_size is None and data_hp.policy == "sam":  # the sam policy resizes to the model's size
-            data_hp.crop_size = cli.model.config.image_size
         cli.datamodule.load_records()
     except (TrainingUsageError, DatasetError, CheckpointError, FileNotFoundError) as err:
         print(f"deal train: error: {err}", file=sys.stderr)

@@ -271,13 +271,13 @@ def test_benchmark_batches_are_deal_detects():
 
     from deal.cli import benchmark as cli_benchmark
     from deal.cli import detect as cli_detect
-    from deal.inference.run_folder import run_detection
+    from deal.runs.folder import run_detection
 
     parser = argparse.ArgumentParser()
     cli_detect.add_arguments(parser)
     detect_default = parser.get_default("batch_size")
     assert detect_default == cli_benchmark.DEFAULT_BATCH_SIZE
     assert inspect.signature(run_detection).parameters["batch_size"].default == detect_default
-    from deal.inference.streaming import DEFAULT_BATCH_SIZE
+    from deal.modeling.constants import DEFAULT_BATCH_SIZE
 
     assert DEFAULT_BATCH_SIZE == detect_default

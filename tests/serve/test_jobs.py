@@ -132,3 +132,22 @@ def test_an_image_that_fails_to_decode_fails_in_its_record_and_the_job_goes_on(d
     assert status["state"] == "done" and status["progress"]["n_failed"] == 1
     assert [rec["error"] is None for rec in records] == [False, True]
     assert status["errors"] == [records[0]["error"]] and "cut.png" in records[0]["error"]
+
+
+def test_the_bundled_detector_is_flagged_on_the_page_and_in_each_job_report(detector, tmp_path):
+    from deal.inference.detector import Detector
+    from deal.report.html import BUNDLED_BANNER
+
+    bundled = Detector(detector.model, detector.info, detector.device, tile=detector.tile, bundled=True)
+    settings = ServeSettings(data=tmp_path / "data", batch_size=2)
+    with LiveServer(create_app(settings, detector)) as server:
+        info = request(server.port, "GET", "/v1/detector").json()
+        assert (info["bundled"], info["notice"]) == (False, None)
+    with LiveServer(create_app(ServeSettings(data=tmp_path / "data2", batch_size=2), bundled)) as server:
+        info = request(server.port, "GET", "/v1/detector").json()
+        assert (info["bundled"], info["notice"]) == (True, BUNDLED_BANNER)
+        # A job with its own thresholds runs a copy of the detector: still the bundled one, in its report.
+        r = post_job(server.port, [("a.png", png_bytes(32, 32, 4))], [("threshold", "0.3")])
+        assert wait_done(server.port, r.json()["id"])["state"] == "done"
+        report = request(server.port, "GET", f"/v1/jobs/{r.json()['id']}/files/report.html").body.decode()
+    assert 'class="banner demo"' in report and BUNDLED_BANNER in report

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from deal.serve import ServeSettings, create_app
-from tests.inference.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT
 from tests.serve.live import (
     LiveServer,
     detect_records,

@@ -274,7 +274,7 @@ def test_upload_names_and_paths_unit(tmp_path):
 
 
 def test_the_pixel_limit_is_deal_detects(tmp_path):
-    from deal.inference.image_loading import DEFAULT_MAX_PIXELS
+    from deal.imageio import DEFAULT_MAX_PIXELS
     from deal.serve.uploads import RequestRefused, check_image_bytes
 
     # Over Pillow's own warning level (89M pixels) but within deal detect's default limit: accepted.

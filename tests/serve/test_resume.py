@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from tests.inference.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT
 from tests.inference.test_detect_cli import read_jsonl, run_cli, tree_bytes
 from tests.serve.live import png_bytes, post_job, request, wait_done
 

@@ -20,8 +20,8 @@ def test_a_detector_file_is_recalibrated(tmp_path):
     assert main(["export", str(old), "--out", str(new), "--val", str(manifest), "--name", "old"]) == 0
     recalibrated, info = load_detector(new)
     assert all(torch.equal(v, recalibrated.state_dict()[k]) for k, v in model.state_dict().items())
-    calib = info.extra["calibration"]
+    calib = info.calibration
     assert (calib["n_edited"], calib["n_authentic"]) == (8, 2)
-    assert info.threshold == calib["threshold"] and info.extra["image_thresholds"] == calib["image_thresholds"]
-    low, high = info.extra["image_thresholds"]
-    assert 0.0 <= low <= high <= 1.0 and info.extra["verdict_precision"] == 0.9
+    assert info.threshold == calib["threshold"] and list(info.image_thresholds) == calib["image_thresholds"]
+    low, high = info.image_thresholds
+    assert 0.0 <= low <= high <= 1.0 and info.verdict_precision == 0.9 and info.precision_reached == calib["precision_reached"]

@@ -35,7 +35,7 @@ PIXEL_STD = (58.395, 57.12, 57.375)
 ImageLike = np.ndarray | torch.Tensor
 
 __all__ = [
-    "INPUT_POLICIES", "PIXEL_MEAN", "PIXEL_STD", "Placement", "batch_shape_key", "check_policy", "group_by_shape",
+    "INPUT_POLICIES", "PIXEL_MEAN", "PIXEL_STD", "Placement", "batch_shape_key", "check_policy",
     "normalize", "placed_hw", "prepare_batch", "prepare_masks", "restore", "round_up", "sam_resized_hw",
 ]
 
@@ -64,17 +64,6 @@ def batch_shape_key(h: int, w: int, *, policy: str, image_size: int, patch_size:
     each still reaches the model as the identical tensor it would get alone."""
     p = get_policy(policy, image_size, patch_size)
     return p.padded_hw(p.placed_hw(h, w, p.mode_of(h, w, tile=True)))
-
-
-def group_by_shape(
-    sizes: Sequence[tuple[int, int]], *, policy: str, image_size: int, patch_size: int = 16
-) -> list[list[int]]:
-    """Indices of `sizes` grouped by batch_shape_key, groups in order of first appearance."""
-    groups: dict[tuple[int, int], list[int]] = {}
-    for i, (h, w) in enumerate(sizes):
-        key = batch_shape_key(h, w, policy=policy, image_size=image_size, patch_size=patch_size)
-        groups.setdefault(key, []).append(i)
-    return list(groups.values())
 
 
 def _as_uint8_hwc(image: ImageLike) -> torch.Tensor:

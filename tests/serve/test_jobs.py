@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from deal.report.html import static_text
 from deal.serve import ServeSettings, create_app
 from tests.serve.live import (
     LiveServer,
@@ -72,6 +73,7 @@ def test_uploads_get_deal_detect_records_and_outputs(detector, detector_file, tm
         )
         page = request(server.port, "GET", "/")
         assert page.status == 200 and b"http://" not in page.body and b"https://" not in page.body
+        assert static_text("static/report.css").encode() in page.body  # the report's style, not a copy
         assert request(server.port, "GET", "/openapi.json").json()["paths"].keys() >= {
             "/v1/jobs",
             "/v1/detector",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from deal.modeling.constants import DEFAULT_BATCH_SIZE
+
 HELP = 'serve a page and an HTTP API whose jobs are deal detect runs (pip install "deal-forensics[serve]")'
 
 DESCRIPTION = """\
@@ -54,7 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--device", default="auto", choices=("auto", "cpu", "cuda", "mps"), help="default: auto"
     )
     parser.add_argument(
-        "--batch-size", type=int, default=8, metavar="N", help="images per batch (default: 8)"
+        "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, metavar="N",
+        help=f"images per batch (default: {DEFAULT_BATCH_SIZE})",
     )
     parser.add_argument(
         "--workers", type=int, default=None, metavar="N", help="decoding threads (default: min(4, CPU count))"

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from deal.fileio import atomic_write_bytes, write_json
 from deal.inference.detector import Detector
+from deal.modeling.constants import DEFAULT_BATCH_SIZE
 from deal.runs.progress import Progress
 from deal.serve.uploads import RequestRefused, check_inside
 
@@ -154,7 +155,7 @@ class JobStore:
         data: Path,
         detector: Detector,
         *,
-        batch_size: int = 8,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         workers: int = 0,
         engine: str = "local",
         address: str | None = None,

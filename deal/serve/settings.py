@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deal.imageio import DEFAULT_MAX_PIXELS
+from deal.modeling.constants import DEFAULT_BATCH_SIZE
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -62,7 +63,7 @@ class ServeSettings:
     device: str = "auto"
     tile: bool = True
     max_pixels: int = DEFAULT_MAX_PIXELS
-    batch_size: int = 8
+    batch_size: int = DEFAULT_BATCH_SIZE
     workers: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))
     engine: str = "local"
     address: str | None = None

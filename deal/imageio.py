@@ -31,8 +31,8 @@ from deal.fileio import sha256_bytes
 from deal.provenance import ProvenanceOptions, read_provenance
 
 __all__ = [
-    "DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "ImageLoadError", "LoadedImage", "load_any", "load_image_file",
-    "scale_to_uint8",
+    "DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "ImageLoadError", "LoadedImage", "ensure_pillow_limit", "load_any",
+    "load_image_file", "scale_to_uint8",
 ]
 
 # The image files deal reads, by extension (any case): datasets, `deal detect` inputs, the data tools.
@@ -94,9 +94,12 @@ def pil_to_rgb(img: Image.Image) -> np.ndarray:
     return np.array(img, dtype=np.uint8)
 
 
-def _ensure_pillow_limit(max_pixels: int) -> None:
-    # Pillow raises DecompressionBombError on open above 2 * MAX_IMAGE_PIXELS. Our own check (below)
-    # refuses anything over max_pixels with a clearer message, so only raise Pillow's limit if needed.
+def ensure_pillow_limit(max_pixels: int) -> None:
+    """Raises Pillow's own decompression-bomb limit to at least `max_pixels`, so that images up to
+    `max_pixels` open and the caller's check of the declared size, in its own words, decides."""
+    # Pillow raises DecompressionBombError on open above 2 * MAX_IMAGE_PIXELS. Our own check (as in
+    # decode_image_bytes) refuses anything over max_pixels with a clearer message, so only raise Pillow's
+    # limit if needed.
     if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < max_pixels:
         Image.MAX_IMAGE_PIXELS = max_pixels
 
@@ -114,7 +117,7 @@ def decode_image_bytes(
     """Encoded image bytes -> (HxWx3 uint8 RGB as displayed, notes). ImageLoadError names `name`."""
     if not data:
         raise ImageLoadError(f"{name}: empty file (0 bytes)")
-    _ensure_pillow_limit(max_pixels)
+    ensure_pillow_limit(max_pixels)
     notes: list[str] = []
     try:
         img = Image.open(io.BytesIO(data))

@@ -1,10 +1,11 @@
 """The dependency direction of deal, read from every module's imports (ast, nothing imported):
-modeling <- data / metrics <- inference (the runner) <- runs / report <- training / evaluation <- cli.
+modeling <- data / metrics <- inference (the runner) <- runs / report <- training / evaluation <- cli / serve.
 
 Fails on an import cycle between deal's modules, on deal.modeling importing any of deal but its error
 and file helpers, on deal.provenance importing any of deal, on deal.data importing deal.modeling, on any
-module importing the facade `deal` itself, and on the runner (deal.inference) importing Lightning or the
-training code."""
+module importing the facade `deal` itself, on the runner (deal.inference) importing Lightning or the
+training code, and on anything but the CLI importing the server (deal.serve), which never imports the
+CLI or the training code."""
 
 from __future__ import annotations
 
@@ -127,6 +128,20 @@ def test_no_module_imports_the_facade(name):
 def test_the_runner_never_imports_lightning_or_training(name):
     bad = {m for m, _ in _imports(name) if m.split(".")[0] in ("lightning", "pytorch_lightning")}
     bad |= {m for m, _ in _imports(name) if m.startswith(("deal.training", "deal.runs", "deal.report", "deal.cli"))}
+    assert not bad, f"{name} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize("name", [n for n in MODULES if not n.startswith(("deal.serve", "deal.cli"))])
+def test_only_the_cli_imports_the_server(name):
+    bad = {m for m, _ in _imports(name) if m == "deal.serve" or m.startswith("deal.serve.")}
+    assert not bad, f"{name} imports {sorted(bad)}: deal.serve sits at the top, beside deal.cli"
+
+
+@pytest.mark.parametrize("name", [n for n in MODULES if n.startswith("deal.serve")])
+def test_the_server_runs_jobs_through_runs_not_the_cli(name):
+    """deal.serve uses the runs, report and runner packages; never the CLI or the training code."""
+    bad = {m for m, _ in _imports(name) if m.split(".")[0] in ("lightning", "pytorch_lightning")}
+    bad |= {m for m, _ in _imports(name) if m.startswith(("deal.cli", "deal.training"))}
     assert not bad, f"{name} imports {sorted(bad)}"
 
 

@@ -30,6 +30,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("export", "export"),
     ("model-info", "model_info"),
     ("weights", "weights"),
+    ("serve", "serve"),
     ("data", "data"),
 ]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +54,7 @@ def run_detection(
     engine: str = "local",
     ray_options: RayOptions | None = None,
     case: CaseInfo | None = None,
+    make_progress: Callable[[int], Progress] | None = None,
 ) -> RunSummary:
     """Runs `detector` over files, folders and glob patterns; writes outputs under `out_dir`.
 
@@ -75,6 +76,8 @@ def run_detection(
             each actor's decoding and writing threads). Same outputs, records and resumption.
         ray_options: the Ray engine's settings (cluster address, actors, GPUs per actor); None: the defaults.
         case: the case, examiner and note, recorded in run.json and shown in the report.
+        make_progress: builds the run's Progress from its number of inputs, for a caller that watches it
+            (deal serve); None: Progress(n, quiet=quiet), on stderr.
 
     Returns:
         RunSummary (exit_code 1 if some input failed).
@@ -103,7 +106,7 @@ def run_detection(
     out = Path(out_dir)
     listed = read_input_list(inputs_from) if inputs_from is not None else []
     items, root, warnings = find_inputs([*inputs, *listed], out_dir=out)
-    progress = Progress(len(items), quiet=quiet)
+    progress = make_progress(len(items)) if make_progress is not None else Progress(len(items), quiet=quiet)
     for w in warnings:
         progress.message(f"warning: {w}")
     out.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,128 @@
+"""`deal serve`: a local web service and page whose jobs are `deal detect` runs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from deal.modeling.constants import DEFAULT_BATCH_SIZE
+
+HELP = 'serve a page and an HTTP API whose jobs are deal detect runs (pip install "deal-forensics[serve]")'
+
+DESCRIPTION = """\
+Serve a web page (drop images, watch progress, open each image's view) and an HTTP API
+(POST /v1/jobs, GET /v1/jobs/ID, GET /v1/jobs/ID/results, GET /v1/detector, GET /healthz; the
+OpenAPI page at /docs). Each job is a `deal detect` run in a folder under --data, with the same
+outputs, records and report; one detector is loaded and jobs run one at a time. A server that is
+stopped or killed resumes its unfinished jobs when it starts again on the same --data.
+
+Safe by default: it listens on 127.0.0.1 only; any other --host needs --token (or $DEAL_SERVE_TOKEN),
+which every /v1 request must then carry as "Authorization: Bearer TOKEN". Uploads are bounded in
+bytes, count and pixels; server-side paths are accepted only under --allow-root folders, named
+ROOT/relative/path where ROOT is the folder's name. No CORS unless --cors-origin is given.
+
+Needs the serve extra: pip install "deal-forensics[serve]".
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
+    parser.add_argument(
+        "--data", default="deal-serve", metavar="DIR", help="folder of the jobs (default: ./deal-serve)"
+    )
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("DEAL_SERVE_TOKEN"),
+        metavar="TOKEN",
+        help="bearer token required on /v1 (default: $DEAL_SERVE_TOKEN; needed for a non-loopback --host)",
+    )
+    parser.add_argument("--detector", metavar="FILE", help="detector file (default: the bundled one)")
+    parser.add_argument(
+        "--allow-root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder whose images jobs may name by path (repeatable; default: uploads only)",
+    )
+    parser.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="allow this browser origin (repeatable)",
+    )
+    parser.add_argument(
+        "--device", default="auto", choices=("auto", "cpu", "cuda", "mps"), help="default: auto"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, metavar="N",
+        help=f"images per batch (default: {DEFAULT_BATCH_SIZE})",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=None, metavar="N", help="decoding threads (default: min(4, CPU count))"
+    )
+    parser.add_argument("--engine", default="local", choices=("local", "ray"), help="as in deal detect")
+    parser.add_argument("--address", metavar="ADDR", help="ray engine: the cluster, as in deal detect")
+    parser.add_argument(
+        "--max-pixels", type=int, default=100_000_000, metavar="N", help="refuse images over N pixels"
+    )
+    parser.add_argument(
+        "--max-file-mb", type=float, default=64, metavar="MB", help="largest upload (default: 64)"
+    )
+    parser.add_argument(
+        "--max-request-mb", type=float, default=1024, metavar="MB", help="largest request (default: 1024)"
+    )
+    parser.add_argument(
+        "--max-files", type=int, default=500, metavar="N", help="files per job (default: 500)"
+    )
+    parser.add_argument(
+        "--max-queued",
+        type=int,
+        default=100,
+        metavar="N",
+        help="jobs waiting or running at once (default: 100)",
+    )
+    parser.add_argument(
+        "--tile",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="as in deal detect (default: tile)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    from deal.cli.main import UsageError
+
+    missing = [m for m in ("fastapi", "uvicorn", "multipart") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UsageError('deal serve needs FastAPI and uvicorn: pip install "deal-forensics[serve]"')
+    from deal.serve import ServeSettings, SettingsError, serve
+
+    try:
+        settings = ServeSettings(
+            data=args.data,
+            host=args.host,
+            port=args.port,
+            token=args.token or None,
+            allow_roots=args.allow_root,
+            cors_origins=args.cors_origin,
+            detector=args.detector,
+            device=args.device,
+            tile=args.tile,
+            max_pixels=args.max_pixels,
+            batch_size=args.batch_size,
+            workers=args.workers if args.workers is not None else min(4, os.cpu_count() or 1),
+            engine=args.engine,
+            address=args.address,
+            max_file_bytes=int(args.max_file_mb * 2**20),
+            max_request_bytes=int(args.max_request_mb * 2**20),
+            max_files=args.max_files,
+            max_queued=args.max_queued,
+        )
+        serve(settings)
+    except (SettingsError, ValueError, OSError) as err:  # bad setting, no detector file, port in use
+        raise UsageError(str(err)) from err
+    return 0

@@ -22,7 +22,10 @@ Authentic images (label 0, every ``1/authentic_share``-th index: an exact share,
 Layout written under ``--out``::
 
     images/<name>.png|.jpg   masks/<name>.png (mode L, 0/255, 255 = edited)
-    manifest.csv             image,mask,label,split,width,height,edited_fraction,edit,source
+    originals/<name>.png|.jpg  edited images only: the same photo without the local edit, through the same
+                             history and JPEG quality (the objectness control's input: deal benchmark,
+                             deal evaluate and training validation score it against the same mask)
+    manifest.csv             image,mask,label,split,width,height,edited_fraction,edit,source,original
     .records/<name>.json     per-image record (resume state; the manifest is rebuilt from these)
 
 ``edit`` is the whole history, ``|``-separated, e.g.

@@ -56,6 +56,7 @@ MANIFEST_COLUMNS: tuple[str, ...] = (
     "edited_fraction",
     "edit",
     "source",
+    "original",
 )
 _RECORDS = ".records"
 
@@ -74,6 +75,10 @@ class Example:
         label: 1 edited, 0 authentic.
         history: the processing history, ``|``-separated (the manifest's ``edit`` column).
         jpeg: the JPEG file bytes when recompressed, else None (the image is stored as PNG).
+        original: for an edited image, the same photo without the local edit, through the same history
+            (pixel-aligned with the mask, recompressed at the same JPEG quality): the objectness control's
+            input. None for an authentic image.
+        original_jpeg: its JPEG bytes when recompressed, else None.
     """
 
     image: np.ndarray
@@ -83,6 +88,8 @@ class Example:
     label: int
     history: str
     jpeg: bytes | None
+    original: np.ndarray | None = None
+    original_jpeg: bytes | None = None
 
 
 class SynthesisError(RuntimeError):
@@ -153,13 +160,18 @@ def synthesize_example(
         image, mask = result.image, result.mask.astype(np.uint8)
         history += f"|shape:{shape}|{result.name}" + (f"+donor={donor_name}" if donor_name else "")
     jpeg, pre_jpeg = None, image
+    original, original_jpeg = (base if edited else None), None
     if rng_post.random() < config.jpeg_prob:
         quality = int(rng_post.integers(config.jpeg_quality[0], config.jpeg_quality[1] + 1))
         jpeg = encode_jpeg(image, quality)
         image = decode_jpeg(jpeg)
         history += f"|jpeg:{quality}"
+        if edited:
+            original_jpeg = encode_jpeg(base, quality)
+            original = decode_jpeg(original_jpeg)
     return Example(
-        image=image, mask=mask, base=base, pre_jpeg=pre_jpeg, label=int(edited), history=history, jpeg=jpeg
+        image=image, mask=mask, base=base, pre_jpeg=pre_jpeg, label=int(edited), history=history, jpeg=jpeg,
+        original=original, original_jpeg=original_jpeg,
     )
 
 
@@ -308,7 +320,7 @@ def synthesize_dataset(
         "sources": _sha256("\n".join(sources)),
     }
     key = _sha256(json.dumps(fingerprint, sort_keys=True))
-    for sub in ("images", "masks", _RECORDS):
+    for sub in ("images", "masks", "originals", _RECORDS):
         (out / sub).mkdir(parents=True, exist_ok=True)
     state = (str(src), sources, str(out), seed, config, split, key)
     workers = max(1, min(workers or os.cpu_count() or 1, n))
@@ -323,7 +335,7 @@ def synthesize_dataset(
             bar.update()
     records.sort(key=lambda r: r["index"])
     manifest = write_csv_atomic(
-        out / "manifest.csv", MANIFEST_COLUMNS, ({c: r[c] for c in MANIFEST_COLUMNS} for r in records)
+        out / "manifest.csv", MANIFEST_COLUMNS, ({c: r.get(c, "") for c in MANIFEST_COLUMNS} for r in records)
     )
     if failures:
         raise SynthesisError(failures, manifest)
@@ -380,6 +392,11 @@ def _work(index: int) -> tuple[dict | None, tuple[str, str] | None]:
             out / image_rel, example.jpeg if example.jpeg is not None else encode_png(example.image)
         )
         write_bytes_atomic(out / mask_rel, mask_png(example.mask))
+        original_rel = ""
+        if example.original is not None:
+            original_rel = f"originals/{name}{ext}"
+            data = example.original_jpeg if example.original_jpeg is not None else encode_png(example.original)
+            write_bytes_atomic(out / original_rel, data)
         h, w = example.mask.shape
         record = {
             "index": index,
@@ -392,6 +409,7 @@ def _work(index: int) -> tuple[dict | None, tuple[str, str] | None]:
             "edited_fraction": f"{example.mask.mean():.6f}",
             "edit": example.history,
             "source": source,
+            "original": original_rel,
             "key": s["key"],
         }
         write_bytes_atomic(record_path, json.dumps(record, sort_keys=True).encode())  # last: marks completion

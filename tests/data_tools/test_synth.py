@@ -73,7 +73,7 @@ def _manifest(root: Path) -> list[dict[str, str]]:
 def test_same_seed_same_bytes_for_any_worker_count(photos: Path, dataset: Path, tmp_path: Path) -> None:
     synthesize_dataset(photos, tmp_path, N, seed=SEED, size=SIZE, workers=2, progress=False)
     first, second = _hashes(dataset), _hashes(tmp_path)
-    assert len(first) == 3 * N + 1  # images, masks, records, manifest
+    assert len(first) == 3 * N + 5 + 1  # images, masks, records, the 5 edited images' originals, manifest
     assert first == second
 
 
@@ -114,6 +114,22 @@ def test_edited_region_differs_from_source(photos: Path, dataset: Path) -> None:
             assert inside > 2.0 and inside > 4 * outside, (row["edit"], inside, outside)
         else:  # authentic: exactly the globally resized photo until JPEG
             assert change.max() == 0
+
+
+def test_originals_are_the_unedited_photo_through_the_same_history(photos: Path, dataset: Path) -> None:
+    config = SynthConfig(size=SIZE)
+    for index, row in enumerate(_manifest(dataset)):
+        if row["label"] == "0":
+            assert row["original"] == ""
+            continue
+        assert Path(row["original"]).suffix == Path(row["image"]).suffix  # the same JPEG step, or none
+        original = read_rgb(dataset / row["original"])
+        example = reproduce_example(photos, index, seed=SEED, config=config)
+        np.testing.assert_array_equal(original, example.original)
+        mask = example.mask.astype(bool)
+        diff = np.abs(original.astype(np.int16) - read_rgb(dataset / row["image"])).mean(axis=2)
+        # Outside the edit only the JPEG's block effects differ (none without JPEG); inside, the edit.
+        assert diff[~mask].mean() < 2.0 and diff[mask].mean() > 2.0 + diff[~mask].mean(), row["edit"]
 
 
 def test_resume_skips_existing_and_rebuilds_missing(photos: Path, dataset: Path, tmp_path: Path) -> None:

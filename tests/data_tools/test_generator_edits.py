@@ -98,7 +98,7 @@ def test_same_seed_same_bytes_for_any_worker_count(photos: Path, tmp_path: Path)
         }
 
     first, second = hashes(tmp_path / "w1"), hashes(tmp_path / "w2")
-    assert len(first) == 3 * 6 + 1 and first == second
+    assert len(first) == 3 * 6 + 5 + 1 and first == second  # images, masks, records, 5 originals, manifest
     manifest = (tmp_path / "w1" / "manifest.csv").read_text()
     assert sum(op in manifest for op in GENERATOR_EDIT_NAMES) >= 3  # several operations drawn
     # reproduce_example recomputes an image exactly (before JPEG, the stored PNG's pixels)

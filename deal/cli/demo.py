@@ -27,6 +27,18 @@ def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
+    from deal.cli import checks
+
+    # Usage checks first, torch-free: one sentence and exit 2 in well under a second.
+    checks.check_at_least(args.n, 1, "--n")
+    checks.check_at_least(args.size, 32, "--size")
+    if args.device not in ("auto", "cpu", "cuda", "mps") and not args.device.startswith("cuda:"):
+        from deal.errors import UsageError
+
+        raise UsageError(f"--device must be auto, cpu, cuda or mps, got {args.device!r}")
+    checks.check_detector_file(args.detector)
+    checks.check_output_dir(args.out, "--out")
+
     import cv2
     import numpy as np
     import torch

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from deal.inference.image_loading import DEFAULT_MAX_PIXELS
+from deal.inference.streaming import DEFAULT_BATCH_SIZE
 from deal.metrics.image_score import VERDICT_RULE
 
 HELP = "localize edited regions in images, folders and globs (heatmaps, masks, scores, a report)"
@@ -84,7 +86,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--device", default="auto", choices=("auto", "cpu", "cuda", "mps"), help="default: auto"
     )
     parser.add_argument(
-        "--batch-size", type=int, default=8, metavar="N", help="images per batch (default: 8)"
+        "--batch-size",
+        type=int,
+        default=DEFAULT_BATCH_SIZE,
+        metavar="N",
+        help=f"images per batch (default: {DEFAULT_BATCH_SIZE})",
     )
     parser.add_argument(
         "--workers",
@@ -125,9 +131,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-pixels",
         type=int,
-        default=100_000_000,
+        default=DEFAULT_MAX_PIXELS,
         metavar="N",
-        help="refuse images over N pixels before decoding them (default: 100000000)",
+        help=f"refuse images over N pixels before decoding them (default: {DEFAULT_MAX_PIXELS})",
     )
     parser.add_argument(
         "--tile",
@@ -144,33 +150,29 @@ def run(args: argparse.Namespace) -> int:
     import sys
     import warnings
 
-    from deal.cli.main import UsageError
+    from deal.cli import checks
+    from deal.errors import UsageError
 
-    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
-        raise UsageError(f"--threshold must be in [0, 1], got {args.threshold}")
+    # Usage checks first, torch-free: a mistake is one sentence and exit 2 in well under a second.
+    checks.check_unit_interval(args.threshold, "--threshold")
     image_thresholds = parse_image_thresholds(args.image_thresholds) if args.image_thresholds else None
-    if args.batch_size < 1:
-        raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
-    if args.workers is not None and args.workers < 0:
-        raise UsageError(f"--workers must be >= 0, got {args.workers}")
+    checks.check_at_least(args.batch_size, 1, "--batch-size")
+    checks.check_at_least(args.workers, 0, "--workers")
     if not args.inputs and args.inputs_from is None:
         raise UsageError("give at least one INPUT or --inputs-from LIST")
-    if args.engine == "ray" and args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers must be >= 1 with --engine ray, got {args.workers}")
+    if args.engine == "ray":
+        checks.check_at_least(args.workers, 1, "--workers (with --engine ray)")
     if args.engine != "ray" and (args.address is not None or args.gpus_per_worker is not None):
         raise UsageError("--address and --gpus-per-worker need --engine ray")
-    if args.gpus_per_worker is not None and args.gpus_per_worker < 0:
-        raise UsageError(f"--gpus-per-worker must be >= 0, got {args.gpus_per_worker}")
-    if args.max_pixels < 1:
-        raise UsageError(f"--max-pixels must be >= 1, got {args.max_pixels}")
+    checks.check_at_least(args.gpus_per_worker, 0, "--gpus-per-worker")
+    checks.check_at_least(args.max_pixels, 1, "--max-pixels")
 
-    from PIL import Image
-
-    from deal.inference.discovery import NoInputsError
     from deal.inference.outputs import parse_save
-    from deal.inference.ray_engine import RayClusterError
-    from deal.inference.run_folder import RunLockedError, run_detection
 
+    try:
+        save = parse_save(args.save)
+    except ValueError as err:
+        raise UsageError(f"--save: {err}") from err
     ray_options = None
     if args.engine == "ray":
         from deal.inference.ray_engine import RayOptions, RayUnavailableError, require_ray
@@ -182,11 +184,16 @@ def run(args: argparse.Namespace) -> int:
         ray_options = RayOptions(
             address=args.address, workers=args.workers, gpus_per_worker=args.gpus_per_worker
         )
+    checks.check_detector_file(args.detector)
+    checks.check_detect_inputs(args.inputs, args.inputs_from, args.out)
+    checks.check_output_dir(args.out, "--out")
 
-    try:
-        save = parse_save(args.save)
-    except ValueError as err:
-        raise UsageError(f"--save: {err}") from err
+    from PIL import Image
+
+    from deal.inference.discovery import NoInputsError
+    from deal.inference.ray_engine import RayClusterError
+    from deal.inference.run_folder import RunLockedError, run_detection
+
     # Oversized images are refused with a clear message; Pillow's own warning would only repeat it.
     warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 
@@ -232,7 +239,7 @@ def run(args: argparse.Namespace) -> int:
 
 def parse_image_thresholds(text: str) -> tuple[float, float]:
     """"LO,HI" -> (lo, hi); UsageError unless two numbers with 0 <= LO <= HI <= 1."""
-    from deal.cli.main import UsageError
+    from deal.errors import UsageError
     from deal.metrics.image_score import check_image_thresholds
 
     try:

@@ -31,6 +31,7 @@ from deal.data.errors import DatasetError
 from deal.modeling.config import ModelConfig
 from deal.modeling.sam_checkpoint import CheckpointError
 from deal.training.datamodule import LocalizationDataModule, find_records
+from deal.training.defaults import FINAL_CHECKPOINT, LOG_DIR
 from deal.training.module import MFPTModule
 
 MONITOR = "val/pixel_f1"
@@ -190,8 +191,8 @@ def run_training(args: list[str]) -> int:
             trainer_defaults={
                 "callbacks": default_callbacks(),
                 "logger": [
-                    {"class_path": "lightning.pytorch.loggers.CSVLogger", "init_args": {"save_dir": "runs", "name": "deal"}},
-                    {"class_path": "lightning.pytorch.loggers.TensorBoardLogger", "init_args": {"save_dir": "runs", "name": "deal_tensorboard"}},
+                    {"class_path": "lightning.pytorch.loggers.CSVLogger", "init_args": {"save_dir": LOG_DIR, "name": "deal"}},
+                    {"class_path": "lightning.pytorch.loggers.TensorBoardLogger", "init_args": {"save_dir": LOG_DIR, "name": "deal_tensorboard"}},
                 ],
             },
         )
@@ -219,7 +220,7 @@ def run_training(args: list[str]) -> int:
     if callback is not None and callback.dirpath:
         # ModelCheckpoint saves at validation ends only: a run that stops at max_steps between two
         # validations would lose its final weights. final.ckpt is the model as training left it.
-        final = os.path.join(callback.dirpath, "final.ckpt")
+        final = os.path.join(callback.dirpath, FINAL_CHECKPOINT)
         trainer.save_checkpoint(final, weights_only=False)  # resumable; written by global rank 0 only
         if trainer.is_global_zero:
             print(f"final checkpoint: {final}")

@@ -10,7 +10,7 @@ run the bundled detector on them through the same code path as `deal detect`, wr
 HTML report, and print per-image and mean F1 against the true masks. No network, no GPU needed.
 
 The bundled detector is a demonstration detector trained on synthetic edits (weights/MODEL_CARD.md), not
-a forensic-grade MFPT: for real use train MFPT on DEAL-300K (README, "Train and benchmark").
+a forensic-grade MFPT: for real use train MFPT on DEAL-300K (docs/training.md).
 """
 
 

@@ -1,7 +1,7 @@
 """Any image input (a file, a PIL image, an array, a tensor) as an HxWx3 uint8 RGB array, or a clear error.
 
 Files are read once as bytes: the sha256 recorded for an image is the hash of exactly the bytes decoded.
-Conversions (documented in README "Detect"):
+Conversions (documented in docs/detect.md, "Inputs"):
 
 - EXIF orientation is applied: outputs match the image as displayed.
 - 16-bit and 32-bit grayscale (Pillow modes ``I;16*``, ``I``) are scaled from 0-65535 to 0-255 (rounded),

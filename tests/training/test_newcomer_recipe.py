@@ -1,4 +1,4 @@
-"""The README's first training run, command for command, shortened (fewer images, steps and pixels)."""
+"""The docs' first training run (docs/training.md), command for command, shortened (fewer images, steps and pixels)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ SHORTEN = {"--n 160": "--n 16", "--n 24": "--n 6", "--size 128": "--size 64"}
 
 
 def readme_recipe() -> list[str]:
-    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    text = (REPO_ROOT / "docs" / "training.md").read_text(encoding="utf-8")
     block = text.split("<!-- newcomer-recipe -->", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
     return [line for line in block.splitlines() if line.strip()]
 

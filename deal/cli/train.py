@@ -29,8 +29,8 @@ Train an MFPT detector with Lightning. A training config is a YAML file with thr
 
 First training run, on a CPU (docs/training.md):
   python -m deal_data_tools.sample_photos photos
-  deal data synth --src photos --out synth/train --n 160 --size 128 --split train
-  deal data synth --src photos --out synth/val --n 24 --size 128 --split val --seed 1
+  deal data synth --src photos --out synth/train --n 160 --size 128 --split train --weights inpaint=1,resample=1
+  deal data synth --src photos --out synth/val --n 24 --size 128 --split val --seed 1 --weights inpaint=1,resample=1
   deal train --config {NEWCOMER_CONFIG}
   deal export {NEWCOMER_RUN}/checkpoints/{FINAL_CHECKPOINT} --out tiny.safetensors
   deal detect synth/val/images --detector tiny.safetensors --out results

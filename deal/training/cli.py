@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 from jsonargparse import ArgumentError
 from lightning.pytorch import Trainer
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, ProgressBar
 from lightning.pytorch.cli import LightningCLI
 
 from deal.data.errors import DatasetError
@@ -33,6 +33,7 @@ from deal.modeling.sam_checkpoint import CheckpointError
 from deal.training.datamodule import LocalizationDataModule, find_records
 from deal.training.defaults import FINAL_CHECKPOINT, LOG_DIR
 from deal.training.module import MFPTModule
+from deal.training.progress import StepProgressBar
 
 MONITOR = "val/pixel_f1"
 SECTIONS = ("model", "data", "trainer")
@@ -54,6 +55,14 @@ class DealCLI(LightningCLI):
     def add_arguments_to_parser(self, parser) -> None:
         parser.add_argument("--ckpt_path", type=str | None, default=None, help="resume from this checkpoint")
         parser.link_arguments("model.config.input_policy", "data.policy")
+
+    def _instantiate_trainer(self, config: dict[str, Any], callbacks: list) -> Trainer:
+        # One progress bar over the whole run (steps of max_steps, time left) unless the config turns bars
+        # off or brings its own.
+        own = [*(config.get("callbacks") or []), *callbacks]
+        if config.get("enable_progress_bar", True) is not False and not any(isinstance(c, ProgressBar) for c in own):
+            callbacks = [*callbacks, StepProgressBar()]
+        return super()._instantiate_trainer(config, callbacks)
 
     def parse_arguments(self, parser, args) -> None:
         # `args` is always given (deal.cli.main passes argv after `train`): LightningCLI's warning about

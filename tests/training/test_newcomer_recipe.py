@@ -40,7 +40,14 @@ def test_newcomer_recipe_runs_end_to_end(tmp_path, monkeypatch, capsys):
         if args[0] == "python":
             assert sample_photos_main(args[3:]) == 0
         else:
+            capsys.readouterr()
             assert main(args[1:]) == 0, command
+            if args[:2] == ["deal", "train"]:
+                out, err = capsys.readouterr()
+                # each validation: the metric beside its floor; one progress bar over the run's steps
+                lines = [line for line in (out + err).splitlines() if "predict-everything floor" in line]
+                assert [line.split(":")[0].strip() for line in lines] == ["step 2", "step 4"], out + err
+                assert "4/4" in err and "Step (epoch" in err
     ckpt = torch.load(tmp_path / "runs/train_tiny_cpu/run/checkpoints/final.ckpt", map_location="cpu", weights_only=True)
     assert ckpt["global_step"] == 4
     assert ckpt["datamodule_hyper_parameters"]["crop_size"] == 64  # the crop from the data's size

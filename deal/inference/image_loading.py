@@ -57,6 +57,11 @@ class LoadedImage:
     nbytes: int | None = None
     notes: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        from deal.inference.image_size import small_image_notes
+
+        self.notes = [*self.notes, *small_image_notes(*self.array.shape[:2])]
+
 
 def pil_to_rgb(img: Image.Image) -> np.ndarray:
     """A decoded PIL image (any mode) -> HxWx3 uint8 RGB; alpha dropped, 16-bit gray scaled."""

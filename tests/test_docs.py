@@ -81,6 +81,17 @@ def test_code_blocks_run(page, tmp_path):
         command = ["bash", "-euo", "pipefail", "-c", code] if lang == "bash" else [sys.executable, "-c", code]
         proc = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, f"{_page_id(page)}: this {lang} block failed:\n{code}\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+    # What the documented commands wrote, run from a clone's root, is ignored by git.
+    written = [p for p in tmp_path.iterdir() if p.name != "configs"]
+    unignored = [p.name for p in written if not _ignored_by_git(p.name + ("/x" if p.is_dir() else ""))]
+    assert not unignored, f"{_page_id(page)}: .gitignore does not cover {unignored}"
+
+
+def _ignored_by_git(path: str) -> bool:
+    proc = subprocess.run(["git", "check-ignore", "--no-index", "-q", path], cwd=REPO_ROOT, capture_output=True)
+    if proc.returncode == 128:  # not a git checkout
+        pytest.skip("not a git checkout: .gitignore not checked")
+    return proc.returncode == 0
 
 
 # --- links ---------------------------------------------------------------------------------------------

@@ -96,8 +96,7 @@ def check_detect_inputs(inputs: Sequence[str], inputs_from: str | None, out: str
     args = [os.fspath(a) for a in inputs]
     try:
         if inputs_from is not None:
-            check_existing_file(inputs_from, "--inputs-from")
-            args += read_input_list(inputs_from)
+            args += read_input_list(inputs_from)  # its own sentence for a list that is missing or empty
         found, _, _ = find_inputs(args, out_dir=out)
     except NoInputsError as err:
         raise UsageError(str(err)) from err

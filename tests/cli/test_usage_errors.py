@@ -62,7 +62,7 @@ CASES = {
     "detect: bad option value": (["detect", "photo.png", "--out", "o", "--threshold", "2"], "--threshold must be in [0, 1], got 2.0"),
     "detect: no input matched": (["detect", "*.jpg", "--out", "o"], "no images to process: *.jpg: no image matches this pattern"),
     "detect: missing path": (["detect", "nope.jpg", "--out", "o"], "no images to process: nope.jpg: no such file or folder"),
-    "detect: missing list": (["detect", "--inputs-from", "list.txt", "--out", "o"], "--inputs-from not found: list.txt"),
+    "detect: missing list": (["detect", "--inputs-from", "list.txt", "--out", "o"], "list.txt: cannot read this list of inputs"),
     "detect: missing detector": (["detect", "photo.png", "--out", "o", "--detector", "d.safetensors"], "detector file not found: d.safetensors"),
     "detect: a file as parent of --out": (["detect", "photo.png", "--out", "a_file/o"], "--out a_file/o: cannot write there (a_file is a file, not a folder)"),
     "detect: --out under /proc": (["detect", "photo.png", "--out", "/proc/deal_out"], "--out /proc/deal_out: cannot write to this folder"),

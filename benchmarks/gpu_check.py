@@ -1,4 +1,4 @@
-"""The GPU check, prepared once: everything the README's Performance section needs from a CUDA machine, in
+"""The GPU check, prepared once: everything docs/performance.md needs from a CUDA machine, in
 one command that takes under 8 minutes on one datacenter GPU, every result as JSON in one folder.
 
     python -m deal_benchmarks.gpu_check --out gpu_check/            # on a machine with a CUDA GPU
@@ -15,7 +15,7 @@ Steps (each its own `deal` process with a time limit, so one failure or hang doe
    first 10, peak GPU memory, the slim checkpoint's size, the validation metrics.
 3. ``gpu_check.json``: the hardware, each step's command, exit code, seconds and output files.
 
-Nothing here asserts a speed; read the figures, then copy them to README.md with the hardware.
+Nothing here asserts a speed; read the figures, then copy them to docs/performance.md and docs/measured.md with the hardware and date.
 """
 
 from __future__ import annotations

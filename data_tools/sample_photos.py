@@ -1,5 +1,5 @@
 """Writes the colour photos bundled with scikit-image to a folder, as PNG files: source photos for
-``deal data synth`` when no photo folder is at hand (the newcomer training recipe in README.md).
+``deal data synth`` when no photo folder is at hand (the newcomer training recipe in docs/training.md).
 
     python -m deal_data_tools.sample_photos photos/
 """

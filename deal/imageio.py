@@ -3,7 +3,7 @@ uint8 RGB array, or a clear error. Detection, benchmark, evaluation, calibration
 deal.data.io) and the data tools all decode images here.
 
 Files are read once as bytes: the sha256 recorded for an image is the hash of exactly the bytes decoded.
-Conversions (documented in README "Detect"):
+Conversions (documented in docs/detect.md, "Inputs"):
 
 - EXIF orientation is applied: outputs match the image as displayed.
 - 16-bit and 32-bit grayscale (Pillow modes ``I;16*``, ``I``) are scaled from 0-65535 to 0-255 (rounded),
@@ -31,14 +31,21 @@ from deal.fileio import sha256_bytes
 from deal.provenance import ProvenanceOptions, read_provenance
 
 __all__ = [
-    "DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "ImageLoadError", "LoadedImage", "ensure_pillow_limit", "load_any",
-    "load_image_file", "scale_to_uint8",
+    "DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "MIN_ANALYSABLE_SIDE", "ImageLoadError", "LoadedImage",
+    "ensure_pillow_limit", "load_any", "load_image_file", "scale_to_uint8", "small_image_notes",
 ]
 
 # The image files deal reads, by extension (any case): datasets, `deal detect` inputs, the data tools.
 IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
 
 DEFAULT_MAX_PIXELS = 100_000_000
+
+# The smallest image a detector can say something about. The encoder sees an image as 16x16-pixel patches
+# (ModelConfig.patch_size, 16 for every SAM size and the tiny encoder; a test holds the two equal): an image
+# with a side under one patch is padded to a patch that is mostly padding, so its heatmap and verdict rest
+# on a few real pixels. Such images are still analysed; their LoadedImage, Detection and record carry the
+# note. A literal here, not ModelConfig's value: the decoder sits below deal.modeling (deal.data imports it).
+MIN_ANALYSABLE_SIDE = 16  # one encoder patch
 _EXIF_ORIENTATION = 0x0112
 
 
@@ -66,6 +73,19 @@ class LoadedImage:
     nbytes: int | None = None
     notes: list[str] = field(default_factory=list)
     provenance: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        self.notes = [*self.notes, *small_image_notes(*self.array.shape[:2])]
+
+
+def small_image_notes(height: int, width: int) -> list[str]:
+    """[note] when a side is under MIN_ANALYSABLE_SIDE pixels, else []."""
+    if min(height, width) >= MIN_ANALYSABLE_SIDE:
+        return []
+    return [
+        f"image is {width}x{height}: below the minimum analysable size ({MIN_ANALYSABLE_SIDE} px a side, one "
+        "patch of the encoder); the heatmap and verdict rest on too few pixels to mean much"
+    ]
 
 
 def scale_to_uint8(img: Image.Image) -> np.ndarray:

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser, as the tomli package (in the dev extra)
+    import tomli as tomllib
 
 from tests.conftest import REPO_ROOT
 

@@ -87,32 +87,26 @@ def _predict_everything(image):
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from deal.cli.main import UsageError
-    from deal.cli.output_checks import check_output_dir
-    from deal.data.errors import DatasetError
-    from deal.evaluation.benchmark import benchmark_markdown, run_benchmark, write_benchmark_report
-    from deal.evaluation.datasets import load_datasets, parse_dataset_specs
-    from deal.evaluation.detector_benchmark import benchmark_detector
+    from deal.cli import checks
+    from deal.errors import UsageError
+
+    # Usage checks first, torch-free: one sentence and exit 2 in well under a second.
+    checks.check_unit_interval(args.threshold, "--threshold")
+    checks.check_at_least(args.batch_size, 1, "--batch-size")
+    checks.check_at_least(args.limit, 1, "--limit")
     from deal.evaluation.perturb import parse_perturbation
 
-    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
-        raise UsageError(f"--threshold must be in [0, 1], got {args.threshold}")
-    if args.batch_size < 1:
-        raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
-    if args.limit is not None and args.limit < 1:
-        raise UsageError(f"--limit must be at least 1, got {args.limit}")
     try:
-        datasets = parse_dataset_specs(args.dataset)
         perturbations = [p for spec in args.perturb for p in parse_perturbation(spec)]
     except ValueError as err:
         raise UsageError(str(err)) from err
-    check_output_dir(args.out, "--out")
-    try:
-        records = load_datasets(datasets, args.split)
-    except DatasetError as err:
-        print(f"deal benchmark: error: {err}", file=sys.stderr)
-        return 1
+    checks.check_detector_file(args.detector)
+    records = checks.check_datasets(args.dataset, args.split)
+    checks.check_output_dir(args.out, "--out")
 
+    from deal.data.errors import DatasetError
+    from deal.evaluation.benchmark import benchmark_markdown, run_benchmark, write_benchmark_report
+    from deal.evaluation.detector_benchmark import benchmark_detector
     from deal.inference.detector import Detector
 
     try:

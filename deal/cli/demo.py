@@ -10,7 +10,7 @@ run the bundled detector on them through the same code path as `deal detect`, wr
 HTML report, and print per-image and mean F1 against the true masks. No network, no GPU needed.
 
 The bundled detector is a demonstration detector trained on synthetic edits (weights/MODEL_CARD.md), not
-a forensic-grade MFPT: for real use train MFPT on DEAL-300K (README, "Train and benchmark").
+a forensic-grade MFPT: for real use train MFPT on DEAL-300K (docs/training.md).
 """
 
 
@@ -26,6 +26,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
+
+    from deal.cli import checks
+
+    # Usage checks first, torch-free: one sentence and exit 2 in well under a second.
+    checks.check_at_least(args.n, 1, "--n")
+    checks.check_at_least(args.size, 32, "--size")
+    if args.device not in ("auto", "cpu", "cuda", "mps") and not args.device.startswith("cuda:"):
+        from deal.errors import UsageError
+
+        raise UsageError(f"--device must be auto, cpu, cuda or mps, got {args.device!r}")
+    checks.check_detector_file(args.detector)
+    checks.check_output_dir(args.out, "--out")
 
     import cv2
     import numpy as np

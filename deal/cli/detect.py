@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from deal.imageio import DEFAULT_MAX_PIXELS
 from deal.metrics.image_score import VERDICT_RULE
 from deal.modeling.constants import DEFAULT_BATCH_SIZE
 
@@ -137,9 +138,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-pixels",
         type=int,
-        default=100_000_000,
+        default=DEFAULT_MAX_PIXELS,
         metavar="N",
-        help="refuse images over N pixels before decoding them (default: 100000000)",
+        help=f"refuse images over N pixels before decoding them (default: {DEFAULT_MAX_PIXELS})",
     )
     parser.add_argument(
         "--tile",
@@ -168,35 +169,29 @@ def run(args: argparse.Namespace) -> int:
     import sys
     import warnings
 
-    from deal.cli.main import UsageError
+    from deal.cli import checks
+    from deal.errors import UsageError
 
-    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
-        raise UsageError(f"--threshold must be in [0, 1], got {args.threshold}")
+    # Usage checks first, torch-free: a mistake is one sentence and exit 2 in well under a second.
+    checks.check_unit_interval(args.threshold, "--threshold")
     image_thresholds = parse_image_thresholds(args.image_thresholds) if args.image_thresholds else None
-    if args.batch_size < 1:
-        raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
-    if args.workers is not None and args.workers < 0:
-        raise UsageError(f"--workers must be >= 0, got {args.workers}")
+    checks.check_at_least(args.batch_size, 1, "--batch-size")
+    checks.check_at_least(args.workers, 0, "--workers")
     if not args.inputs and args.inputs_from is None:
         raise UsageError("give at least one INPUT or --inputs-from LIST")
-    if args.engine == "ray" and args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers must be >= 1 with --engine ray, got {args.workers}")
+    if args.engine == "ray":
+        checks.check_at_least(args.workers, 1, "--workers (with --engine ray)")
     if args.engine != "ray" and (args.address is not None or args.gpus_per_worker is not None):
         raise UsageError("--address and --gpus-per-worker need --engine ray")
-    if args.gpus_per_worker is not None and args.gpus_per_worker < 0:
-        raise UsageError(f"--gpus-per-worker must be >= 0, got {args.gpus_per_worker}")
-    if args.max_pixels < 1:
-        raise UsageError(f"--max-pixels must be >= 1, got {args.max_pixels}")
-
-    from PIL import Image
+    checks.check_at_least(args.gpus_per_worker, 0, "--gpus-per-worker")
+    checks.check_at_least(args.max_pixels, 1, "--max-pixels")
 
     from deal.report.outputs import parse_save
-    from deal.runs import CaseInfo
-    from deal.runs.discovery import NoInputsError
-    from deal.runs.folder import run_detection
-    from deal.runs.lock import RunLockedError
-    from deal.runs.ray_engine import RayClusterError
 
+    try:
+        save = parse_save(args.save)
+    except ValueError as err:
+        raise UsageError(f"--save: {err}") from err
     ray_options = None
     if args.engine == "ray":
         from deal.runs.ray_engine import RayOptions, RayUnavailableError, require_ray
@@ -208,11 +203,18 @@ def run(args: argparse.Namespace) -> int:
         ray_options = RayOptions(
             address=args.address, workers=args.workers, gpus_per_worker=args.gpus_per_worker
         )
+    checks.check_detector_file(args.detector)
+    checks.check_detect_inputs(args.inputs, args.inputs_from, args.out)
+    checks.check_output_dir(args.out, "--out")
 
-    try:
-        save = parse_save(args.save)
-    except ValueError as err:
-        raise UsageError(f"--save: {err}") from err
+    from PIL import Image
+
+    from deal.runs import CaseInfo
+    from deal.runs.discovery import NoInputsError
+    from deal.runs.folder import run_detection
+    from deal.runs.lock import RunLockedError
+    from deal.runs.ray_engine import RayClusterError
+
     # Oversized images are refused with a clear message; Pillow's own warning would only repeat it.
     warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 
@@ -278,7 +280,7 @@ def run(args: argparse.Namespace) -> int:
 
 def parse_image_thresholds(text: str) -> tuple[float, float]:
     """"LO,HI" -> (lo, hi); UsageError unless two numbers with 0 <= LO <= HI <= 1."""
-    from deal.cli.main import UsageError
+    from deal.errors import UsageError
     from deal.metrics.image_score import check_image_thresholds
 
     try:

@@ -70,35 +70,33 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
-    from deal.cli.main import UsageError
-    from deal.cli.output_checks import check_output_file
+    from deal.cli import checks
+    from deal.errors import UsageError
+
+    # Usage checks first, torch-free: one sentence and exit 2 in well under a second.
+    checks.check_unit_interval(args.threshold, "--threshold")
+    checks.check_at_least(args.num_thresholds, 2, "--num-thresholds")
+    pred_root = Path(args.pred)
+    if not pred_root.is_dir():
+        problem = "is not a folder" if pred_root.exists() else "no such folder"
+        raise UsageError(f"--pred {pred_root}: {problem}")
+    datasets_records = checks.check_datasets(args.dataset, args.split)
+    if args.json:
+        checks.check_output_file(args.json, "--json")
+
     from deal.data.errors import DatasetError
-    from deal.evaluation.datasets import load_datasets, parse_dataset_specs
+    from deal.evaluation.datasets import parse_dataset_specs
     from deal.evaluation.evaluate import evaluate_predictions
     from deal.evaluation.predictions import PredictionError
     from deal.evaluation.report import markdown_table
     from deal.fileio import write_json
     from deal.metrics.localization import METRIC_KEYS, describe_convention
 
-    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
-        raise UsageError(f"--threshold must be in [0, 1], got {args.threshold}")
-    if args.num_thresholds is not None and args.num_thresholds < 2:
-        raise UsageError(f"--num-thresholds must be at least 2, got {args.num_thresholds}")
-    pred_root = Path(args.pred)
-    if not pred_root.is_dir():
-        raise UsageError(f"--pred {pred_root} is not a folder")
-    try:
-        datasets = parse_dataset_specs(args.dataset)
-    except ValueError as err:
-        raise UsageError(str(err)) from err
-    if args.json:
-        check_output_file(args.json, "--json")
-
+    datasets = parse_dataset_specs(args.dataset)
     results: dict[str, dict] = {}
     pred_dirs: dict[str, str] = {}
     try:
-        records = load_datasets(datasets, args.split)
-        for name, recs in records.items():
+        for name, recs in datasets_records.items():
             pred_dir = pred_root / name if (pred_root / name).is_dir() else pred_root
             pred_dirs[name] = str(pred_dir)
             results[name] = evaluate_predictions(

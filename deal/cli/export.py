@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from deal.modeling.constants import DEFAULT_BATCH_SIZE
+from deal.training.defaults import DEFAULT_PRECISION
 
 HELP = "write a detector file (.safetensors) from a training checkpoint, threshold calibrated on validation data"
 
@@ -22,12 +23,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--precision",
         type=float,
-        default=0.9,
+        default=DEFAULT_PRECISION,
         help="the verdict's image thresholds: edited above HIGH and authentic below LOW, each at least this "
-        "precise on the validation images; inconclusive in between (default 0.9)",
+        f"precise on the validation images; inconclusive in between (default {DEFAULT_PRECISION})",
     )
     p.add_argument(
-        "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="calibration batch size (as deal detect's)"
+        "--batch-size",
+        type=int,
+        default=DEFAULT_BATCH_SIZE,
+        help=f"calibration batch size (default {DEFAULT_BATCH_SIZE}, deal detect's)",
     )
     p.add_argument("--limit", type=int, default=0, help="calibrate on at most N images")
     p.add_argument("--device", default="cpu")
@@ -39,7 +43,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
+    from deal.cli import checks
     from deal.errors import UsageError
+
+    # Usage checks first, torch-free: one sentence and exit 2 in well under a second.
+    checks.check_existing_file(args.checkpoint, "checkpoint")
+    checks.check_unit_interval(args.threshold, "--threshold")
+    checks.check_unit_interval(args.precision, "--precision", open_low=True)
+    checks.check_at_least(args.batch_size, 1, "--batch-size")
+    checks.check_at_least(args.limit, 0, "--limit")
+    if args.sam_checkpoint is not None:
+        checks.check_existing_file(args.sam_checkpoint, "--sam-checkpoint")
+    if args.val:
+        checks.check_datasets(args.val, args.val_split or None, option="--val")
+    checks.check_output_file(args.out, "--out")
+
     from deal.training.export import export_checkpoint
 
     try:

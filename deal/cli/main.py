@@ -35,10 +35,17 @@ COMMANDS: list[tuple[str, str]] = [
 ]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage errors as one sentence (exit 2), naming where the help is."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from deal.version import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="deal",
         description="Localize the regions of an image edited by a diffusion model.",
         epilog="Exit codes: 0 success, 1 some inputs failed (or problems found), 2 usage error.",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from deal.cli.main import UsageError
+from deal.errors import UsageError
 
 
 def _reason(err: OSError) -> str:

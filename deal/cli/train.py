@@ -10,9 +10,15 @@ from __future__ import annotations
 import argparse
 import sys
 
+from deal.training.defaults import FINAL_CHECKPOINT
+
+# The newcomer recipe: configs/train_tiny_cpu.yaml's logger writes under NEWCOMER_RUN (a test checks).
+NEWCOMER_CONFIG = "configs/train_tiny_cpu.yaml"
+NEWCOMER_RUN = "runs/train_tiny_cpu/run"
+
 HELP = "train MFPT with Lightning: deal train --config configs/X.yaml [--trainer.devices N ...]"
 
-USAGE = """usage: deal train --config TRAINING_CONFIG.yaml [--SECTION.KEY VALUE ...] [--ckpt_path CKPT]
+USAGE = f"""usage: deal train --config TRAINING_CONFIG.yaml [--SECTION.KEY VALUE ...] [--ckpt_path CKPT]
 
 Train an MFPT detector with Lightning. A training config is a YAML file with three sections:
   model:    the network (model.config: encoder, prompts, input_policy) and its optimisation
@@ -21,12 +27,12 @@ Train an MFPT detector with Lightning. A training config is a YAML file with thr
             (crop_size, batch_size, num_workers; the defaults suit the machine)
   trainer:  Lightning's Trainer (max_steps, accelerator, devices, num_nodes, precision)
 
-First training run, on a CPU, in a few minutes (README.md, "Train and benchmark"):
+First training run, on a CPU (docs/training.md):
   python -m deal_data_tools.sample_photos photos
-  deal data synth --src photos --out synth/train --n 160 --size 128 --split train
-  deal data synth --src photos --out synth/val --n 24 --size 128 --split val --seed 1
-  deal train --config configs/train_tiny_cpu.yaml
-  deal export runs/train_tiny_cpu/checkpoints/final.ckpt --out tiny.safetensors
+  deal data synth --src photos --out synth/train --n 160 --size 128 --split train --weights inpaint=1,resample=1
+  deal data synth --src photos --out synth/val --n 24 --size 128 --split val --seed 1 --weights inpaint=1,resample=1
+  deal train --config {NEWCOMER_CONFIG}
+  deal export {NEWCOMER_RUN}/checkpoints/{FINAL_CHECKPOINT} --out tiny.safetensors
   deal detect synth/val/images --detector tiny.safetensors --out results
 
 Everyday forms:
@@ -58,6 +64,14 @@ def run_train(argv: list[str]) -> int:
         return 0 if argv else 2
     if argv[0] == "--help-all":
         argv = ["--help", *argv[1:]]
+    from deal.cli.train_checks import check_train_arguments
+    from deal.errors import UsageError
+
+    try:
+        check_train_arguments(argv)  # torch-free: a missing file or dataset is answered at once
+    except UsageError as err:
+        print(f"deal train: error: {err}", file=sys.stderr)
+        return 2
     from deal.training.cli import run_training
 
     try:

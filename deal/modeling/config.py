@@ -1,6 +1,6 @@
 """Typed configuration of an MFPT model. YAML configs map onto these dataclasses key for key.
 
-What is published about MFPT and what is inferred is documented in README.md ("What is inferred").
+What is published about MFPT and what is inferred is documented in docs/model.md ("What is inferred about MFPT").
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 prompt MLPs that turn both into one additive prompt for each encoder block.
 
 Shapes: image Bx3xHxW; tokens BxhxwxD (NHWC, h = H/16); prompts Bxhxwxr with r = D / scale_factor.
-What is reconstructed here (the paper's code is unpublished) is listed in README.md.
+What is reconstructed here (the paper's code is unpublished) is listed in docs/model.md.
 """
 
 from __future__ import annotations

@@ -29,9 +29,9 @@ from deal.metrics.functional import (
     image_balanced_accuracy,
     image_decisions,
 )
+from deal.training.defaults import DEFAULT_PRECISION
 
 DEFAULT_GRID = tuple(round(t, 3) for t in np.arange(0.05, 0.951, 0.025))
-DEFAULT_PRECISION = 0.9
 
 
 def choose_threshold(

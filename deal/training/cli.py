@@ -22,17 +22,21 @@ import re
 import sys
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 from jsonargparse import ArgumentError
 from lightning.pytorch import Trainer
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, ProgressBar
 from lightning.pytorch.cli import LightningCLI
 
 from deal.data.errors import DatasetError
 from deal.modeling.config import ModelConfig
 from deal.modeling.sam_checkpoint import CheckpointError
-from deal.training.datamodule import LocalizationDataModule, find_records
+from deal.training.datamodule import LocalizationDataModule
+from deal.training.defaults import FINAL_CHECKPOINT, LOG_DIR
 from deal.training.module import MFPTModule
+from deal.training.progress import StepProgressBar
+from deal.training.records import find_records
 
 MONITOR = "val/pixel_f1"
 TOP_LEVEL = {"seed_everything", "model", "data", "trainer", "ckpt_path", "optimizer", "lr_scheduler", "config"}
@@ -56,6 +60,14 @@ class DealCLI(LightningCLI):
         parser.add_argument("--ckpt_path", type=str | None, default=None, help="resume from this checkpoint")
         parser.link_arguments("model.config.input_policy", "data.policy")
         parser.link_arguments("model.config.image_size", "data.image_size")
+
+    def _instantiate_trainer(self, config: dict[str, Any], callbacks: list) -> Trainer:
+        # One progress bar over the whole run (steps of max_steps, time left) unless the config turns bars
+        # off or brings its own.
+        own = [*(config.get("callbacks") or []), *callbacks]
+        if config.get("enable_progress_bar", True) is not False and not any(isinstance(c, ProgressBar) for c in own):
+            callbacks = [*callbacks, StepProgressBar()]
+        return super()._instantiate_trainer(config, callbacks)
 
     def parse_arguments(self, parser, args) -> None:
         # `args` is always given (deal.cli.main passes argv after `train`): LightningCLI's warning about
@@ -165,8 +177,8 @@ def run_training(args: list[str]) -> int:
             trainer_defaults={
                 "callbacks": default_callbacks(),
                 "logger": [
-                    {"class_path": "lightning.pytorch.loggers.CSVLogger", "init_args": {"save_dir": "runs", "name": "deal"}},
-                    {"class_path": "lightning.pytorch.loggers.TensorBoardLogger", "init_args": {"save_dir": "runs", "name": "deal_tensorboard"}},
+                    {"class_path": "lightning.pytorch.loggers.CSVLogger", "init_args": {"save_dir": LOG_DIR, "name": "deal"}},
+                    {"class_path": "lightning.pytorch.loggers.TensorBoardLogger", "init_args": {"save_dir": LOG_DIR, "name": "deal_tensorboard"}},
                 ],
             },
         )
@@ -193,7 +205,7 @@ def run_training(args: list[str]) -> int:
     if callback is not None and callback.dirpath:
         # ModelCheckpoint saves at validation ends only: a run that stops at max_steps between two
         # validations would lose its final weights. final.ckpt is the model as training left it.
-        final = os.path.join(callback.dirpath, "final.ckpt")
+        final = os.path.join(callback.dirpath, FINAL_CHECKPOINT)
         trainer.save_checkpoint(final, weights_only=False)  # resumable; written by global rank 0 only
         if trainer.is_global_zero:
             print(f"final checkpoint: {final}")

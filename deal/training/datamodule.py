@@ -16,11 +16,11 @@ import torch
 from torch.utils.data import DataLoader, RandomSampler
 
 from deal.data.dataset import LocalizationDataset, collate_samples
-from deal.data.discover import discover_records
-from deal.data.errors import DatasetError
 from deal.data.sample import Record
 from deal.data.transforms import build_train_transform
 from deal.modeling.policies import get_policy
+from deal.training.defaults import TRAIN_SPLIT, VAL_SPLIT
+from deal.training.records import find_records
 
 
 class LocalizationDataModule(L.LightningDataModule):
@@ -51,8 +51,8 @@ class LocalizationDataModule(L.LightningDataModule):
         self,
         train: list[str] | str,
         val: list[str] | str | None = None,
-        train_split: str = "train",
-        val_split: str = "val",
+        train_split: str = TRAIN_SPLIT,
+        val_split: str = VAL_SPLIT,
         crop_size: int | None = None,
         policy: str = "native",
         image_size: int = 1024,
@@ -171,27 +171,6 @@ class EpochShuffleSampler(RandomSampler):
     def __iter__(self):
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         yield from torch.randperm(len(self.data_source), generator=generator).tolist()
-
-
-def find_records(paths: list[str] | str | None, split: str, key: str, split_key: str) -> list[Record]:
-    """The records of `split` in one dataset path or several; DatasetError names data.<key> and the fix."""
-    records: list[Record] = []
-    for path in [paths] if isinstance(paths, str) else list(paths or []):
-        try:
-            records += discover_records(path, split or None)
-        except DatasetError as err:
-            raise DatasetError(f"data.{key}: {_with_fix(str(err), split_key)}") from None
-    if not records:
-        raise DatasetError(f"data.{key}: no records in {paths}; pass a dataset folder or manifest.csv")
-    return records
-
-
-def _with_fix(message: str, split_key: str) -> str:
-    if message.startswith("no records of split"):
-        return f"{message}; set --data.{split_key} to one of those ('' = all records)"
-    if message.startswith("dataset path does not exist"):
-        return f"{message}; pass a dataset folder or manifest.csv (e.g. one made by deal data prepare or deal data synth)"
-    return message
 
 
 def _smallest_side(records: list[Record], limit: int = 256) -> int | None:

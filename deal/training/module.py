@@ -87,6 +87,9 @@ class MFPTModule(L.LightningModule):
         # Not a registered submodule (its weights are self.model's; the state dict keeps one copy).
         self.__dict__["forward_model"] = CompileOrEager(self.model) if compile else self.model
         self.val_metrics = LocalizationMetrics(threshold=threshold, num_thresholds=256)
+        # The same metric of the predict-everything map (every pixel edited) on the same images: the floor
+        # a run must beat to have learned anything.
+        self.val_floor = LocalizationMetrics(threshold=threshold, num_thresholds=2)
         # The model's input pipeline, as `deal detect` runs it (tiles larger images, same batches).
         self.pipeline = InputPipeline(config)
 
@@ -122,13 +125,23 @@ class MFPTModule(L.LightningModule):
             images, self, batch_size=DEFAULT_BATCH_SIZE, device=self.device, on_batch=loss_of
         )
         probs = [torch.from_numpy(m).to(self.device) for m in maps]
-        self.val_metrics.update(probs, [m.to(self.device) for m in masks], batch["label"])
+        targets = [m.to(self.device) for m in masks]
+        self.val_metrics.update(probs, targets, batch["label"])
+        self.val_floor.update([torch.ones_like(p) for p in probs], targets, batch["label"])
 
     def on_validation_epoch_end(self) -> None:
         values = self.val_metrics.compute()
         self.val_metrics.reset()
+        floor = float(self.val_floor.compute()["pixel_f1"])
+        self.val_floor.reset()
         scalars = {f"val/{k}": float(v) for k, v in values.items() if isinstance(v, (int, float))}
+        scalars["val/pixel_f1_floor"] = floor
         self.log_dict(scalars, sync_dist=False)  # already reduced across processes by torchmetrics
+        if not self.trainer.sanity_checking:  # printed by rank 0, above the progress bar
+            self.print(
+                f"step {self.global_step}: validation pixel_f1 {scalars['val/pixel_f1']:.3f} "
+                f"(predict-everything floor {floor:.3f} on the same images)"
+            )
 
     def configure_optimizers(self) -> dict[str, Any]:
         params = list(self.model.trainable_parameters())  # never the frozen encoder

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from deal_benchmarks.gpu_check import main
+
+pytestmark = pytest.mark.slow  # every GPU-check step, tiny and on the CPU: ~40 s
 
 
 def test_gpu_check_tiny_mode_writes_every_result(tmp_path, capsys):

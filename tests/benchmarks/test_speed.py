@@ -59,6 +59,7 @@ def cli_result(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict, str
     return rc, json.loads(out.read_text()), buf.getvalue()
 
 
+@pytest.mark.slow  # shares the full benchmark-speed run: ~15 s
 def test_cli_writes_every_row_with_consistent_numbers(cli_result: tuple[int, dict, str]) -> None:
     rc, result, stdout = cli_result
     assert rc == 0
@@ -85,6 +86,7 @@ def test_cli_writes_every_row_with_consistent_numbers(cli_result: tuple[int, dic
     assert all(r["ratio_to_row1"] == 1.0 for r in rows if r["row"] == 1)
 
 
+@pytest.mark.slow  # shares the full benchmark-speed run
 def test_cli_detect_and_train_rows(cli_result: tuple[int, dict, str]) -> None:
     _, result, _ = cli_result
     for r in result["rows"]:
@@ -101,6 +103,7 @@ def test_cli_detect_and_train_rows(cli_result: tuple[int, dict, str]) -> None:
             assert extra["trainable_params"] > 0 and np.isfinite(extra["last_loss"])
 
 
+@pytest.mark.slow  # shares the full benchmark-speed run
 def test_cli_settings_hardware_and_table(cli_result: tuple[int, dict, str]) -> None:
     _, result, stdout = cli_result
     assert result["format"] == "deal-benchmark-speed/1"

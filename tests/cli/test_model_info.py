@@ -29,7 +29,7 @@ def test_vit_b_card(tmp_path, capsys):
     assert set(card["ignored_keys"]) >= {"prompt_encoder.not_a_point_embed.weight", "prompt_encoder.mask_downscaling.0.weight"}
     assert all(k.startswith("prompt_encoder.") for k in card["ignored_keys"])
     assert len(card["base_sha256"]) == 64
-    # ViT-B at 1024: 0.972 TFLOP for the encoder (docs/speed.md), plus decoder and prompts.
+    # ViT-B at 1024: 0.972 TFLOP for the encoder (docs/performance.md), plus decoder and prompts.
     assert 0.97e12 < card["flops_per_image"] < 1.0e12
 
 

@@ -84,6 +84,7 @@ def test_full_regeneration_decodes_everything_but_marks_only_the_semantic_change
     assert result.change > outside.mean()
 
 
+@pytest.mark.slow  # runs synth with several worker counts: ~14 s
 def test_same_seed_same_bytes_for_any_worker_count(photos: Path, tmp_path: Path) -> None:
     weights = dict.fromkeys(GENERATOR_EDIT_NAMES, 1.0)
     kwargs = {"seed": 7, "size": SIZE, "weights": weights, "generator": TAEF2_DIR, "progress": False}

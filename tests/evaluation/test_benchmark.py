@@ -170,6 +170,8 @@ def test_cli_with_a_fake_detector(cocoglide, cocoglide_records, tmp_path, monkey
     module.Detector = FakeDetector
     monkeypatch.setitem(sys.modules, "deal.inference.detector", module)
     out = tmp_path / "bench"
+    fake_file = tmp_path / "x.safetensors"  # the CLI checks that a --detector file exists before loading it
+    fake_file.write_bytes(b"")
     code = main(
         [
             "benchmark",
@@ -214,10 +216,10 @@ def test_cli_with_a_fake_detector(cocoglide, cocoglide_records, tmp_path, monkey
             "--device",
             "cpu",
             "--detector",
-            "x.safetensors",
+            str(fake_file),
         ]
     )
-    assert code == 0 and seen["batches"] == [2, 2] and seen["path"] == "x.safetensors"
+    assert code == 0 and seen["batches"] == [2, 2] and seen["path"] == str(fake_file)
     row = json.loads((tmp_path / "b2" / "benchmark.json").read_text())["results"][0]
     assert row["metrics"]["pixel_f1"] == pytest.approx(_floor(cocoglide_records[:3]), abs=1e-12)
 

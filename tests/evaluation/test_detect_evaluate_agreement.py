@@ -20,6 +20,8 @@ from deal.evaluation.ground_truth import read_ground_truth
 from deal.metrics import METRIC_KEYS, LocalizationMetrics
 from deal.report.outputs import heatmap_u8
 
+pytestmark = pytest.mark.slow  # runs deal detect and deal benchmark over the CoCoGlide fixture: ~30 s
+
 # The localization metrics: means over edited images, which maps for edited images only also give.
 EDITED_MEANS = ("pixel_f1", "pixel_f1_best", "pixel_iou", "pixel_auc")
 

@@ -238,6 +238,7 @@ def test_usage_errors_exit_2(detector_file, tmp_path):
     assert rc == 2 and "another deal detect run is writing to" in err
 
 
+@pytest.mark.slow  # kills and resumes a run: ~10 s
 def test_kill_then_resume_is_byte_identical(detector_file, tmp_path):
     src = tmp_path / "in"
     for i in range(6):

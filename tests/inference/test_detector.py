@@ -100,6 +100,7 @@ def test_no_tile_resizes_longest_side_and_back(detector_file):
     np.testing.assert_allclose(d.heatmap, expected, rtol=0, atol=1e-5)
 
 
+@pytest.mark.slow  # ~17 s
 def test_predict_many_streams_in_order(detector, tmp_path):
     imgs = [
         smooth_image(64, 80, 3),

@@ -12,9 +12,12 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from tests.inference.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.slow  # an 8000x6000 image through the tiled path: ~40 s
 
 TILE = 512
 # The extra peak of predict() on the large image may be: a batch of 8 tiles through the model (about

@@ -20,6 +20,8 @@ from PIL import Image
 from tests.inference.conftest import REPO_ROOT, SHARED_DATA, save_image, smooth_image
 from tests.inference.test_detect_cli import read_jsonl, run_cli, tree_bytes
 
+pytestmark = pytest.mark.slow  # starts Ray and its workers: 20-60 s each
+
 ray = pytest.importorskip("ray", reason='Ray is not installed (pip install -e ".[ray]")')
 
 BATCH = 2

@@ -57,7 +57,8 @@ def _encode_with_grads(model: MFPT, backend: str, x0: torch.Tensor):
 @needs_flex
 @pytest.mark.parametrize(
     "encoder,batch,side",
-    [("tiny", 2, 128), ("vit_b", 1, 128)],  # ViT-B dims (768, 12 heads, 12 blocks), an 8x8 token grid
+    # ViT-B dims (768, 12 heads, 12 blocks), an 8x8 token grid: ~13 s
+    [("tiny", 2, 128), pytest.param("vit_b", 1, 128, marks=pytest.mark.slow)],
 )
 def test_flex_matches_sdpa_outputs_and_gradients(encoder, batch, side):
     model = _prompted_model(encoder)

@@ -16,6 +16,8 @@ from deal.training.module import CompileOrEager
 from tests.modeling.tiny_sam import build_official_sam, save_official_checkpoint
 from tests.training.conftest import tiny_config, write_config
 
+pytestmark = pytest.mark.slow  # several short trainings and a ViT-B-sized checkpoint: ~1 min
+
 STEPS_PER_EPOCH = 8  # 32 training images, batches of 4
 
 

@@ -74,6 +74,7 @@ def test_validation_and_detector_feed_the_model_identical_tensors(policy, tmp_pa
         assert torch.equal(v, d)
 
 
+@pytest.mark.slow  # ~12 s
 def test_each_tile_equals_validation_of_that_crop():
     module = _module("native")
     capture = Capture(module.model)

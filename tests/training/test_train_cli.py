@@ -17,6 +17,8 @@ from deal.data.io import read_mask
 from deal.modeling.detector_file import load_detector
 from tests.training.synthetic import write_dataset
 
+pytestmark = pytest.mark.slow  # trains the tiny model for 96 steps: ~30 s idle
+
 CONFIG = {
     "seed_everything": 0,
     "model": {

@@ -14,6 +14,8 @@ from deal.training.datamodule import LocalizationDataModule
 from deal.training.module import MFPTModule
 from tests.training.conftest import N_TRAIN, N_VAL, run_deal, tiny_config, write_config
 
+pytestmark = pytest.mark.slow  # two DDP processes: ~30 s
+
 
 @pytest.fixture(scope="module")
 def ddp_run(tiny_dataset, tmp_path_factory):

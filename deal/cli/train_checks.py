@@ -102,6 +102,8 @@ def check_train_arguments(argv: list[str]) -> None:
             ckpt_path = value
     if not is_training_config:
         return
+    if any(name in ("--print_config", "--help") for name, _ in _options(argv)) or "-h" in argv:
+        return  # prints and exits before any data is read or anything is written: nothing more to check
     if ckpt_path and not Path(ckpt_path).is_file():
         raise UsageError(f"--ckpt_path {ckpt_path}: no such file")
     if data["train"]:

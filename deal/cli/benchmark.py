@@ -96,11 +96,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
+    from deal.baselines import get_baseline
     from deal.cli.main import UsageError
+    from deal.cli.metric_options import convention_from_args
     from deal.cli.output_checks import check_output_dir
     from deal.data.errors import DatasetError
-    from deal.baselines import get_baseline
-    from deal.cli.metric_options import convention_from_args
     from deal.evaluation.benchmark import benchmark_markdown, run_benchmark, write_benchmark_report
     from deal.evaluation.datasets import load_datasets, parse_dataset_specs
     from deal.evaluation.detector_benchmark import benchmark_detector

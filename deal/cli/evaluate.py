@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from deal.cli.main import UsageError
+    from deal.cli.metric_options import convention_from_args
     from deal.cli.output_checks import check_output_file
     from deal.data.errors import DatasetError
     from deal.evaluation.datasets import load_datasets, parse_dataset_specs
@@ -84,7 +85,6 @@ def run(args: argparse.Namespace) -> int:
     from deal.evaluation.predictions import PredictionError
     from deal.evaluation.report import markdown_table
     from deal.fileio import write_json
-    from deal.cli.metric_options import convention_from_args
     from deal.metrics.convention import MetricConvention
     from deal.metrics.keys import METRIC_KEYS
 

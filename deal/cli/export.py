@@ -34,8 +34,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
+    import sys
 
     from deal.errors import UsageError
+    from deal.metrics.image_score import detector_verdict_limitation
     from deal.training.export import export_checkpoint
 
     try:
@@ -47,4 +49,7 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as err:  # no such checkpoint, another SAM file, no validation data: they name it
         raise UsageError(str(err)) from err
     print(json.dumps({"detector": str(path), **info}, indent=2))
+    limitation = detector_verdict_limitation(tuple(info.get("image_thresholds") or (0.0, 1.0)), info)
+    if limitation and info.get("image_thresholds") is not None:
+        print(f"deal export: note: {limitation}", file=sys.stderr)
     return 0

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from deal.metrics.image_score import SCORE_RULE, VERDICT_RULE, VERDICTS
+from deal.metrics.image_score import SCORE_RULE, VERDICT_RULE, VERDICTS, verdict_limitation
 
 MAX_ROWS = 2000
 MAX_THUMBNAILS = 200
@@ -36,6 +36,8 @@ MAX_FAILURES = 1000
 HEATMAP_RULE = "the heatmap is each pixel's probability of having been edited, from 0 to 1"
 # The settings key that marks the bundled demonstration detector (run_folder passes it; not listed).
 BUNDLED_KEY = "bundled detector"
+# The settings key of the sentence saying which verdict the detector can never give ("none": it can give all).
+LIMITATION_KEY = "verdict limitation"
 BUNDLED_BANNER = (
     "This is the bundled demonstration detector, trained from scratch on synthetic edits: it shows how deal "
     "works and is not a forensic-grade detector. Do not base conclusions about real images on its verdicts."
@@ -207,13 +209,21 @@ def _banner(settings: dict[str, Any]) -> str:
     return f'<div class="banner" id="banner">{who}.</div>'
 
 
-def _legend(thresholds: tuple[float | None, float | None, float | None]) -> str:
+def _legend(thresholds: tuple[float | None, float | None, float | None], limitation: str | None = None) -> str:
+    """The legend; ``limitation``: deal.metrics.image_score.verdict_limitation's sentence (from the run's
+    settings; else from the records' thresholds, without what the calibration said)."""
     thr, low, high = thresholds
+    if limitation is None and low is not None and high is not None:
+        limitation = verdict_limitation(float(low), float(high))
+    if limitation == "none":
+        limitation = None
     return (
         '<dl class="legend" id="legend">'
         f"<dt>Score</dt><dd>{_e(SCORE_RULE)}.</dd>"
         f"<dt>Verdict</dt><dd>{_e(VERDICT_RULE)}. "
-        f"{_verdict_chip('edited')} {_verdict_chip('inconclusive')} {_verdict_chip('authentic')}</dd>"
+        f"{_verdict_chip('edited')} {_verdict_chip('inconclusive')} {_verdict_chip('authentic')}"
+        + (f' <span id="verdict-limitation">{_e(limitation)}</span>' if limitation else "")
+        + "</dd>"
         f"<dt>Thresholds</dt><dd>in this run <code>image_threshold_low = {_fmt(low)}</code>, "
         f"<code>image_threshold_high = {_fmt(high)}</code>, <code>threshold = {_fmt(thr)}</code>.</dd>"
         f"<dt>Heatmap</dt><dd>{_scale_bar(thr)} {_e(HEATMAP_RULE)}, in the viridis colormap (dark blue 0, "
@@ -379,7 +389,7 @@ def render_report(
         f'<p class="summary" id="summary">{n} images: {counts["edited"]} edited, '
         f"{counts['inconclusive']} inconclusive, {counts['authentic']} authentic{other}, "
         f"{n_failed} failed{_e(shown)}. Click a row to open its view; click a column header to sort.</p>",
-        _legend(thresholds),
+        _legend(thresholds, settings.get(LIMITATION_KEY)),
         '<table class="sortable" id="results"><thead><tr>',
         '<th data-type="text">overlay</th><th data-type="text">file</th>',
         '<th data-type="num" class="sorted-desc">score</th><th data-type="text">verdict</th>',

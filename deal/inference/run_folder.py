@@ -326,7 +326,8 @@ class _Run:
         return failed[0], verdicts
 
     def write_report(self, inputs: Sequence[str | os.PathLike]) -> Path:
-        from deal.inference.report_html import BUNDLED_KEY, is_bundled_detector, write_report
+        from deal.inference.report_html import BUNDLED_KEY, LIMITATION_KEY, is_bundled_detector, write_report
+        from deal.metrics.image_score import detector_verdict_limitation
 
         det = self.det
         settings = {
@@ -337,6 +338,7 @@ class _Run:
             "model": f"{det.config.encoder}, {det.config.input_policy} policy, image size {det.config.image_size}",
             "threshold": det.threshold,
             "verdict thresholds (image score: low, high)": ", ".join(f"{t:g}" for t in det.image_thresholds),
+            LIMITATION_KEY: detector_verdict_limitation(det.image_thresholds, det.info.extra) or "none",
             "tiling": f"on (tiles of {det.config.image_size} px, overlap {det.overlap} px)"
             if det.tile
             else "off",

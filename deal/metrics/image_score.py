@@ -92,3 +92,12 @@ def verdict_limitation(
             "image is inconclusive at best."
         )
     return None
+
+
+def detector_verdict_limitation(image_thresholds: tuple[float, float], extra: dict[str, Any] | None) -> str | None:
+    """:func:`verdict_limitation` of a detector: its (low, high) and what its file's metadata ``extra`` says of
+    the calibration (``verdict_precision``, ``calibration.precision_reached``)."""
+    extra = extra or {}
+    calibration = extra.get("calibration") or {}
+    precision = extra.get("verdict_precision", calibration.get("verdict_precision"))
+    return verdict_limitation(*image_thresholds, precision, calibration.get("precision_reached"))

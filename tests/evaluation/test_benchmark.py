@@ -16,7 +16,7 @@ from deal.data.io import read_image
 from deal.evaluation.benchmark import image_seed, run_benchmark, write_benchmark_report
 from deal.evaluation.ground_truth import read_ground_truth
 from deal.evaluation.perturb import Perturbation, parse_perturbation, restore_map
-from deal.metrics import METRIC_KEYS, LocalizationMetrics, MetricConvention
+from deal.metrics import LocalizationMetrics, MetricConvention
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

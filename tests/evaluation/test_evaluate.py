@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 
 from deal.cli.main import main
-from deal.metrics.image_score import SCORE_RULE
 from deal.evaluation.evaluate import evaluate_predictions
 from deal.evaluation.predictions import PredictionError
+from deal.metrics.image_score import SCORE_RULE
 
 
 def _edited_fraction(mask_path: str) -> float:

@@ -25,3 +25,22 @@ def test_a_detector_file_is_recalibrated(tmp_path):
     assert info.threshold == calib["threshold"] and info.extra["image_thresholds"] == calib["image_thresholds"]
     low, high = info.extra["image_thresholds"]
     assert 0.0 <= low <= high <= 1.0 and info.extra["verdict_precision"] == 0.9
+
+
+def test_export_says_what_the_verdict_cannot_say(tmp_path, monkeypatch, capsys):
+    """deal export prints the verdict-limitation sentence (the one detect and the report print) on stderr."""
+    import deal.training.export as export_module
+    from deal.cli.main import main
+    from deal.metrics.image_score import verdict_limitation
+
+    info = {
+        "image_thresholds": [0.2, 1.0],
+        "verdict_precision": 0.9,
+        "calibration": {"precision_reached": False, "image_thresholds": [0.2, 1.0]},
+    }
+    monkeypatch.setattr(export_module, "export_checkpoint", lambda *a, **k: (tmp_path / "d.safetensors", info))
+    assert main(["export", "x.ckpt", "--out", str(tmp_path / "d.safetensors")]) == 0
+    err = capsys.readouterr().err
+    sentence = verdict_limitation(0.2, 1.0, 0.9, False)
+    assert "missed the stated precision of 0.9 for edited" in sentence
+    assert f"deal export: note: {sentence}\n" in err

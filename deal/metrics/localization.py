@@ -111,10 +111,13 @@ def _weighted_auc(scores: np.ndarray, positive: np.ndarray, weights: np.ndarray)
     """ROC-AUC of ``scores`` (N,) against bool ``positive`` (N,) for each row of ``weights`` (B, N) (how many
     times each image counts): the Mann-Whitney statistic, ties counting half (scikit-learn's value at ones)."""
     values, group = np.unique(scores, return_inverse=True)
-    onehot = np.zeros((scores.size, values.size))
-    onehot[np.arange(scores.size), group] = 1.0
-    pos = (weights * positive) @ onehot  # (B, K) positive weight at each distinct score
-    neg = (weights * ~positive) @ onehot
+    b, k = weights.shape[0], values.size
+    flat = (np.arange(b)[:, None] * k + group.reshape(1, -1)).ravel()  # (resample, distinct score) bins
+
+    def per_score(w: np.ndarray) -> np.ndarray:  # (B, K) weight at each distinct score; O(B N) memory
+        return np.bincount(flat, weights=w.ravel(), minlength=b * k).reshape(b, k)
+
+    pos, neg = per_score(weights * positive), per_score(weights * ~positive)
     below = np.cumsum(neg, axis=1) - neg  # negative weight strictly below each score
     num = (pos * (below + 0.5 * neg)).sum(axis=1)
     return _safe_div(num, pos.sum(axis=1) * neg.sum(axis=1))

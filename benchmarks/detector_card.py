@@ -167,7 +167,7 @@ def evaluate(detector, items: list[tuple], by_group: bool = False, baseline: str
         mask = read_mask(mask_path) if mask_path else np.zeros(image.shape[:2], np.uint8)
         control = None
         if label == 1 and original:
-            from deal.evaluation.perturb import restore_map
+            from deal.metrics.functional import restore_map
 
             control = restore_map(predict(read_image(original))[0], mask.shape)
         args = (heatmap, mask, label, score, verdict, control)

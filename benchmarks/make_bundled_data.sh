@@ -37,7 +37,7 @@ train)  # ON and OFF at equal steps, both fine-tuned from the previous bundled d
   for run in on off; do
     if [ $run = on ]; then TR='[synth/train_new_a/manifest.csv,synth/train_new_b/manifest.csv]'; else
       TR='[synth/train_new_a/manifest_nogen.csv,synth/train_new_b/manifest_nogen.csv]'; fi
-    deal train --config $REPO/configs/bundled_synth_generator.yaml \
+    deal train --config $REPO/configs/bundled_synth.yaml --config $REPO/configs/bundled_synth_generator.yaml \
       --model.init_detector $REPO/weights/deal-demo-tiny-synth.safetensors \
       --data.train "$TR" --trainer.default_root_dir runs/$run
   done

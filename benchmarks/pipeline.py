@@ -24,11 +24,11 @@ from typing import Any
 
 import torch
 
+from deal.imageio import load_any
 from deal.inference.detector import Detector
 from deal.inference.devices import autocast
-from deal.inference.discovery import find_inputs
-from deal.inference.image_loading import load_any
-from deal.inference.run_folder import run_detection
+from deal.runs.discovery import find_inputs
+from deal.runs.folder import run_detection
 
 
 def _sync(device: torch.device) -> None:
@@ -41,9 +41,9 @@ def forward_seconds(detector: Detector, paths: Sequence[Path], batch_size: int) 
     seconds, n_inputs, n_batches = 0.0, 0, 0
     for start in range(0, len(paths), batch_size):
         arrays = [load_any(p).array for p in paths[start : start + batch_size]]
-        jobs, batches = detector.plan(arrays, batch_size)
-        for batch in batches:
-            model_input, _ = detector.model_input([jobs[j].pixels for j in batch])
+        plan = detector.plan(arrays, batch_size)
+        for batch in plan.batches:
+            model_input, _ = detector.pipeline.to_batch([plan.pieces[j] for j in batch], detector.device)
             _sync(detector.device)
             t0 = time.perf_counter()
             with torch.inference_mode(), autocast(detector.device):

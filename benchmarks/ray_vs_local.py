@@ -54,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     import ray
 
     from deal.inference.detector import Detector
-    from deal.inference.ray_engine import RayOptions
-    from deal.inference.run_folder import run_detection
+    from deal.runs.folder import run_detection
+    from deal.runs.ray_engine import RayOptions
 
     paths = sorted(
         str(q) for q in Path(args.source).iterdir() if q.suffix.lower() in (".jpg", ".jpeg", ".png")

@@ -6,6 +6,11 @@ Timers:
 - "wall" everywhere: time.perf_counter around each call, with torch.cuda.synchronize before and after on
   CUDA (used on the CPU, and for end-to-end work that does host I/O).
 
+Why not torch.utils.benchmark.Timer: its timeit() runs at least two extra warm-up calls before every
+measurement, and the rows time stateful work call by call (a training step updates the weights, a detect
+run writes files; the steps are counted and checked), after a warm-up they choose themselves; and it has
+no CUDA-event timer. Its wall clock is the same perf_counter with the same synchronization.
+
 Peak memory:
 - CUDA: torch.cuda.max_memory_allocated after torch.cuda.reset_peak_memory_stats (tensors only, not the
   caching allocator's reserve), via deal.evaluation.system.

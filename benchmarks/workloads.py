@@ -8,7 +8,7 @@
                     (deal.training.losses.segmentation_loss), backward, AdamW over trainable_parameters();
                     measured once per --attention backend of the global blocks (sdpa: the rel-pos bias
                     as a dense SDPA mask; flex: FlexAttention's score_mod; auto: the model's default)
-5 detect-folder     deal.inference.run_folder.run_detection over a folder of JPEGs with an in-memory
+5 detect-folder     deal.runs.folder.run_detection over a folder of JPEGs with an in-memory
                     Detector: decoding, input policy, model, writing the default outputs (end to end)
 
 A row is built once (its model on the device) by ROWS[n].build(context) and returns a factory
@@ -227,9 +227,9 @@ def build_detect_folder_row(ctx: RowContext) -> WorkloadFactory:
     from deal_benchmarks.synthetic_jpegs import write_synthetic_jpegs
 
     from deal.inference.detector import Detector
-    from deal.inference.outputs import DEFAULT_SAVE
-    from deal.inference.run_folder import run_detection
     from deal.modeling.mfpt import MFPT
+    from deal.report.outputs import DEFAULT_SAVE
+    from deal.runs.folder import run_detection
 
     folder = ctx.workdir / "jpegs"
     paths = write_synthetic_jpegs(folder, ctx.detect_images, ctx.image_size)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 
 from deal.cli.metric_options import add_metric_convention_arguments
-
-DEFAULT_BATCH_SIZE = 8  # = deal.inference.streaming.DEFAULT_BATCH_SIZE, deal detect's (a test checks)
+from deal.modeling.constants import DEFAULT_BATCH_SIZE  # deal detect's (torch-free: --help stays fast)
 
 HELP = "benchmark a detector on datasets, clean and under JPEG/resize/blur/noise perturbations"
 DESCRIPTION = """\

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from deal.modeling.constants import DEFAULT_BATCH_SIZE
+
 HELP = "measure images/s and peak memory: stock SAM encoder vs ours, detector, training step, deal detect"
 DESCRIPTION = """Measure, in one process, images/s and peak memory at every batch size, dtype and compile setting:
 
@@ -93,7 +95,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="measure deal benchmark vs deal detect on this dataset's images instead (repeatable: one row each)",
     )
     p.add_argument("--detector", metavar="FILE", help="--pipeline: detector file (default: the bundled one)")
-    p.add_argument("--batch-size", type=int, default=8, metavar="N", help="--pipeline: deal detect's (default: 8)")
+    p.add_argument(
+        "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, metavar="N",
+        help=f"--pipeline: deal detect's (default: {DEFAULT_BATCH_SIZE})",
+    )
     p.add_argument("--workers", type=int, default=2, metavar="N", help="--pipeline: decoding threads (default: 2)")
 
 

@@ -32,8 +32,9 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from deal_data_tools.synth import make_edited_example, sample_photos
 
-    from deal.inference import Detector, run_detection
+    from deal.inference import Detector
     from deal.metrics.functional import pixel_f1
+    from deal.runs import run_detection
 
     out = Path(args.out)
     inputs, truth = out / "inputs", out / "truth"

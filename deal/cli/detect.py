@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from deal.metrics.image_score import VERDICT_RULE
+from deal.modeling.constants import DEFAULT_BATCH_SIZE
 
 HELP = "localize edited regions in images, folders and globs (heatmaps, masks, scores, a report)"
 
@@ -84,7 +85,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--device", default="auto", choices=("auto", "cpu", "cuda", "mps"), help="default: auto"
     )
     parser.add_argument(
-        "--batch-size", type=int, default=8, metavar="N", help="images per batch (default: 8)"
+        "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, metavar="N",
+        help=f"images per batch (default: {DEFAULT_BATCH_SIZE})",
     )
     parser.add_argument(
         "--workers",
@@ -166,14 +168,15 @@ def run(args: argparse.Namespace) -> int:
 
     from PIL import Image
 
-    from deal.inference.discovery import NoInputsError
-    from deal.inference.outputs import parse_save
-    from deal.inference.ray_engine import RayClusterError
-    from deal.inference.run_folder import RunLockedError, run_detection
+    from deal.report.outputs import parse_save
+    from deal.runs.discovery import NoInputsError
+    from deal.runs.folder import run_detection
+    from deal.runs.lock import RunLockedError
+    from deal.runs.ray_engine import RayClusterError
 
     ray_options = None
     if args.engine == "ray":
-        from deal.inference.ray_engine import RayOptions, RayUnavailableError, require_ray
+        from deal.runs.ray_engine import RayOptions, RayUnavailableError, require_ray
 
         try:
             require_ray()
@@ -207,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(err)) from err
     from deal.metrics.image_score import detector_verdict_limitation
 
-    limitation = detector_verdict_limitation(detector.image_thresholds, detector.info.extra)
+    limitation = detector_verdict_limitation(detector.image_thresholds, detector.info)
     if limitation:
         print(f"deal detect: note: {limitation}", file=sys.stderr)
     if ray_options is not None:

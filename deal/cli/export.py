@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from deal.modeling.constants import DEFAULT_BATCH_SIZE
+
 HELP = "write a detector file (.safetensors) from a training checkpoint, threshold calibrated on validation data"
 
 
@@ -24,7 +26,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="the verdict's image thresholds: edited above HIGH and authentic below LOW, each at least this "
         "precise on the validation images; inconclusive in between (default 0.9)",
     )
-    p.add_argument("--batch-size", type=int, default=8, help="calibration batch size (as deal detect's)")
+    p.add_argument(
+        "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="calibration batch size (as deal detect's)"
+    )
     p.add_argument("--limit", type=int, default=0, help="calibrate on at most N images")
     p.add_argument("--device", default="cpu")
     p.add_argument(
@@ -38,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     from deal.errors import UsageError
     from deal.metrics.image_score import detector_verdict_limitation
+    from deal.modeling.detector_file import read_detector_info
     from deal.training.export import export_checkpoint
 
     try:
@@ -49,7 +54,13 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as err:  # no such checkpoint, another SAM file, no validation data: they name it
         raise UsageError(str(err)) from err
     print(json.dumps({"detector": str(path), **info}, indent=2))
-    limitation = detector_verdict_limitation(tuple(info.get("image_thresholds") or (0.0, 1.0)), info)
-    if limitation and info.get("image_thresholds") is not None:
+    # What the written file says (DetectorInfo's named fields), not a copy of it.
+    written = read_detector_info(path, with_sha256=False)
+    limitation = (
+        detector_verdict_limitation(written.image_thresholds, written)
+        if written.image_thresholds is not None
+        else None
+    )
+    if limitation:
         print(f"deal export: note: {limitation}", file=sys.stderr)
     return 0

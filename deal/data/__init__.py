@@ -20,19 +20,17 @@ from deal.data.sample import Record, Sample
 
 if TYPE_CHECKING:
     from deal.data.dataset import LocalizationDataset, collate_samples
-    from deal.data.transforms import POLICIES, build_train_transform
+    from deal.data.transforms import build_train_transform
 
 _LAZY = {
     "LocalizationDataset": "deal.data.dataset",
     "collate_samples": "deal.data.dataset",
     "build_train_transform": "deal.data.transforms",
-    "POLICIES": "deal.data.transforms",
 }
 
 __all__ = [
     "DATASET_LAYOUTS",
     "MASK_THRESHOLD",
-    "POLICIES",
     "DatasetError",
     "Deal300kScan",
     "LocalizationDataset",

@@ -63,7 +63,7 @@ def collate_samples(samples: Sequence[Sample]) -> dict[str, Any]:
         ``image``: BxHxWx3 uint8 when every sample has the same size, else a list of B HxWx3 uint8
         tensors; ``mask``: BxHxW uint8 (or a list of HxW); ``label`` B int64; ``name`` list of B str;
         ``original_size`` list of B ``(H, W)``. Nothing is padded or normalized here: the model's
-        preprocessing (deal.modeling.input_policy.prepare_batch) does that, for training, validation
+        input pipeline (deal.modeling.input_pipeline) does that, for training, validation
         and inference alike.
     """
     return {

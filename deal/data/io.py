@@ -1,4 +1,4 @@
-"""Reading images and masks from disk into the arrays of the sample contract (Pillow)."""
+"""Reading images and masks from disk into the arrays of the sample contract (images: deal.imageio)."""
 
 from __future__ import annotations
 
@@ -8,25 +8,10 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from deal.data.errors import DatasetError
+from deal.imageio import ImageLoadError, load_image_file, scale_to_uint8
 
 # A mask pixel is "edited" when its value is above this (on the 0-255 scale).
 MASK_THRESHOLD = 127
-
-
-def scale_to_uint8(img: Image.Image) -> np.ndarray:
-    """Pillow's high-bit-depth single-channel modes as HxW uint8 (``convert`` would clip, not scale).
-
-    ``I;16*`` and ``I`` (how Pillow opens 16-bit PNG/TIFF) are scaled from 0-65535; ``F`` (float
-    TIFF) from 0-1 when its maximum is at most 1, else clipped to 0-255.
-    """
-    arr = np.asarray(img)
-    if img.mode == "F":
-        arr = arr.astype(np.float64)
-        if arr.size and np.nanmax(arr) <= 1.0:
-            arr = arr * 255.0
-        return np.clip(np.nan_to_num(arr), 0, 255).round().astype(np.uint8)
-    arr = np.clip(arr.astype(np.int64), 0, 65535)
-    return ((arr * 255 + 32767) // 65535).astype(np.uint8)
 
 
 def _open(path: Path, kind: str) -> Image.Image:
@@ -41,12 +26,12 @@ def _open(path: Path, kind: str) -> Image.Image:
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """Read an image as RGB.
+    """Read an image as RGB, with deal's one image decoder (deal.imageio.load_image_file, as `deal detect`).
 
     EXIF orientation is applied. Every Pillow mode is converted to RGB: 16-bit and float
     grayscale are scaled to 8 bit (not clipped), CMYK and palette images go through Pillow's
     conversion, alpha is dropped (stored colour values are kept, not composited: forensic
-    traces live in those values). Pillow already reduces 16-bit RGB PNGs to 8 bit on load.
+    traces live in those values).
 
     Returns:
         ``HxWx3`` uint8 array.
@@ -55,13 +40,12 @@ def read_image(path: str | Path) -> np.ndarray:
         DatasetError: the file is missing or cannot be decoded (the message names it).
     """
     path = Path(path)
-    img = _open(path, "image")
-    if img.mode in ("I", "F") or img.mode.startswith("I;16"):
-        gray = scale_to_uint8(img)
-        return np.repeat(gray[:, :, None], 3, axis=2)
-    if img.mode != "RGB":
-        img = img.convert("RGB")
-    return np.asarray(img, dtype=np.uint8).copy()
+    if not path.is_file():
+        raise DatasetError(f"image not found: {path}")
+    try:
+        return load_image_file(path).array
+    except ImageLoadError as err:
+        raise DatasetError(f"cannot read image {err}") from err
 
 
 def mask_values(path: str | Path) -> np.ndarray:

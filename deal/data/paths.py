@@ -7,8 +7,8 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-# The image files deal reads, by extension (any case): datasets, `deal detect` inputs, the data tools.
-IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
+from deal.imageio import IMAGE_EXTENSIONS  # the image files deal reads (re-exported for the loaders)
+
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
 # How many names an error message lists before it says "... and N more".

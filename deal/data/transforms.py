@@ -1,15 +1,14 @@
 """Training augmentations (albumentations), applied identically to an image and its mask, on uint8 pixels.
 
 Input and output: ``image`` HxWx3 uint8 RGB, ``mask`` HxW uint8 {0,1}. This module only augments: it
-never resizes for the model, pads or normalizes. That is the model's preprocessing, defined once in
-deal.modeling.input_policy and called by the training step, validation, calibration, benchmark and
-detection alike, so every layer feeds the model the same pixels.
+never resizes for the model, pads or normalizes. That is the model's input pipeline, defined once in
+deal.modeling and called by the training step, validation, calibration, benchmark and detection alike,
+so every layer feeds the model the same pixels. Training composes the crop the model's input policy
+asks for (deal.training.datamodule) and passes it here:
 
-Geometry per input policy:
-
-* ``"native"``: a random (or centre) crop of at most ``size x size`` pixels. An image smaller than the
-  crop along an axis keeps that axis whole; the model's preprocessing pads it, as at inference.
-* ``"sam"``: no crop: the model's preprocessing resizes the whole image (SAM's policy).
+* a size: a random (or centre) crop of at most ``size x size`` pixels. An image smaller than the crop
+  along an axis keeps that axis whole; the model's preprocessing pads it, as at inference.
+* None: no crop: the model's preprocessing resizes the whole image (SAM's policy).
 """
 
 from __future__ import annotations
@@ -29,10 +28,6 @@ from albumentations import (
     ImageCompression,
     VerticalFlip,
 )
-
-from deal.modeling.input_policy import INPUT_POLICIES, check_policy
-
-POLICIES: tuple[str, ...] = INPUT_POLICIES
 
 
 class CropAtMost(DualTransform):
@@ -69,9 +64,8 @@ class CropAtMost(DualTransform):
 
 
 def build_train_transform(
-    size: int,
+    size: int | None,
     *,
-    policy: str = "native",
     hflip: bool = True,
     vflip: bool = False,
     random_crop: bool = True,
@@ -87,13 +81,12 @@ def build_train_transform(
     """The training augmentations.
 
     Degradations come first, on the whole image, as a publisher would apply them (JPEG's 8x8 grid is
-    then that of the full image), then the crop (native policy) and flips.
+    then that of the full image), then the crop and flips.
 
     Args:
-        size: the native policy's crop side (ignored by the sam policy, which resizes in the model).
-        policy: ``"native"`` or ``"sam"``.
+        size: the crop side (crops of at most size x size), or None: no crop (whole images).
         hflip, vflip: random flips with probability 0.5.
-        random_crop: native policy: a random (True) or centre (False) crop.
+        random_crop: a random (True) or centre (False) crop.
         jpeg_quality: JPEG re-compression quality range, applied with probability ``jpeg_p``; None: off.
         blur: probability of a Gaussian blur with sigma in ``blur_sigma``.
         noise: probability of Gaussian noise, std in ``noise_std`` as a fraction of 255.
@@ -102,7 +95,8 @@ def build_train_transform(
     Returns:
         A ``Compose`` called as ``t(image=HxWx3 uint8, mask=HxW uint8)``, returning both as uint8 numpy.
     """
-    check_policy(policy)
+    if size is not None and size < 1:
+        raise ValueError(f"the crop size must be >= 1 (or None for whole images), got {size}")
     steps: list[BasicTransform] = []
     if jpeg_quality is not None:
         steps.append(ImageCompression(compression_type="jpeg", quality_range=jpeg_quality, p=jpeg_p))
@@ -118,7 +112,7 @@ def build_train_transform(
                 p=downscale,
             )
         )
-    if policy == "native":
+    if size is not None:
         steps.append(CropAtMost(size, random=random_crop))
     if hflip:
         steps.append(HorizontalFlip(p=0.5))

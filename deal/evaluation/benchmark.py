@@ -41,12 +41,13 @@ from tqdm import tqdm
 from deal.data.io import read_image
 from deal.data.sample import Record
 from deal.evaluation.ground_truth import read_ground_truth
-from deal.evaluation.perturb import NONE, Perturbation, restore_map
+from deal.evaluation.perturb import NONE, Perturbation
 from deal.evaluation.plots import plot_metric_vs_strength
 from deal.evaluation.report import markdown_table
 from deal.evaluation.system import hardware_string, peak_memory, reset_peak_memory
 from deal.fileio import atomic_write_text, write_json
 from deal.metrics.convention import DEFAULT_CONVENTION, MetricConvention
+from deal.metrics.functional import restore_map
 from deal.metrics.keys import CONTROL_SENTENCE, INTERVAL_DEFINITION, METRIC_KEYS, metric_definitions
 from deal.metrics.localization import LocalizationMetrics
 

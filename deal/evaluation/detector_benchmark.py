@@ -17,10 +17,10 @@ import numpy as np
 from deal.data.sample import Record
 from deal.evaluation.benchmark import run_benchmark
 from deal.evaluation.perturb import Perturbation
+from deal.imageio import load_any
 from deal.inference.detector import Detector
-from deal.inference.image_loading import load_any
-from deal.inference.streaming import DEFAULT_BATCH_SIZE
 from deal.metrics.convention import MetricConvention
+from deal.modeling.constants import DEFAULT_BATCH_SIZE
 
 
 class DetectorBatches:

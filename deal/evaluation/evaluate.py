@@ -15,9 +15,9 @@ from tqdm import tqdm
 
 from deal.data.sample import Record
 from deal.evaluation.ground_truth import read_ground_truth
-from deal.evaluation.perturb import restore_map
 from deal.evaluation.predictions import PredictionError, PredictionIndex, load_prediction
 from deal.metrics.convention import DEFAULT_CONVENTION, MetricConvention
+from deal.metrics.functional import restore_map
 from deal.metrics.keys import interval_keys
 from deal.metrics.localization import COLUMNS, LocalizationMetrics
 

@@ -13,7 +13,7 @@ stem anywhere below it, else the stem of the record's image file. Two candidate 
 record (``x.png`` and ``x.npy``, or ``a/x.png`` and ``b/x.png``) are an error naming both.
 
 ``deal detect``'s own output folders are read as they are (the names come from
-:func:`deal.inference.outputs.output_name`, the one definition of them):
+:func:`deal.report.outputs.output_name`, the one definition of them):
 
 * its records (``results.jsonl``, and the ``<file name>.json`` sidecars) map each input image to its
   outputs; a record whose ``path`` is the record's image (or ends with the same file name and
@@ -38,7 +38,7 @@ import numpy as np
 
 from deal.data.paths import list_names
 from deal.data.sample import Record
-from deal.inference.outputs import SUFFIXES, output_name
+from deal.report.outputs import SUFFIXES, output_name
 
 PREDICTION_SUFFIXES: tuple[str, ...] = (".npy", ".png", ".npz")
 # deal detect's outputs that hold a probability map, best first (exact floats before 8-bit).

@@ -1,8 +1,8 @@
-"""Inference: a trained detector over images of any size, and over folders of millions of them.
+"""Inference: the model runner, a trained detector over images of any size (folder jobs: deal.runs).
 
 Public API (imported lazily, so importing a submodule stays light)::
 
-    from deal.inference import Detector, Detection, run_detection, RunSummary, ImageLoadError
+    from deal.inference import Detector, Detection, ImageLoadError
 
 deal.inference never imports lightning.
 """
@@ -14,10 +14,7 @@ import importlib
 _EXPORTS = {
     "Detector": "deal.inference.detector",
     "Detection": "deal.inference.detection",
-    "ImageLoadError": "deal.inference.image_loading",
-    "run_detection": "deal.inference.run_folder",
-    "RunSummary": "deal.inference.run_folder",
-    "NoInputsError": "deal.inference.discovery",
+    "ImageLoadError": "deal.imageio",
 }
 
 __all__ = list(_EXPORTS)

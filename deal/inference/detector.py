@@ -1,20 +1,9 @@
-"""Detector: a trained MFPT model plus what inference needs (device, threshold, input policy, tiling).
+"""Detector: a trained MFPT model plus what inference needs (device, threshold, tiling, batching).
 
-How an image reaches the model (its "inference" in results):
-
-- "native" policy (no resampling), image no larger than the tile (config.image_size) along both axes:
-  one pass, padded to a multiple of 16 ("native").
-- "native" policy, larger image, tile=True: overlapping windows of image_size pixels, overlap
-  image_size/8 (64 px for 512), blended with a linear ramp (deal.inference.tiling) ("tiled").
-  Memory stays bounded whatever the image size.
-- "native" policy, larger image, tile=False: the image is downscaled (area interpolation) so its longest
-  side is image_size, predicted in one pass, and the logits are resized back (bilinear) ("resized").
-- "sam" policy: SAM's resize of the longest side to image_size and square padding (deal.modeling.
-  input_policy), logits resized back; never tiled ("sam").
-
-Batches group model inputs (whole images, resized images, tiles of any image) that share a padded shape
-(deal.modeling.input_policy.batch_shape_key; any images under "sam"), so an image's heatmap never
-depends on the padding of other images, and the tiles of many images fill one batch. The model runs under
+How an image reaches the model (its "inference" in results) is the model's input pipeline
+(deal.modeling.input_pipeline): "native" (whole, padded to a multiple of 16), "tiled" (overlapping windows
+of image_size, blended back), "resized" (longest side to image_size, logits resized back) or "sam" (SAM's
+resize and square padding). The Detector adds the device and the batching: the model runs under
 torch.inference_mode, in bf16 autocast on CUDA and float32 elsewhere.
 """
 
@@ -24,32 +13,25 @@ import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-import cv2
 import numpy as np
 import torch
 
+from deal.imageio import DEFAULT_MAX_PIXELS, ImageLoadError, load_any
 from deal.inference.detection import Detection
 from deal.inference.devices import autocast, precision, resolve_device
-from deal.inference.image_loading import DEFAULT_MAX_PIXELS, ImageLoadError, load_any
-from deal.inference.streaming import DEFAULT_BATCH_SIZE, stream_outcomes, windows_of
-from deal.inference.tiling import TileBlender, Window, tile_windows
+from deal.inference.streaming import stream_outcomes, windows_of
 from deal.metrics.image_score import check_image_thresholds
 from deal.modeling.config import ModelConfig
 from deal.modeling.detector_file import DetectorInfo, load_detector
-from deal.modeling.input_policy import group_by_shape, prepare_batch, restore, sam_resized_hw
+from deal.modeling.input_pipeline import DEFAULT_BATCH_SIZE, InputPipeline, Plan
 from deal.modeling.mfpt import MFPT
 
 BUNDLED_DESCRIPTION = "the bundled demonstration detector trained on synthetic edits"
 _bundled_notice_shown = False
 
 __all__ = ["Detector", "Detection"]
-
-
-def default_overlap(tile: int, patch: int = 16) -> int:
-    """Tile overlap: an eighth of the tile, a multiple of the patch size, at least one patch."""
-    return max(patch, (tile // 8) // patch * patch)
 
 
 def find_sam_checkpoint(path: str | os.PathLike) -> Path | None:
@@ -69,26 +51,6 @@ def find_sam_checkpoint(path: str | os.PathLike) -> Path | None:
     return found
 
 
-def calibrated_image_thresholds(info: DetectorInfo) -> tuple[float, float]:
-    """The verdict's (low, high) recorded in a detector file: extra["image_thresholds"]; a file from before
-    the two-threshold verdict has one extra["image_threshold"] (low = high); without either, the pixel
-    threshold (low = high)."""
-    extra = info.extra or {}
-    if extra.get("image_thresholds") is not None:
-        low, high = extra["image_thresholds"]
-        return float(low), float(high)
-    single = extra.get("image_threshold", info.threshold)
-    return float(single), float(single)
-
-
-class Job(NamedTuple):
-    """One model input: image `image` of a heatmaps() call, whole (window None) or one tile of it."""
-
-    image: int
-    window: Window | None
-    pixels: np.ndarray
-
-
 class Detector:
     """Runs a trained MFPT model on images of any size.
 
@@ -104,6 +66,8 @@ class Detector:
             None for the detector's calibrated pair.
         tile: tile images larger than config.image_size (native policy); False resizes them instead.
         max_pixels: larger inputs are refused before decoding (decompression bomb guard).
+        bundled: whether this is the bundled demonstration detector (Detector.load sets it; a run's
+            metadata carries it to the report's banner).
     """
 
     def __init__(
@@ -116,6 +80,7 @@ class Detector:
         image_thresholds: tuple[float, float] | None = None,
         tile: bool = True,
         max_pixels: int = DEFAULT_MAX_PIXELS,
+        bundled: bool = False,
     ) -> None:
         if info is None:
             info = DetectorInfo(name="in-memory", config=model.config)
@@ -126,19 +91,19 @@ class Detector:
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.info = info
-        t = info.threshold if threshold is None else float(threshold)
+        t = info.threshold if threshold is None else float(threshold)  # the file's was validated on reading
         if not 0.0 <= t <= 1.0:
             raise ValueError(f"threshold must be in [0, 1], got {t}")
         self._threshold = t
         self._image_thresholds = check_image_thresholds(
-            *(image_thresholds if image_thresholds is not None else calibrated_image_thresholds(info))
+            *(image_thresholds if image_thresholds is not None else info.verdict_thresholds)
         )
         self.tile = bool(tile)
         if max_pixels < 1:
             raise ValueError(f"max_pixels must be >= 1, got {max_pixels}")
         self.max_pixels = int(max_pixels)
-        self.patch = self.config.spec.patch_size
-        self.overlap = default_overlap(self.config.image_size, self.patch)
+        self.bundled = bool(bundled)
+        self.pipeline = InputPipeline(self.config, tile=self.tile)
 
     # --- construction ---------------------------------------------------------------------------
     @classmethod
@@ -160,10 +125,12 @@ class Detector:
         folders); one whose sha256 differs from the detector's record is refused unless force=True.
         """
         global _bundled_notice_shown
-        if path is None:
-            from deal.hub import bundled_detector_path
+        from deal.hub import bundled_detector_path
 
-            path = bundled_detector_path()
+        bundled_path = bundled_detector_path()
+        bundled = path is None or (bundled_path is not None and Path(path).resolve() == bundled_path.resolve())
+        if path is None:
+            path = bundled_path
             if path is None:
                 raise FileNotFoundError(
                     "no bundled detector is installed; pass a detector file (--detector FILE / Detector.load(path))"
@@ -176,7 +143,21 @@ class Detector:
         model, info = load_detector(Path(path), sam_checkpoint=sam_checkpoint, force=force)
         return cls(
             model, info, device, threshold=threshold, image_thresholds=image_thresholds, tile=tile,
-            max_pixels=max_pixels,
+            max_pixels=max_pixels, bundled=bundled,
+        )
+
+    def with_device(self, device: str | torch.device) -> Detector:
+        """This detector on `device` (same file, thresholds and tiling): itself when it is there already,
+        else a new Detector holding a copy of the model on `device` (this one is left as it is)."""
+        target = resolve_device(device)
+        if target == self.device:
+            return self
+        import copy
+
+        return Detector(
+            copy.deepcopy(self.model), self.info, target, threshold=self.threshold,
+            image_thresholds=self.image_thresholds, tile=self.tile, max_pixels=self.max_pixels,
+            bundled=self.bundled,
         )
 
     # --- properties -----------------------------------------------------------------------------
@@ -213,95 +194,33 @@ class Detector:
             f"tile={self.tile})"
         )
 
-    # --- planning -------------------------------------------------------------------------------
-    def inference_mode_of(self, height: int, width: int) -> str:
-        """How an image of this size is processed: "native", "tiled", "resized" or "sam" (module docstring)."""
-        if self.config.input_policy == "sam":
-            return "sam"
-        size = self.config.image_size
-        if height <= size and width <= size:
-            return "native"
-        return "tiled" if self.tile else "resized"
-
-    def _resized_hw(self, height: int, width: int) -> tuple[int, int]:
-        return sam_resized_hw(height, width, self.config.image_size)
+    @property
+    def overlap(self) -> int:
+        """Tile overlap in pixels (the input pipeline's)."""
+        return self.pipeline.overlap
 
     # --- inference ------------------------------------------------------------------------------
-    def model_input(self, arrays: Sequence[np.ndarray]) -> tuple[torch.Tensor, list]:
-        """HxWx3 uint8 arrays of one padded shape -> the model's input batch on the device and placements
-        (deal.modeling.input_policy.prepare_batch; equal shapes go through its vectorized path)."""
-        cfg = self.config
-        if len(arrays) > 1 and cfg.input_policy == "native" and all(a.shape == arrays[0].shape for a in arrays):
-            batch_input: Any = torch.from_numpy(np.stack(arrays))
-        else:
-            batch_input = list(arrays)
-        return prepare_batch(
-            batch_input, policy=cfg.input_policy, image_size=cfg.image_size, patch_size=self.patch, device=self.device
-        )
+    def inference_mode_of(self, height: int, width: int) -> str:
+        """How an image of this size is run: "native", "tiled", "resized" or "sam" (the input pipeline's)."""
+        return self.pipeline.mode_of(height, width)
 
-    def _logits(self, arrays: list[np.ndarray]) -> list[torch.Tensor]:
-        """HxWx3 uint8 arrays of one padded shape -> HxW float32 logit maps on the CPU (one forward pass)."""
-        batch, placements = self.model_input(arrays)
+    def plan(self, images: Sequence[np.ndarray], batch_size: int = DEFAULT_BATCH_SIZE) -> Plan:
+        """The model inputs of `images` and their batches (InputPipeline.plan)."""
+        return self.pipeline.plan(images, batch_size)
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        """One model input batch on the device -> logits, as inference runs it (inference mode, autocast)."""
         with torch.inference_mode(), autocast(self.device):
-            logits = self.model(batch)
-        return [m.cpu() for m in restore(logits.float(), placements)]
-
-    def plan(self, images: Sequence[np.ndarray], batch_size: int = DEFAULT_BATCH_SIZE) -> tuple[list[Job], list[list[int]]]:
-        """The model inputs ("jobs": a whole image, a resized one, or one tile of a large one) of `images`,
-        and the batches heatmaps() runs them in (lists of job indices): jobs with the same padded shape
-        (deal.modeling.input_policy.batch_shape_key) share batches of `batch_size` whatever image they come
-        from, groups in order of first appearance."""
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        cfg = self.config
-        jobs: list[Job] = []
-        for i, img in enumerate(images):
-            if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
-                raise ValueError(f"expected HxWx3 uint8 RGB arrays, got shape {img.shape} dtype {img.dtype}")
-            mode = self.inference_mode_of(*img.shape[:2])
-            if mode == "tiled":
-                windows = tile_windows(*img.shape[:2], tile=cfg.image_size, overlap=self.overlap)
-                jobs += [Job(i, w, img[w.y : w.y + w.h, w.x : w.x + w.w]) for w in windows]
-            elif mode == "resized":
-                hw = self._resized_hw(*img.shape[:2])
-                jobs.append(Job(i, None, cv2.resize(img, hw[::-1], interpolation=cv2.INTER_AREA)))
-            else:
-                jobs.append(Job(i, None, img))
-        groups = group_by_shape(
-            [job.pixels.shape[:2] for job in jobs], policy=cfg.input_policy, image_size=cfg.image_size,
-            patch_size=self.patch,
-        )
-        batches = [members[s : s + batch_size] for members in groups for s in range(0, len(members), batch_size)]
-        return jobs, batches
+            return self.model(batch)
 
     def heatmaps(self, images: Sequence[np.ndarray], batch_size: int = DEFAULT_BATCH_SIZE) -> list[np.ndarray]:
         """HxWx3 uint8 RGB arrays -> HxW float32 probability maps at each image's size.
 
-        The model inputs run in the batches of plan(): the tiles of many images fill one batch, so
-        throughput does not fall with the tile count. An image's result depends only on the list of images
-        given. Tiles are blended back (deal.inference.tiling); resized images' maps are resized back.
+        The input pipeline plans, batches and merges (the tiles of many images fill one batch, so
+        throughput does not fall with the tile count); an image's result depends only on the list of
+        images given.
         """
-        jobs, batches = self.plan(images, batch_size)
-        out: list[np.ndarray | None] = [None] * len(images)
-        blenders = {
-            i: TileBlender(*images[i].shape[:2], tile=self.config.image_size, overlap=self.overlap)
-            for i in {job.image for job in jobs if job.window is not None}
-        }
-        for batch in batches:
-            chunk = [jobs[j] for j in batch]
-            for job, logit in zip(chunk, self._logits([job.pixels for job in chunk])):
-                i = job.image
-                if tuple(logit.shape) != images[i].shape[:2] and job.window is None:  # "resized": logits back
-                    h, w = images[i].shape[:2]
-                    logit = torch.from_numpy(cv2.resize(logit.numpy(), (w, h), interpolation=cv2.INTER_LINEAR))
-                probs = torch.sigmoid(logit).numpy()
-                if job.window is not None:
-                    blenders[i].add(job.window, probs)
-                else:
-                    out[i] = probs
-        for i, blender in blenders.items():
-            out[i] = blender.result()
-        return out  # type: ignore[return-value]
+        return self.pipeline.heatmaps(images, self.forward, batch_size=batch_size, device=self.device)
 
     def predict(self, image: Any, threshold: float | None = None) -> Detection:
         """One image -> Detection.

@@ -24,14 +24,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from deal.imageio import ImageLoadError, LoadedImage, load_any
 from deal.inference.detection import Detection
-from deal.inference.image_loading import ImageLoadError, LoadedImage, load_any
-
-# Inputs per window (and model inputs per batch) of deal detect, deal benchmark and Detector.predict_many.
-DEFAULT_BATCH_SIZE = 8
+from deal.modeling.constants import DEFAULT_BATCH_SIZE
 
 
-class Detector(Protocol):
+class HeatmapSource(Protocol):
     """What streaming needs of a deal.inference.detector.Detector (which imports this module, not the
     other way round)."""
 
@@ -96,7 +94,7 @@ def _timed_load(source: Any, max_pixels: int) -> tuple[LoadedImage | None, str |
 
 
 def _process_window(
-    detector: Detector,
+    detector: HeatmapSource,
     window: list[WorkItem],
     loads: list[tuple[LoadedImage | None, str | None, float]],
     *,
@@ -147,7 +145,7 @@ def _process_window(
 
 
 def stream_outcomes(
-    detector: Detector,
+    detector: HeatmapSource,
     windows: Iterable[list[WorkItem]],
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,

@@ -31,6 +31,7 @@ Conventions (see docs/metrics.md; every choice below is what :class:`Localizatio
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch.nn import functional as F
@@ -41,6 +42,17 @@ NAN = float("nan")
 
 # The indices of the counts vector returned by :func:`confusion_counts`.
 TP, FP, FN, TN = 0, 1, 2, 3
+
+
+def restore_map(probs: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """A probability map resized bilinearly to ``hw = (height, width)`` (unchanged when it already is): how a
+    map of another size than its mask is scored (a benchmark's resize undone; the objectness control's map of
+    an original of another size, in benchmark, evaluate and training validation alike). OpenCV's INTER_LINEAR."""
+    if probs.shape == tuple(hw):
+        return probs
+    import cv2  # here, not at the top: the pure metric functions need no OpenCV
+
+    return cv2.resize(probs.astype(np.float32), (hw[1], hw[0]), interpolation=cv2.INTER_LINEAR)
 
 
 def binarize_target(target: Tensor) -> Tensor:

@@ -4,9 +4,12 @@ logs, calibration, benchmark, detect's records and the HTML report."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # only the type: the metrics do not import the model at run time
+    from deal.modeling.detector_file import DetectorInfo
 
 # The image-level score is the mean of the top TOP_FRACTION of heatmap pixels (at least one pixel).
 TOP_FRACTION = 0.01
@@ -94,10 +97,9 @@ def verdict_limitation(
     return None
 
 
-def detector_verdict_limitation(image_thresholds: tuple[float, float], extra: dict[str, Any] | None) -> str | None:
-    """:func:`verdict_limitation` of a detector: its (low, high) and what its file's metadata ``extra`` says of
-    the calibration (``verdict_precision``, ``calibration.precision_reached``)."""
-    extra = extra or {}
-    calibration = extra.get("calibration") or {}
-    precision = extra.get("verdict_precision", calibration.get("verdict_precision"))
-    return verdict_limitation(*image_thresholds, precision, calibration.get("precision_reached"))
+def detector_verdict_limitation(image_thresholds: tuple[float, float], info: DetectorInfo | None) -> str | None:
+    """:func:`verdict_limitation` of a detector: its (low, high) and what its file says of the calibration
+    (DetectorInfo's named fields verdict_precision and precision_reached; None: nothing is known of it)."""
+    precision = None if info is None else info.verdict_precision
+    reached = None if info is None else info.precision_reached
+    return verdict_limitation(*image_thresholds, precision, reached)

@@ -1,16 +1,15 @@
-"""Input policies: THE preprocessing of deal. How images become the model's input, and logits map back.
-
-Every layer that feeds the model calls this module (training and validation steps, export/calibration,
-``deal benchmark``, ``deal detect``, the ``Detector`` API), the way SAM owns ``preprocess`` /
-``postprocess_masks``: resize, pad and normalize exist once. Augmentations (albumentations, in
-deal.data) act before it, on uint8 pixels.
+"""The tensors of THE preprocessing of deal: resize, normalize and pad images into a batch, and map
+logits back. The input pipeline (deal.modeling.input_pipeline) calls it for every layer that feeds the
+model (training and validation steps, calibration, ``deal benchmark``, ``deal detect``, the ``Detector``
+API), the way SAM owns ``preprocess`` / ``postprocess_masks``; the policies (deal.modeling.policies)
+decide sizes. Augmentations (albumentations, in deal.data) act before it, on uint8 pixels.
 
 - "sam": SAM's policy. The longest side is resized to `image_size` (bilinear, antialiased, on the
   0-255 float image), the image is normalized with SAM's pixel mean/std and padded bottom-right with
   zeros (the mean colour) to a square. Every pixel is resampled.
 - "native": no resampling. The image is normalized and padded bottom-right with zeros to a multiple of
   the patch size (a batch to its largest member); the encoder interpolates its position embeddings to
-  the token grid. Large images are tiled by deal.inference at this resolution.
+  the token grid. Large images are tiled by the input pipeline at this resolution.
 
 Images share a batch only when their padded shapes are equal (:func:`batch_shape_key`), so that an
 image's tensor, and so its prediction, never depends on the other images of its batch.
@@ -26,12 +25,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-INPUT_POLICIES = ("sam", "native")
+from deal.modeling.policies import INPUT_POLICIES, check_policy, get_policy
+from deal.modeling.policies.base import longest_side_hw, round_up
+
 # SAM's pixel statistics on 0-255 RGB (segment_anything/build_sam.py).
 PIXEL_MEAN = (123.675, 116.28, 103.53)
 PIXEL_STD = (58.395, 57.12, 57.375)
 
 ImageLike = np.ndarray | torch.Tensor
+
+__all__ = [
+    "INPUT_POLICIES", "PIXEL_MEAN", "PIXEL_STD", "Placement", "batch_shape_key", "check_policy",
+    "normalize", "placed_hw", "prepare_batch", "prepare_masks", "restore", "round_up", "sam_resized_hw",
+]
 
 
 @dataclass(frozen=True)
@@ -42,44 +48,22 @@ class Placement:
     placed_hw: tuple[int, int]
 
 
-def round_up(v: int, m: int) -> int:
-    """The smallest multiple of m that is >= v."""
-    return -(-v // m) * m
-
-
-def check_policy(policy: str) -> None:
-    if policy not in INPUT_POLICIES:
-        raise ValueError(f"unknown input policy {policy!r}; choose from {', '.join(INPUT_POLICIES)}")
-
-
 def sam_resized_hw(h: int, w: int, image_size: int) -> tuple[int, int]:
     """SAM's longest-side resize: the (height, width) an image of h x w gets."""
-    scale = image_size / max(h, w)
-    return max(1, int(h * scale + 0.5)), max(1, int(w * scale + 0.5))
+    return longest_side_hw(h, w, image_size)
 
 
 def placed_hw(h: int, w: int, policy: str, image_size: int) -> tuple[int, int]:
-    """The size an h x w image has inside the batch, before padding."""
-    return sam_resized_hw(h, w, image_size) if policy == "sam" else (int(h), int(w))
+    """The size an h x w image, run whole, has inside the batch, before padding."""
+    p = get_policy(policy, image_size)
+    return p.placed_hw(h, w, p.mode_of(h, w, tile=True))
 
 
 def batch_shape_key(h: int, w: int, *, policy: str, image_size: int, patch_size: int = 16) -> tuple[int, int]:
     """The padded (height, width) of an h x w image alone. Images with equal keys may share a batch and
     each still reaches the model as the identical tensor it would get alone."""
-    if policy == "sam":
-        return (image_size, image_size)
-    return (round_up(int(h), patch_size), round_up(int(w), patch_size))
-
-
-def group_by_shape(
-    sizes: Sequence[tuple[int, int]], *, policy: str, image_size: int, patch_size: int = 16
-) -> list[list[int]]:
-    """Indices of `sizes` grouped by batch_shape_key, groups in order of first appearance."""
-    groups: dict[tuple[int, int], list[int]] = {}
-    for i, (h, w) in enumerate(sizes):
-        key = batch_shape_key(h, w, policy=policy, image_size=image_size, patch_size=patch_size)
-        groups.setdefault(key, []).append(i)
-    return list(groups.values())
+    p = get_policy(policy, image_size, patch_size)
+    return p.padded_hw(p.placed_hw(h, w, p.mode_of(h, w, tile=True)))
 
 
 def _as_uint8_hwc(image: ImageLike) -> torch.Tensor:
@@ -105,37 +89,38 @@ def prepare_batch(
     image_size: int,
     patch_size: int = 16,
     device: torch.device | str = "cpu",
+    placed: Sequence[tuple[int, int]] | None = None,
 ) -> tuple[torch.Tensor, list[Placement]]:
     """Images (HxWx3 uint8 RGB, numpy or tensor; or one BxHxWx3 uint8 tensor) -> a normalized float32
     Bx3xH'xW' batch on `device`, and each image's placement.
 
-    Pixels travel to `device` as uint8 and become float there. Padding is zero after normalization (the
-    mean colour), at the bottom and right.
+    placed: the size each image is resized to (bilinear, antialiased: the one resize of deal), as the
+    input pipeline plans it; None: the policy's size for a whole image. Pixels travel to `device` as
+    uint8 and become float there. Padding is zero after normalization (the mean colour), at the bottom
+    and right, to the largest padded shape of the batch (deal.modeling.policies).
     """
-    check_policy(policy)
+    rule = get_policy(policy, image_size, patch_size)
     if isinstance(images, torch.Tensor) and images.ndim == 4:
         stacked = _as_uint8_hwc(images[0]) if len(images) else None  # validates dtype and channels
         b, h, w = images.shape[:3]
-        if stacked is not None and policy == "native" and h % patch_size == 0 and w % patch_size == 0:
+        unresized = placed is None or all(tuple(p) == (h, w) for p in placed)
+        if stacked is not None and policy == "native" and unresized and h % patch_size == 0 and w % patch_size == 0:
             # Equal shapes, nothing to resize or pad: one vectorized step (elementwise, so the values are
             # bit-identical to the per-image path below).
             x = images.to(device, non_blocking=True).permute(0, 3, 1, 2).float()
             return normalize(x), [Placement((h, w), (h, w))] * b
         images = list(images)
     tensors, placements = [], []
-    for image in images:
+    for i, image in enumerate(images):
         x = _as_uint8_hwc(image).to(device, non_blocking=True).permute(2, 0, 1).float()
         h, w = x.shape[-2:]
-        ph, pw = placed_hw(h, w, policy, image_size)
+        ph, pw = rule.placed_hw(h, w, rule.mode_of(h, w, tile=True)) if placed is None else placed[i]
         if (ph, pw) != (h, w):
             x = F.interpolate(x[None], size=(ph, pw), mode="bilinear", align_corners=False, antialias=True)[0]
         tensors.append(normalize(x))
         placements.append(Placement((int(h), int(w)), (ph, pw)))
-    if policy == "sam":
-        bh = bw = image_size
-    else:
-        bh = round_up(max(p.placed_hw[0] for p in placements), patch_size)
-        bw = round_up(max(p.placed_hw[1] for p in placements), patch_size)
+    padded = [rule.padded_hw(p.placed_hw) for p in placements]
+    bh, bw = max(p[0] for p in padded), max(p[1] for p in padded)
     batch = torch.zeros(len(tensors), 3, bh, bw, device=device)
     for i, (t, p) in enumerate(zip(tensors, placements)):
         batch[i, :, : p.placed_hw[0], : p.placed_hw[1]] = t

@@ -8,7 +8,9 @@ PATH (loaded with weights_only=True).
 
 Mistakes a newcomer makes (a model config where a training config goes, a key in the wrong section, a
 dataset without the asked split, a path that is not a dataset) are reported in one sentence naming the
-problem and the fix, exit code 2, before anything is written.
+problem and the fix, exit code 2, before anything is written. jsonargparse checks every key; this module
+adds only what it cannot: where a rejected key belongs, the datasets checked before anything is written,
+and the final checkpoint (each below says why).
 """
 
 from __future__ import annotations
@@ -16,12 +18,11 @@ from __future__ import annotations
 import difflib
 import inspect
 import os
+import re
 import sys
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
 
-import yaml
 from jsonargparse import ArgumentError
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
@@ -34,7 +35,6 @@ from deal.training.datamodule import LocalizationDataModule, find_records
 from deal.training.module import MFPTModule
 
 MONITOR = "val/pixel_f1"
-SECTIONS = ("model", "data", "trainer")
 TOP_LEVEL = {"seed_everything", "model", "data", "trainer", "ckpt_path", "optimizer", "lr_scheduler", "config"}
 
 
@@ -51,8 +51,11 @@ def default_callbacks() -> list:
 
 class DealCLI(LightningCLI):
     def add_arguments_to_parser(self, parser) -> None:
+        # run=False (no fit subcommand, so the datasets are checked before the trainer writes anything)
+        # leaves LightningCLI without its --ckpt_path: declared here.
         parser.add_argument("--ckpt_path", type=str | None, default=None, help="resume from this checkpoint")
         parser.link_arguments("model.config.input_policy", "data.policy")
+        parser.link_arguments("model.config.image_size", "data.image_size")
 
     def parse_arguments(self, parser, args) -> None:
         # `args` is always given (deal.cli.main passes argv after `train`): LightningCLI's warning about
@@ -65,7 +68,17 @@ class DealCLI(LightningCLI):
         find_records(data["val"] or data["train"], data["val_split"], "val" if data["val"] else "train", "val_split")
 
 
-# --- checking a config before LightningCLI sees it ----------------------------------------------------
+# --- saying where a misplaced key belongs -------------------------------------------------------------
+# jsonargparse rejects an unknown key (in a --config file or on the command line) in its own words; it
+# cannot say where the key belongs, nor that a model config was given where a training config goes. These
+# few lines read its message and add that (the only checks of keys here: jsonargparse does the checking).
+_REJECTED = (
+    re.compile(r"Group '(?P<section>[\w.]+)' does not accept option '(?P<key>[\w.]+)'"),  # in a config file
+    re.compile(r"Option '(?P<key>[\w.]+)' is not accepted"),  # a top-level key in a config file
+    re.compile(r"unrecognized arguments: --(?P<dotted>[\w.]+)"),  # on the command line
+)
+
+
 def _allowed_keys() -> dict[str, set[str]]:
     def params(fn) -> set[str]:
         return {n for n, p in inspect.signature(fn).parameters.items() if n != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
@@ -87,88 +100,51 @@ def _home(key: str, allowed: dict[str, set[str]], not_in: str) -> str | None:
     return None
 
 
-def _misplaced(key: str, section: str, where: str, allowed: dict[str, set[str]], cli: bool) -> TrainingUsageError:
+def _misplaced(key: str, section: str, where: str, allowed: dict[str, set[str]], cli: bool) -> str:
     home = _home(key, allowed, section)
+    if cli and not section and home:
+        return f"{where}: not a top-level option; it belongs as --{home}.{key}"
     what = f"a {section} option" if section else "a top-level key"
     if home is not None:
         fix = f"--{home}.{key}" if cli else f"under {home}: ({home}.{key})" if home else "at the top level"
-        if cli and not home:
-            fix = f"--{key}"
-        return TrainingUsageError(f"{where}: {key} is not {what}; it belongs {'as ' if cli else ''}{fix}")
+        return f"{where}: {key} is not {what}; it belongs {'as ' if cli else ''}{fix}"
     close = difflib.get_close_matches(key, sorted(allowed[section]), n=1)
     hint = f"; did you mean {close[0]}?" if close else f"; deal train --help-all lists the {section or 'top-level'} options"
-    return TrainingUsageError(f"{where}: {key} is not {what}{hint}")
+    return f"{where}: {key} is not {what}{hint}"
 
 
-def check_config_dict(config: Any, where: str, allowed: dict[str, set[str]] | None = None) -> None:
-    """Raises TrainingUsageError for a model config given as a training config, or a key in the wrong place."""
-    allowed = allowed or _allowed_keys()
-    if not isinstance(config, dict):
-        raise TrainingUsageError(f"{where}: not a training config (a YAML mapping with model:, data: and trainer:)")
-    model_keys = set(config) & allowed["model.config"]
-    if model_keys and not set(config) & set(SECTIONS):
-        raise TrainingUsageError(
-            f"{where} is a model config ({', '.join(sorted(model_keys))}), not a training config: start from a "
-            f"training config such as configs/train_tiny_cpu.yaml and give this file as --model.config {where}"
-        )
-    for key in config:
-        if key not in allowed[""]:
-            raise _misplaced(key, "", where, allowed, cli=False)
-    for section in SECTIONS:
-        values = config.get(section)
-        if values is None:
-            continue
-        if not isinstance(values, dict):
-            raise TrainingUsageError(f"{where}: {section}: must be a mapping of {section} options, got {values!r}")
-        for key in values:
-            if key not in allowed[section]:
-                raise _misplaced(key, section, where, allowed, cli=False)
-        inner = values.get("config") if section == "model" else None
-        if isinstance(inner, dict):
-            for key in inner:
-                if key not in allowed["model.config"]:
-                    raise _misplaced(key, "model.config", where, allowed, cli=False)
-
-
-def check_arguments(argv: list[str]) -> None:
-    """Checks the --config files and the --section.key overrides of a `deal train` command line."""
+def explain_rejected_key(err: Exception, args: list[str]) -> str | None:
+    """jsonargparse's rejection of a key as one sentence naming where it belongs (None: not such an error)."""
+    text = str(err)
     allowed = _allowed_keys()
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        name, _, inline = arg.partition("=")
-        if name == "--config":
-            value = inline or (argv[i + 1] if i + 1 < len(argv) else "")
-            path = Path(value)
-            if not path.is_file():
-                raise TrainingUsageError(f"--config {value}: no such file")
-            try:
-                loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-            except yaml.YAMLError as err:
-                raise TrainingUsageError(f"{value}: not valid YAML ({str(err).splitlines()[0]})") from None
-            check_config_dict(loaded, value, allowed)
-        elif name == "--model.config":
-            value = inline or (argv[i + 1] if i + 1 < len(argv) else "")
-            if value.endswith((".yaml", ".yml")) and Path(value).is_file():
-                loaded = yaml.safe_load(Path(value).read_text(encoding="utf-8"))
-                if isinstance(loaded, dict) and set(loaded) & set(SECTIONS):
-                    raise TrainingUsageError(
-                        f"--model.config {value}: a training config, not a model config; pass it as --config {value}"
-                    )
-        elif name.startswith("--") and "." in name:
-            parts = name[2:].rstrip("+").split(".")
-            section, key = parts[0], parts[1]
-            if section not in allowed:
-                raise _misplaced(section, "", name, allowed, cli=True)
-            if key not in allowed[section]:
-                raise _misplaced(key, section, name, allowed, cli=True)
-            if section == "model" and key == "config" and len(parts) > 2 and parts[2] not in allowed["model.config"]:
-                raise _misplaced(parts[2], "model.config", name, allowed, cli=True)
-        elif name.startswith("--") and name[2:] not in allowed[""] | {"print_config", "help"}:
-            home = _home(name[2:], allowed, "")
-            if home:
-                raise TrainingUsageError(f"{name}: not a top-level option; it belongs as --{home}.{name[2:]}")
-        i += 1
+    configs = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--config"]
+    configs += [a.split("=", 1)[1] for a in args if a.startswith("--config=")]
+    where = configs[0] if len(configs) == 1 else "--config"
+    for pattern in _REJECTED:
+        m = pattern.search(text)
+        if m is None:
+            continue
+        groups = m.groupdict()
+        if groups.get("dotted"):  # --section.key (or --key) on the command line
+            section, _, key = groups["dotted"].rpartition(".")
+            section, key = (section, key) if section in allowed else ("", groups["dotted"])
+            if section == "" and "." in key:
+                head, _, key = key.partition(".")
+                return _misplaced(head, "", f"--{groups['dotted']}", allowed, cli=True)
+            return _misplaced(key, section, f"--{groups['dotted']}", allowed, cli=True)
+        section, key = groups.get("section") or "", groups["key"]
+        if not section and key.split(".")[0] in allowed["model.config"]:
+            return (
+                f"{where} is a model config ({key.split('.')[0]}), not a training config: start from a training "
+                f"config such as configs/train_tiny_cpu.yaml and give this file as --model.config {where}"
+            )
+        if "." in key:  # a nested section: model + config.crop -> model.config + crop
+            inner, _, key = key.rpartition(".")
+            section = f"{section}.{inner}" if section else inner
+        if section not in allowed:
+            section, key = "", section.split(".")[0]
+        return _misplaced(key, section, where, allowed, cli=False)
+    return None
 
 
 def _argument_error(err: Exception) -> str:
@@ -179,7 +155,6 @@ def _argument_error(err: Exception) -> str:
 
 def run_training(args: list[str]) -> int:
     try:
-        check_arguments(args)
         cli = DealCLI(
             MFPTModule,
             LocalizationDataModule,
@@ -195,19 +170,18 @@ def run_training(args: list[str]) -> int:
                 ],
             },
         )
-        data_hp = cli.datamodule.hparams
-        if data_hp.crop_size is None and data_hp.policy == "sam":  # the sam policy resizes to the model's size
-            data_hp.crop_size = cli.model.config.image_size
         cli.datamodule.load_records()
     except (TrainingUsageError, DatasetError, CheckpointError, FileNotFoundError) as err:
         print(f"deal train: error: {err}", file=sys.stderr)
         return 2
     except ArgumentError as err:
-        print(f"deal train: error: {_argument_error(err)} (deal train --help)", file=sys.stderr)
+        explained = explain_rejected_key(err, args)
+        message = explained or f"{_argument_error(err)} (deal train --help)"
+        print(f"deal train: error: {message}", file=sys.stderr)
         return 2
     trainer = cli.trainer
     ckpt_path = cli.config.get("ckpt_path")
-    if ckpt_path and not Path(ckpt_path).is_file():
+    if ckpt_path and not Path(ckpt_path).is_file():  # Lightning would fail only after creating the run folder
         print(f"deal train: error: --ckpt_path {ckpt_path}: no such file", file=sys.stderr)
         return 2
     try:

@@ -20,8 +20,7 @@ from deal.data.discover import discover_records
 from deal.data.errors import DatasetError
 from deal.data.sample import Record
 from deal.data.transforms import build_train_transform
-
-MAX_AUTO_CROP = 512  # the automatic training crop never exceeds this (native policy)
+from deal.modeling.policies import get_policy
 
 
 class LocalizationDataModule(L.LightningDataModule):
@@ -33,11 +32,12 @@ class LocalizationDataModule(L.LightningDataModule):
         val: dataset paths for validation, one or a list (default: the `val` split of `train`).
         train_split: split of `train` to use ("" = all records).
         val_split: split of `val` (or of `train` when `val` is empty).
-        crop_size: training crop side (native policy: crops of at most crop_size, never resampled; the
-            sam policy trains on whole images, resized by the model's preprocessing). None: the smallest
-            training image side, rounded down to a multiple of 16, at most 512 (the first 256 records are
-            looked at).
-        policy: the model's input policy ("native" or "sam"; linked to model.config.input_policy).
+        crop_size: training crop side (crops of at most crop_size, never resampled). None: the model's
+            input policy decides (deal.modeling.policies: native, the smaller of image_size and the
+            smallest training image side, a multiple of 16, looking at the first 256 records; sam, whole
+            images, resized by the model's preprocessing).
+        policy: the model's input policy (linked to model.config.input_policy).
+        image_size: the model's image size (linked to model.config.image_size).
         batch_size, val_batch_size, num_workers, pin_memory, persistent_workers: loader settings.
             num_workers None: min(8, CPU count - 1) (0 on a 1-core machine); pin_memory None: only
             when the trainer runs on CUDA.
@@ -55,6 +55,7 @@ class LocalizationDataModule(L.LightningDataModule):
         val_split: str = "val",
         crop_size: int | None = None,
         policy: str = "native",
+        image_size: int = 1024,
         batch_size: int = 8,
         val_batch_size: int = 1,
         num_workers: int | None = None,
@@ -88,7 +89,7 @@ class LocalizationDataModule(L.LightningDataModule):
             if hp.limit_val:
                 self.val_records = self.val_records[: hp.limit_val]
         if hp.crop_size is None:  # resolved once, recorded in the checkpoint's datamodule hyper-parameters
-            hp.crop_size = _auto_crop(self.train_records) if hp.policy == "native" else 1024
+            hp.crop_size = get_policy(hp.policy, hp.image_size).training_crop(_smallest_side(self.train_records))
 
     def setup(self, stage: str | None = None) -> None:
         self.load_records(stage)
@@ -127,7 +128,6 @@ class LocalizationDataModule(L.LightningDataModule):
         hp = self.hparams
         transform = build_train_transform(
             hp.crop_size,
-            policy=hp.policy,
             hflip=hp.hflip,
             vflip=hp.vflip,
             jpeg_quality=tuple(hp.jpeg_quality) if hp.jpeg_quality else None,
@@ -194,14 +194,12 @@ def _with_fix(message: str, split_key: str) -> str:
     return message
 
 
-def _auto_crop(records: list[Record], limit: int = 256) -> int:
-    """The smallest side among the first `limit` training images (headers only), floored to a multiple
-    of 16, within [32, MAX_AUTO_CROP]."""
+def _smallest_side(records: list[Record], limit: int = 256) -> int | None:
+    """The smallest side among the first `limit` training images (headers only); None without records."""
     from PIL import Image
 
     sides = []
     for record in records[:limit]:
         with Image.open(record.image) as image:
             sides.append(min(image.size))
-    side = min(sides, default=MAX_AUTO_CROP)
-    return max(32, min(MAX_AUTO_CROP, side // 16 * 16))
+    return min(sides, default=None)

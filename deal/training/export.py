@@ -14,9 +14,9 @@ from deal.data.dataset import LocalizationDataset
 from deal.data.discover import discover_records
 from deal.data.sample import Record
 from deal.inference.detector import Detector, find_sam_checkpoint
-from deal.inference.streaming import DEFAULT_BATCH_SIZE
 from deal.metrics.image_score import image_score
 from deal.modeling.config import ModelConfig
+from deal.modeling.constants import DEFAULT_BATCH_SIZE
 from deal.modeling.detector_file import DetectorInfo, load_detector, save_detector
 from deal.modeling.mfpt import MFPT
 from deal.training.calibration import DEFAULT_PRECISION, choose_image_thresholds, choose_threshold
@@ -76,7 +76,7 @@ def model_from_detector_file(
         sam_checkpoint = find_sam_checkpoint(path)
     model, info = load_detector(path, sam_checkpoint=sam_checkpoint)
     ckpt = {
-        "global_step": info.extra.get("global_step"),
+        "global_step": info.global_step,
         "deal": {"base_checkpoint": info.base_checkpoint, "base_sha256": info.base_sha256},
     }
     return model, ckpt
@@ -117,7 +117,8 @@ def export_checkpoint(
         model, ckpt = model_from_detector_file(checkpoint, sam_checkpoint)
     else:
         model, ckpt = model_from_lightning_checkpoint(checkpoint, sam_checkpoint)
-    info: dict[str, Any] = {"checkpoint": str(checkpoint), "global_step": ckpt.get("global_step")}
+    info: dict[str, Any] = {"checkpoint": Path(checkpoint).name}
+    fields: dict[str, Any] = {}  # the detector file's named fields (deal.modeling.detector_file.DetectorInfo)
     data_hp = ckpt.get("datamodule_hyper_parameters", {})
     paths = val or data_hp.get("val") or data_hp.get("train")
     if not paths and threshold is None:
@@ -151,8 +152,9 @@ def export_checkpoint(
             "path": f"Detector.heatmaps on {detector.device.type} ({detector.precision}), batch {batch_size}",
         }
         if image_calib:
-            info["image_thresholds"] = image_calib["image_thresholds"]
-            info["verdict_precision"] = precision
+            fields["image_thresholds"] = tuple(image_calib["image_thresholds"])
+            fields["verdict_precision"] = precision
+            fields["precision_reached"] = image_calib["precision_reached"]
     meta = ckpt.get("deal", {})
     path = save_detector(
         out,
@@ -161,6 +163,9 @@ def export_checkpoint(
         threshold=threshold,
         base_checkpoint=Path(meta["base_checkpoint"]).name if meta.get("base_checkpoint") else None,
         base_sha256=meta.get("base_sha256"),
-        extra={**info, **(extra or {})},
+        global_step=ckpt.get("global_step"),
+        calibration=info.get("calibration"),
+        extra={"checkpoint": info["checkpoint"], **(extra or {})},
+        **fields,
     )
     return path, info

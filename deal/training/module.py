@@ -11,15 +11,17 @@ sha256 differs from the one the run was trained on.
 from __future__ import annotations
 
 import logging
-from functools import partial
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 
 from deal.metrics.localization import LocalizationMetrics
 from deal.modeling.config import ModelConfig
-from deal.modeling.input_policy import group_by_shape, prepare_batch, prepare_masks, restore
+from deal.modeling.constants import DEFAULT_BATCH_SIZE
+from deal.modeling.input_pipeline import InputPipeline, Piece
+from deal.modeling.input_policy import Placement, prepare_batch, prepare_masks
 from deal.modeling.mfpt import MFPT
 from deal.modeling.sam_checkpoint import CheckpointError, load_sam_checkpoint
 from deal.training.losses import segmentation_loss
@@ -85,6 +87,8 @@ class MFPTModule(L.LightningModule):
         # Not a registered submodule (its weights are self.model's; the state dict keeps one copy).
         self.__dict__["forward_model"] = CompileOrEager(self.model) if compile else self.model
         self.val_metrics = LocalizationMetrics(threshold=threshold, num_thresholds=256)
+        # The model's input pipeline, as `deal detect` runs it (tiles larger images, same batches).
+        self.pipeline = InputPipeline(config)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.forward_model(images)
@@ -106,21 +110,22 @@ class MFPTModule(L.LightningModule):
         return loss
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        """Whole images, batched only with images of the same padded shape (as Detector batches them), scored
-        at their original size (as Detector restores them)."""
-        cfg = self.config
-        groups = group_by_shape(
-            batch["original_size"], policy=cfg.input_policy, image_size=cfg.image_size, patch_size=cfg.spec.patch_size
-        )
-        for members in groups:
-            images, placements = self.preprocess([batch["image"][i] for i in members])
-            masks = [batch["mask"][i] for i in members]
-            logits = self(images)
-            targets = prepare_masks(masks, placements, tuple(images.shape[-2:]))
+        """Each image run as `deal detect` runs it: the input pipeline's plan (whole, tiled or resized), its
+        batches of model inputs and its merge into one full-resolution heatmap, scored at the original size.
+        The loss is that of the model inputs (tiles of a large image against the tiles of its mask)."""
+        images = [np.ascontiguousarray(torch.as_tensor(img).cpu().numpy()) for img in batch["image"]]
+        masks = [torch.as_tensor(m) for m in batch["mask"]]
+
+        def loss_of(pieces: list[Piece], placements: list[Placement], logits: torch.Tensor) -> None:
+            targets = self.pipeline.targets(masks, pieces, placements, tuple(logits.shape[-2:])).to(logits.device)
             loss = segmentation_loss(logits, targets, self.hparams.loss, self.hparams.pos_weight)
-            self.log("val/loss", loss, batch_size=len(members), sync_dist=True)
-            maps = [m.sigmoid() for m in restore(logits.float(), placements)]
-            self.val_metrics.update(maps, [m.to(maps[0].device) for m in masks], batch["label"][members])
+            self.log("val/loss", loss, batch_size=len(pieces), sync_dist=True)
+
+        maps = self.pipeline.heatmaps(
+            images, self, batch_size=DEFAULT_BATCH_SIZE, device=self.device, on_batch=loss_of
+        )
+        probs = [torch.from_numpy(m).to(self.device) for m in maps]
+        self.val_metrics.update(probs, [m.to(self.device) for m in masks], batch["label"])
 
     def on_validation_epoch_end(self) -> None:
         values = self.val_metrics.compute()
@@ -133,10 +138,7 @@ class MFPTModule(L.LightningModule):
         optimizer = torch.optim.AdamW(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
         total = max(1, int(self.trainer.estimated_stepping_batches))
         warmup = min(self.hparams.warmup_steps, total // 2)
-        schedule = partial(
-            warmup_cosine, warmup_steps=warmup, total_steps=total, min_ratio=self.hparams.min_lr / self.hparams.lr
-        )
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        scheduler = warmup_cosine(optimizer, warmup_steps=warmup, total_steps=total, min_lr=self.hparams.min_lr)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     # --- checkpoints -------------------------------------------------------------------------------

@@ -46,12 +46,12 @@ def test_small_images_are_cropped_to_at_most_the_size_never_padded():
     assert int(out["mask"].sum()) == 320 and int(out["image"].min()) == 255  # no padding colour anywhere
 
 
-def test_sam_policy_keeps_the_whole_image():
+def test_no_crop_keeps_the_whole_image():
     image, mask = _sample(20, 40)
-    out = build_train_transform(16, policy="sam", hflip=False)(image=image, mask=mask)
+    out = build_train_transform(None, hflip=False)(image=image, mask=mask)  # the sam policy's training
     np.testing.assert_array_equal(out["image"], image)
-    with pytest.raises(ValueError, match="choose from sam, native"):
-        build_train_transform(64, policy="squash")
+    with pytest.raises(ValueError, match="crop size must be >= 1"):
+        build_train_transform(0)
 
 
 def test_degradations_change_only_the_image():

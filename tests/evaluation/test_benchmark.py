@@ -15,8 +15,9 @@ from deal.cli.main import main
 from deal.data.io import read_image
 from deal.evaluation.benchmark import image_seed, run_benchmark, write_benchmark_report
 from deal.evaluation.ground_truth import read_ground_truth
-from deal.evaluation.perturb import Perturbation, parse_perturbation, restore_map
+from deal.evaluation.perturb import Perturbation, parse_perturbation
 from deal.metrics import LocalizationMetrics, MetricConvention
+from deal.metrics.functional import restore_map
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -308,13 +309,13 @@ def test_benchmark_batches_are_deal_detects():
 
     from deal.cli import benchmark as cli_benchmark
     from deal.cli import detect as cli_detect
-    from deal.inference.run_folder import run_detection
+    from deal.runs.folder import run_detection
 
     parser = argparse.ArgumentParser()
     cli_detect.add_arguments(parser)
     detect_default = parser.get_default("batch_size")
     assert detect_default == cli_benchmark.DEFAULT_BATCH_SIZE
     assert inspect.signature(run_detection).parameters["batch_size"].default == detect_default
-    from deal.inference.streaming import DEFAULT_BATCH_SIZE
+    from deal.modeling.constants import DEFAULT_BATCH_SIZE
 
     assert DEFAULT_BATCH_SIZE == detect_default

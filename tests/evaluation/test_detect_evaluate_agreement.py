@@ -17,8 +17,8 @@ import torch
 
 from deal.cli.main import main
 from deal.evaluation.ground_truth import read_ground_truth
-from deal.inference.outputs import heatmap_u8
 from deal.metrics import METRIC_KEYS, LocalizationMetrics
+from deal.report.outputs import heatmap_u8
 
 # The localization metrics: means over edited images, which maps for edited images only also give.
 EDITED_MEANS = ("pixel_f1", "pixel_f1_best", "pixel_iou", "pixel_auc")

@@ -95,7 +95,7 @@ def test_deal_detect_names_and_records(tmp_path):
     its records (results.jsonl, sidecars), which give the heatmap's image score."""
     import json
 
-    from deal.inference.outputs import output_name
+    from deal.report.outputs import output_name
 
     for rel in ("fake/x.png", "real/x.png"):
         (tmp_path / "names" / rel).parent.mkdir(parents=True, exist_ok=True)

@@ -139,9 +139,9 @@ def test_bad_inputs_are_reported_and_the_run_goes_on(bad_run):
 
 
 def test_outputs_match_the_python_api(detector, tmp_path, monkeypatch):
-    import deal.inference.run_folder
+    import deal.runs.run
 
-    monkeypatch.setattr(deal.inference.run_folder, "_MIN_RESULTS_INTERVAL", 0.0)  # interim results too
+    monkeypatch.setattr(deal.runs.run, "_MIN_RESULTS_INTERVAL", 0.0)  # interim results too
     src = tmp_path / "in"
     a = save_image(src / "a" / "photo.png", 40, 56, 7)
     save_image(src / "b" / "photo.png", 40, 56, 8)  # same name, another folder
@@ -224,7 +224,7 @@ def test_usage_errors_exit_2(detector_file, tmp_path):
     assert rc == 2 and "nope.safetensors" in err
     rc, err = run_cli(tmp_path / "x.png", *base, "--threshold", "1.5")
     assert rc == 2 and "--threshold" in err
-    from deal.inference.run_folder import _Lock
+    from deal.runs.lock import RunLock as _Lock
 
     with _Lock(tmp_path / "out"):  # another run holds the output folder
         rc, err = run_cli(tmp_path / "x.png", *base)
@@ -329,7 +329,7 @@ def test_detect_says_when_the_detector_can_never_say_authentic(tmp_path):
     rc, err = run_cli(tmp_path / "in", "--out", tmp_path / "out", "--device", "cpu", "--workers", "0", "--report", "html")
     assert rc == 0
     bundled = Detector.load(device="cpu")
-    sentence = detector_verdict_limitation(bundled.image_thresholds, bundled.info.extra)
+    sentence = detector_verdict_limitation(bundled.image_thresholds, bundled.info)
     assert bundled.image_thresholds[0] == 0.0 and sentence.startswith("This detector can never say authentic")
     assert f"deal detect: note: {sentence}\n" in err
     from html import escape

@@ -9,8 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
+from deal.imageio import ImageLoadError
 from deal.inference.detection import Detection, image_score
-from deal.inference.image_loading import ImageLoadError
 from deal.modeling.input_policy import batch_shape_key, prepare_batch, restore
 from tests.inference.conftest import TILE, smooth_image
 
@@ -90,13 +90,13 @@ def test_no_tile_resizes_longest_side_and_back(detector_file):
     assert det.inference_mode_of(200, 300) == "resized"
     d = det.predict(img)
     assert d.heatmap.shape == (200, 300)
-    import cv2
-
-    small = cv2.resize(img, (128, 85), interpolation=cv2.INTER_AREA)  # longest side 300 -> 128
-    batch, placements = prepare_batch([small], policy="native", image_size=TILE)
+    # one resize both ways (F.interpolate): antialiased bilinear down to 85 x 128, bilinear back up
+    batch, placements = prepare_batch([img], policy="native", image_size=TILE, placed=[(85, 128)])
+    assert batch.shape[-2:] == (96, 128) and placements[0].placed_hw == (85, 128)
     with torch.no_grad():
         logit = restore(det.model(batch), placements)[0].numpy()
-    expected = 1 / (1 + np.exp(-cv2.resize(logit, (300, 200), interpolation=cv2.INTER_LINEAR)))
+    assert logit.shape == (200, 300)
+    expected = 1 / (1 + np.exp(-logit))
     np.testing.assert_allclose(d.heatmap, expected, rtol=0, atol=1e-5)
 
 
@@ -186,21 +186,21 @@ def test_detector_thresholds_are_separate_knobs(detector):
 
     tiny_model = detector.model
 
-    info = DetectorInfo(name="x", config=tiny_model.config, threshold=0.13, extra={"image_thresholds": [0.3, 0.8]})
+    info = DetectorInfo(name="x", config=tiny_model.config, threshold=0.13, image_thresholds=(0.3, 0.8))
     det = Detector(tiny_model, info, "cpu")
     assert (det.threshold, det.image_thresholds) == (0.13, (0.3, 0.8))
     det = Detector(tiny_model, info, "cpu", threshold=0.5)  # the pixel threshold does not move the verdict
     assert (det.threshold, det.image_thresholds) == (0.5, (0.3, 0.8))
     assert Detector(tiny_model, info, "cpu", image_thresholds=(0.1, 0.2)).image_thresholds == (0.1, 0.2)
-    legacy = DetectorInfo(name="y", config=tiny_model.config, threshold=0.13, extra={"image_threshold": 0.93})
-    assert Detector(tiny_model, legacy, "cpu").image_thresholds == (0.93, 0.93)
+    uncalibrated = DetectorInfo(name="y", config=tiny_model.config, threshold=0.13)
+    assert Detector(tiny_model, uncalibrated, "cpu").image_thresholds == (0.13, 0.13)
 
 
 def test_tiles_of_several_images_share_batches(detector):
     images = [smooth_image(200, 130, s) for s in range(4)]  # each 2 x 2 tiles of 128 px -> 16 jobs
-    jobs, batches = detector.plan(images, batch_size=8)
-    assert len(jobs) == 16 and [len(b) for b in batches] == [8, 8]
-    assert {jobs[j].image for j in batches[0]} == {0, 1}  # one batch holds the tiles of two images
+    plan = detector.plan(images, batch_size=8)
+    assert len(plan.pieces) == 16 and [len(b) for b in plan.batches] == [8, 8]
+    assert {plan.pieces[j].image for j in plan.batches[0]} == {0, 1}  # one batch holds the tiles of two images
     calls = []
     handle = detector.model.register_forward_pre_hook(lambda m, args: calls.append(args[0].shape[0]))
     try:

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from deal.inference.image_loading import ImageLoadError, load_any, load_image_file
+from deal.imageio import ImageLoadError, load_any, load_image_file
 from tests.inference.conftest import smooth_image
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deal.inference.discovery import NoInputsError, find_inputs, read_input_list
+from deal.runs.discovery import NoInputsError, find_inputs, read_input_list
 from tests.inference.conftest import save_image
 from tests.inference.test_detect_cli import read_jsonl, run_cli
 

@@ -29,7 +29,7 @@ import numpy as np, torch
 from deal.modeling.config import ModelConfig, PromptConfig
 from deal.modeling.mfpt import MFPT
 from deal.inference.detector import Detector
-import deal.inference.run_folder, deal.cli.detect  # the folder runner and the CLI module too
+import deal.runs.folder, deal.cli.detect  # the folder runner and the CLI module too
 H, W, S = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 torch.manual_seed(0)
 cfg = ModelConfig(encoder="tiny", image_size=S, input_policy="native", train_encoder=True,

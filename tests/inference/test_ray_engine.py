@@ -161,8 +161,8 @@ def test_a_worker_killed_mid_run_is_replaced_and_its_window_redone(
     ray_address, inputs, detector_file, local_tree, tmp_path
 ):
     from deal.inference.detector import Detector
-    from deal.inference.ray_engine import RayOptions
-    from deal.inference.run_folder import run_detection
+    from deal.runs.folder import run_detection
+    from deal.runs.ray_engine import RayOptions
 
     _wait_for_no_workers()
     detector = Detector.load(detector_file, "cpu")

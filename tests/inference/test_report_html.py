@@ -16,14 +16,14 @@ import pytest
 from PIL import Image
 
 from deal.cli.main import main
-from deal.inference.outputs import OVERLAY_ALPHA, colormap_lut, contour_rgb, heatmap_rgb, overlay_rgb
-from deal.inference.report_html import (
+from deal.report.html import (
     BUNDLED_KEY,
     VERDICT_RULE,
     render_report,
     thresholds_of,
 )
-from deal.inference.report_views import View
+from deal.report.outputs import OVERLAY_ALPHA, colormap_lut, contour_rgb, heatmap_rgb, overlay_rgb
+from deal.report.views import View
 from tests.inference.chromium import Browser, chromium_available
 from tests.inference.conftest import smooth_image
 
@@ -262,7 +262,7 @@ def test_a_click_opens_a_view_with_four_nonblank_images(cocoglide_run, tmp_path)
 def _view_fixture(tmp_path: Path, h: int, w: int, save_heatmap: bool = True) -> tuple[Path, dict]:
     """An input image, its saved maps and its record, as a run would leave them."""
     from deal.fileio import sha256_file
-    from deal.inference.outputs import heatmap_png, mask_png
+    from deal.report.outputs import heatmap_png, mask_png
 
     src = tmp_path / "in" / "photo.png"
     src.parent.mkdir(parents=True)
@@ -281,7 +281,7 @@ def _view_fixture(tmp_path: Path, h: int, w: int, save_heatmap: bool = True) -> 
 
 
 def test_view_panels_are_the_image_and_its_maps_and_say_what_is_missing(tmp_path):
-    from deal.inference.report_views import VIEW_DIR, make_view, output_stem, remove_stale_views
+    from deal.report.views import VIEW_DIR, make_view, output_stem, remove_stale_views
 
     out, record = _view_fixture(tmp_path, 40, 60)
     assert output_stem(record) == "photo.png"
@@ -315,7 +315,7 @@ def test_view_panels_are_the_image_and_its_maps_and_say_what_is_missing(tmp_path
 
 
 def test_large_images_are_viewed_downscaled_with_a_note(tmp_path, monkeypatch):
-    from deal.inference import report_views
+    from deal.report import views as report_views
 
     monkeypatch.setattr(report_views, "VIEW_SIDE", 32)
     out, record = _view_fixture(tmp_path, 40, 64)
@@ -325,7 +325,7 @@ def test_large_images_are_viewed_downscaled_with_a_note(tmp_path, monkeypatch):
 
 
 def test_a_view_that_cannot_be_made_is_a_note_not_a_crash(tmp_path):
-    from deal.inference.report_html import write_report
+    from deal.report.html import write_report
 
     out, record = _view_fixture(tmp_path, 40, 60)
     (out / record["outputs"]["heatmap"]).unlink()
@@ -338,9 +338,10 @@ def test_a_view_that_cannot_be_made_is_a_note_not_a_crash(tmp_path):
 
 
 def test_the_scale_bars_are_the_colormap_of_the_images():
-    from deal.inference.report_html import _VIRIDIS_STOPS
+    from deal.report.html import static_text
 
-    stops = [tuple(int(c[i : i + 2], 16) for i in (1, 3, 5)) for c in _VIRIDIS_STOPS.split(",")]
+    gradient = re.search(r"linear-gradient\(to right,([^)]*)\)", static_text("static/report.css")).group(1)
+    stops = [tuple(int(c[i : i + 2], 16) for i in (1, 3, 5)) for c in gradient.split(",")]
     want = [tuple(int(v) for v in colormap_lut()[round(k * 255 / 8)]) for k in range(9)]
     assert stops == want
 
@@ -348,8 +349,8 @@ def test_the_scale_bars_are_the_colormap_of_the_images():
 def test_legend_says_which_verdict_the_detector_can_never_give():
     """One sentence (deal.metrics.image_score.verdict_limitation, also printed by deal detect and deal export):
     from the run's settings when given, else from the records' thresholds."""
-    from deal.inference.report_html import LIMITATION_KEY
     from deal.metrics.image_score import verdict_limitation
+    from deal.report.html import LIMITATION_KEY
 
     def legend(html: str) -> str:
         return unescape(re.search(r'<dl class="legend" id="legend">(.*?)</dl>', html, re.S).group(1))

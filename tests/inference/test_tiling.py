@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deal.inference.tiling import TileBlender, ramp_weights, tile_starts
+from deal.modeling.tiling import TileBlender, ramp_weights, tile_starts
 
 
 @pytest.mark.parametrize(
@@ -52,7 +52,7 @@ def test_blend_of_disagreeing_tiles_stays_in_range_and_is_smooth():
 
 
 def test_tile_windows_are_the_blenders_windows_without_its_accumulator():
-    from deal.inference.tiling import TileBlender, tile_windows
+    from deal.modeling.tiling import TileBlender, tile_windows
 
     for h, w in [(300, 200), (128, 128), (1000, 130)]:
         assert tile_windows(h, w, tile=128, overlap=16) == list(TileBlender(h, w, tile=128, overlap=16).windows())

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import torch
 
 from deal.modeling.config import ModelConfig
-from deal.modeling.detector_file import load_detector, read_detector_info, save_detector
+from deal.modeling.detector_file import (
+    FORMAT,
+    DetectorInfo,
+    load_detector,
+    read_detector_info,
+    save_detector,
+    upgrade_metadata,
+)
 from deal.modeling.mfpt import MFPT
 from deal.modeling.sam_checkpoint import CheckpointError, load_sam_checkpoint
+from tests.conftest import REPO_ROOT, SHARED_DATA
 from tests.modeling.tiny_sam import build_official_sam, save_official_checkpoint
 
 
@@ -118,3 +127,75 @@ def test_broken_metadata_is_one_sentence(tmp_path, damage, message):
     save_file(load_file(str(path)), str(path), metadata=meta)
     with pytest.raises(CheckpointError, match=message):
         load_detector(path)
+
+
+BUNDLED = REPO_ROOT / "weights" / "deal-demo-tiny-synth.safetensors"
+
+
+def test_the_bundled_file_is_read_through_the_upgrade_and_gives_the_same_outputs():
+    """The bundled file is format 1 (the verdict in `extra`); read through upgrade_metadata, it gives the
+    outputs it gave before the schema had named fields (score and heatmap on a CoCoGlide fixture)."""
+    import hashlib
+
+    from safetensors import safe_open
+
+    from deal.inference.detector import Detector
+
+    with safe_open(str(BUNDLED), framework="pt") as f:
+        assert f.metadata()["format"] == "deal-detector/1"
+    info = read_detector_info(BUNDLED)
+    assert info.threshold == 0.05 and info.image_thresholds == (0.0, 0.9596937754895629)
+    assert info.verdict_precision == 0.9 and info.precision_reached is True and info.global_step == 7200
+    assert info.calibration["n_edited"] == 80 and "image_thresholds" not in info.extra
+    assert info.input_policy == {"name": "native", "image_size": 256, "patch_size": 16}
+    det = Detector.load(BUNDLED, "cpu")
+    fixture = SHARED_DATA / "fixtures" / "CocoGlide" / "fake" / "glide_inpainting_val2017_133778_up.png"
+    if not fixture.is_file():
+        pytest.skip(f"{fixture} is missing")
+    d = det.predict(fixture)
+    assert (d.score, d.verdict) == (0.9936408502299611, "edited")
+    assert hashlib.sha256(d.heatmap.tobytes()).hexdigest()[:16] == "b214b08b51276677"
+
+
+def test_upgrade_of_format_1_metadata():
+    old = {"format": "deal-detector/1", "name": "n", "threshold": "0.2", "config": "{}", "extra": json.dumps(
+        {"image_threshold": 0.7, "global_step": 5, "calibration": {"precision_reached": False}, "note": "x"})}
+    new = upgrade_metadata(old)
+    assert new["format"] == FORMAT and json.loads(new["extra"]) == {"note": "x"}
+    assert (new["image_threshold_low"], new["image_threshold_high"], new["global_step"]) == ("0.7", "0.7", "5")
+    assert new["precision_reached"] == "false" and upgrade_metadata(new) is new
+    with pytest.raises(CheckpointError, match="format 'other'"):
+        upgrade_metadata({"format": "other"})
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"threshold": 1.5}, "threshold must be in"),
+        ({"image_thresholds": (0.8, 0.2)}, "low <= high"),
+        ({"image_thresholds": (0.2, 1.2)}, "low <= high"),
+        ({"verdict_precision": 0.3}, "verdict_precision"),
+        ({"global_step": -1}, "global_step"),
+    ],
+)
+def test_one_validation_of_the_ranges(values, message, tmp_path):
+    config = ModelConfig(encoder="tiny", image_size=64, train_encoder=True)
+    with pytest.raises(ValueError, match=message):
+        DetectorInfo(name="x", config=config, **values)
+    with pytest.raises(ValueError, match=message):  # the file is never written
+        save_detector(tmp_path / "d.safetensors", MFPT(config), name="x", **values)
+    assert not (tmp_path / "d.safetensors").exists()
+
+
+def test_every_field_round_trips(tmp_path):
+    config = ModelConfig(encoder="tiny", image_size=64, train_encoder=True)
+    path = save_detector(
+        tmp_path / "d.safetensors", MFPT(config), name="x", threshold=0.3, image_thresholds=(0.2, 0.7),
+        verdict_precision=0.9, precision_reached=False, global_step=12, calibration={"pixel_f1": float("nan")},
+        extra={"k": 1},
+    )
+    info = read_detector_info(path)
+    assert (info.threshold, info.image_thresholds, info.verdict_precision, info.precision_reached) == (
+        0.3, (0.2, 0.7), 0.9, False
+    )
+    assert info.global_step == 12 and info.calibration == {"pixel_f1": None} and info.extra == {"k": 1}

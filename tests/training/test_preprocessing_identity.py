@@ -11,8 +11,8 @@ from PIL import Image
 
 from deal.data.sample import Record
 from deal.inference.detector import Detector
-from deal.inference.tiling import TileBlender
 from deal.modeling.config import ModelConfig
+from deal.modeling.tiling import TileBlender
 from deal.training.datamodule import LocalizationDataModule
 from deal.training.module import MFPTModule
 

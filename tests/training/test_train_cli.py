@@ -100,11 +100,11 @@ def test_best_checkpoint_kept_and_exported(trained, tmp_path):
     assert main(["export", str(ckpts[-1]), "--out", str(out), "--name", "synthetic-test"]) == 0
     model, info = load_detector(out)
     assert info.name == "synthetic-test"
-    calib = info.extra["calibration"]
+    calib = info.calibration
     assert 0.05 <= info.threshold <= 0.95 and math.isclose(calib["threshold"], info.threshold)
     assert calib["n_edited"] == 8 and calib["n_authentic"] == 2
     assert calib["pixel_f1"] >= calib["pixel_f1_at_0.5"] - 1e-9  # calibration never does worse than 0.5
-    low, high = info.extra["image_thresholds"]
+    low, high = info.image_thresholds
     assert 0.0 <= low <= high <= 1.0 and [low, high] == calib["image_thresholds"] and calib["verdict_precision"] == 0.9
     from deal.inference.detector import Detector
 

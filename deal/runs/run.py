@@ -1,63 +1,46 @@
-"""run_detection: a Detector over files, folders and globs, to an output folder that survives being killed.
+"""One run of a Detector over a folder's inputs: its state, its windows of work, and the work on a window.
 
-Per input, the outputs (deal.inference.outputs) are written atomically and the record LAST: the
+Per input, the outputs (deal.report.outputs) are written atomically and the record LAST: the
 ``<name>.json`` sidecar (or, without "json" in `save`, ``.deal/records/<rel>.json``). A record whose
 detector, threshold, tiling, input size and requested outputs match this run means the input is done,
-and a rerun skips it (unless overwrite). Inputs that failed are retried by every run. Stray temporary
-files of a killed run are removed at start. Because batches are fixed windows of inputs
-(deal.inference.streaming), a resumed run writes byte-identical outputs to an uninterrupted one on the
-same device, and the same results.jsonl but for `seconds`.
+and a rerun skips it (unless overwrite). Inputs that failed are retried by every run. Because batches are
+fixed windows of inputs (deal.inference.streaming), a resumed run writes byte-identical outputs to an
+uninterrupted one on the same device, and the same results.jsonl but for `seconds`.
 
-results.jsonl and results.csv (one row per input, in input order) are rewritten atomically at the end,
-and during long runs every few minutes with the inputs done so far.
-
-Two engines share the listing and resumption (input_windows) and the per-window work (process_windows:
-decode, analyse, write outputs and record): "local" runs it here, "ray" on a pool of Ray actors
-(deal.inference.ray_engine).
+Both engines (deal.runs.engine) draw their work from input_windows and do it with process_windows.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from deal.fileio import atomic_write_bytes, atomic_write_text
 from deal.inference.detector import Detector
-from deal.inference.discovery import STATE_DIR, InputFile, find_inputs, read_input_list
-from deal.inference.outputs import (
-    DEFAULT_SAVE,
+from deal.inference.streaming import Outcome, WorkItem, stream_outcomes
+from deal.metrics.image_score import VERDICTS, detector_verdict_limitation
+from deal.report.html import BUNDLED_KEY, LIMITATION_KEY, write_report
+from deal.report.outputs import (
+    STATE_DIR,
     heatmap_png,
     mask_png,
     npz_bytes,
     output_name,
     overlay_jpg,
-    parse_save,
     thumbnail_jpg,
 )
-from deal.inference.progress import Progress
-from deal.inference.records import is_complete, make_record, read_record, record_json, write_results
-from deal.inference.streaming import DEFAULT_BATCH_SIZE, Outcome, WorkItem, stream_outcomes
-from deal.metrics.image_score import VERDICTS
+from deal.runs.discovery import InputFile
+from deal.runs.progress import Progress
+from deal.runs.records import is_complete, make_record, read_record, record_json, write_results
+from deal.version import __version__
 
-if TYPE_CHECKING:
-    from deal.inference.ray_engine import RayOptions
-
-REPORT_KINDS = ("html",)
-ENGINES = ("local", "ray")
-# Temporary files of deal.fileio.atomic_path: "." + name + "." + 8 random characters + ".part".
-_PART_FILE = re.compile(r"^\..+\.[a-z0-9_]{8}\.part$")
 _MIN_RESULTS_INTERVAL = 120.0  # seconds between interim rewrites of results.jsonl (at least)
-
-
-class RunLockedError(RuntimeError):
-    """Another run is writing to the same output folder."""
 
 
 @dataclass
@@ -99,47 +82,12 @@ class RunSummary:
         )
 
 
-def remove_stray_parts(out_dir: Path) -> int:
-    """Deletes temporary files left by a killed run under `out_dir`. Returns how many."""
-    n = 0
-    for top, _, files in os.walk(out_dir):
-        for name in files:
-            if _PART_FILE.match(name):
-                Path(top, name).unlink(missing_ok=True)
-                n += 1
-    return n
+class Run:
+    """The state of one run_detection call (paths, settings, failures of this run), shared by the engines.
 
-
-class _Lock:
-    """An exclusive lock on <out>/.deal/lock (POSIX flock; a no-op where fcntl is missing)."""
-
-    def __init__(self, out_dir: Path) -> None:
-        self.path = out_dir / STATE_DIR / "lock"
-        self.fd: int | None = None
-
-    def __enter__(self) -> _Lock:
-        try:
-            import fcntl
-        except ImportError:
-            return self
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as err:
-            os.close(self.fd)
-            self.fd = None
-            raise RunLockedError(f"another deal detect run is writing to {self.path.parent.parent}") from err
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.fd is not None:
-            os.close(self.fd)  # closing releases the flock
-            self.fd = None
-
-
-class _Run:
-    """The state of one run_detection call (paths, settings, failures of this run)."""
+    An engine reads its inputs (items), writes each input's outputs and record (write_outputs), and
+    counts records as they come (note); the driver keeps the failures and writes results and report.
+    """
 
     def __init__(
         self,
@@ -151,8 +99,6 @@ class _Run:
         report: str | None,
         overwrite: bool,
     ) -> None:
-        from deal.version import __version__
-
         self.items, self.root, self.out, self.det = items, root, out_dir, detector
         self.kinds, self.report, self.overwrite = kinds, report, overwrite
         self.version = __version__
@@ -325,20 +271,19 @@ class _Run:
         write_results(records(), self.out / "results.jsonl", self.out / "results.csv")
         return failed[0], verdicts
 
-    def write_report(self, inputs: Sequence[str | os.PathLike]) -> Path:
-        from deal.inference.report_html import BUNDLED_KEY, LIMITATION_KEY, is_bundled_detector, write_report
-        from deal.metrics.image_score import detector_verdict_limitation
-
+    def metadata(self, inputs: Sequence[str | os.PathLike]) -> dict[str, Any]:
+        """The run's settings as the report shows them (name -> value; BUNDLED_KEY marks the bundled
+        demonstration detector, as the Detector was loaded)."""
         det = self.det
-        settings = {
+        return {
             "inputs": " ".join(map(os.fspath, inputs)),
             "detector": det.name,
             "detector sha256": det.sha256 or "(in memory)",
-            BUNDLED_KEY: is_bundled_detector(det.sha256),
+            BUNDLED_KEY: det.bundled,
             "model": f"{det.config.encoder}, {det.config.input_policy} policy, image size {det.config.image_size}",
             "threshold": det.threshold,
             "verdict thresholds (image score: low, high)": ", ".join(f"{t:g}" for t in det.image_thresholds),
-            LIMITATION_KEY: detector_verdict_limitation(det.image_thresholds, det.info.extra) or "none",
+            LIMITATION_KEY: detector_verdict_limitation(det.image_thresholds, det.info) or "none",
             "tiling": f"on (tiles of {det.config.image_size} px, overlap {det.overlap} px)"
             if det.tile
             else "off",
@@ -346,120 +291,14 @@ class _Run:
             "saved": ", ".join(self.kinds) or "(records only)",
             "deal version": self.version,
         }
+
+    def write_report(self, inputs: Sequence[str | os.PathLike]) -> Path:
+        """Writes <out>/report.html from the records and the run's metadata (deal.report)."""
         entries = ((i, self.record_of(i), self.thumb_path(self.items[i])) for i in range(len(self.items)))
-        return write_report(self.out / "report.html", entries, settings=settings)
+        return write_report(self.out / "report.html", entries, settings=self.metadata(inputs))
 
 
-def run_detection(
-    inputs: Sequence[str | os.PathLike],
-    out_dir: str | os.PathLike,
-    detector: Detector,
-    *,
-    save: str | Collection[str] = DEFAULT_SAVE,
-    report: str | None = None,
-    overwrite: bool = False,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    workers: int = 0,
-    quiet: bool = False,
-    writers: int = 2,
-    inputs_from: str | os.PathLike | None = None,
-    engine: str = "local",
-    ray_options: RayOptions | None = None,
-) -> RunSummary:
-    """Runs `detector` over files, folders and glob patterns; writes outputs under `out_dir`.
-
-    Args:
-        inputs: files, folders (recursive) and globs (see deal.inference.discovery).
-        out_dir: the output folder (mirrors the input tree; created if needed).
-        detector: a Detector (its threshold and tiling apply).
-        save: output kinds, a subset of heatmap, mask, overlay, npz, json ("heatmap,mask" or a list).
-        report: "html" for out_dir/report.html, or None.
-        overwrite: recompute inputs already done by an earlier run.
-        batch_size: images per batch (also the window of consecutive inputs a batch is drawn from).
-        workers: decoding threads (0: decode in this thread).
-        quiet: no progress bar or log lines (failures are still printed on stderr).
-        writers: threads encoding and writing outputs.
-        inputs_from: a text file (one input a line) or CSV file (a "path" column, else the first) of more
-            inputs, appended to `inputs` (deal.inference.discovery.read_input_list).
-        engine: "local" (this process) or "ray" (a pool of Ray actors, each holding a copy of `detector`,
-            on a local or existing Ray cluster: deal.inference.ray_engine; `workers` and `writers` are then
-            each actor's decoding and writing threads). Same outputs, records and resumption.
-        ray_options: the Ray engine's settings (cluster address, actors, GPUs per actor); None: the defaults.
-
-    Returns:
-        RunSummary (exit_code 1 if some input failed).
-
-    Raises:
-        NoInputsError: nothing matched. ValueError: a bad `save` / `report` / `engine` value.
-        RunLockedError. deal.inference.ray_engine.RayUnavailableError: engine="ray" without Ray installed.
-    """
-    kinds = parse_save(save)
-    if report is not None and report not in REPORT_KINDS:
-        raise ValueError(f"unknown report kind {report!r}; choose from {list(REPORT_KINDS)}")
-    if batch_size < 1 or workers < 0 or writers < 1:
-        raise ValueError(
-            f"need batch_size >= 1, workers >= 0, writers >= 1 (got {batch_size}, {workers}, {writers})"
-        )
-    if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r}; choose from {list(ENGINES)}")
-    if engine == "ray":
-        from deal.inference.ray_engine import RayOptions, require_ray
-
-        require_ray()
-        ray_options = ray_options or RayOptions()
-    out = Path(out_dir)
-    listed = read_input_list(inputs_from) if inputs_from is not None else []
-    items, root, warnings = find_inputs([*inputs, *listed], out_dir=out)
-    progress = Progress(len(items), quiet=quiet)
-    for w in warnings:
-        progress.message(f"warning: {w}")
-    out.mkdir(parents=True, exist_ok=True)
-    t_start = time.perf_counter()
-    with _Lock(out):
-        remove_stray_parts(out)
-        run = _Run(items, root, out, detector, kinds, report, overwrite)
-        try:
-            if engine == "ray":
-                from deal.inference.ray_engine import execute_on_ray
-
-                execute_on_ray(
-                    run,
-                    progress,
-                    input_windows(run, progress, batch_size),
-                    ray_options,
-                    batch_size=batch_size,
-                    workers=workers,
-                    writers=writers,
-                )
-            else:
-                _execute(run, progress, batch_size=batch_size, workers=workers, writers=writers)
-        except BaseException:  # Ctrl-C or a crash: keep the results of the inputs done so far
-            progress.close()
-            if run.done_upto:
-                run.write_results(upto=run.done_upto)
-            raise
-        progress.close()
-        n_failed, verdicts = run.write_results()
-        shown = [*inputs, *(["--inputs-from", inputs_from] if inputs_from is not None else [])]
-        report_path = run.write_report(shown) if report == "html" else None
-    summary = RunSummary(
-        n_inputs=len(items),
-        n_processed=progress.processed,
-        n_skipped=progress.skipped,
-        n_failed=n_failed,
-        verdicts=verdicts,
-        seconds=time.perf_counter() - t_start,
-        out_dir=out,
-        results_jsonl=out / "results.jsonl",
-        results_csv=out / "results.csv",
-        report=report_path,
-    )
-    if not quiet:
-        progress.message(f"deal detect: {summary.text()}")
-    return summary
-
-
-def input_windows(run: _Run, progress: Progress, batch_size: int) -> Iterator[list[WorkItem]]:
+def input_windows(run: Run, progress: Progress, batch_size: int) -> Iterator[list[WorkItem]]:
     """The run's windows of `batch_size` consecutive inputs, by position (deal.inference.streaming).
 
     Inputs found unreadable while listing are recorded as failed, and inputs an earlier run completed are
@@ -483,7 +322,8 @@ def input_windows(run: _Run, progress: Progress, batch_size: int) -> Iterator[li
 
 
 def process_windows(
-    run: _Run,
+    run: Run,
+    items: Mapping[int, InputFile] | Sequence[InputFile],
     windows: Iterable[list[WorkItem]],
     on_record: Callable[[int, dict[str, Any]], None],
     *,
@@ -494,7 +334,7 @@ def process_windows(
     """Decodes and analyses windows of inputs and writes each wanted input's outputs and record.
 
     The work of both engines: the local one runs it over all the windows of a run, each Ray worker over
-    the windows sent to it. Calls on_record(index, record) once per wanted input, in input order.
+    the windows sent to it (items: the inputs by index, at least those of the windows). Calls on_record(index, record) once per wanted input, in input order.
     """
     pending: deque[tuple[int, Future]] = deque()
     max_pending = 2 * batch_size
@@ -507,7 +347,7 @@ def process_windows(
     with ThreadPoolExecutor(writers, thread_name_prefix="deal-write") as pool:
         try:
             for outcome in stream_outcomes(run.det, windows, batch_size=batch_size, workers=workers):
-                item = run.items[outcome.index]
+                item = items[outcome.index]
                 if outcome.error is not None:
                     failed: Future = Future()
                     failed.set_result(run.error_record(outcome, item))
@@ -517,22 +357,3 @@ def process_windows(
                 reap()
         finally:
             reap(all_=True)
-
-
-def _execute(run: _Run, progress: Progress, *, batch_size: int, workers: int, writers: int) -> None:
-    """The local engine: the run's windows, decoded ahead, analysed here, written by `writers` threads."""
-
-    def on_record(index: int, record: dict[str, Any]) -> None:
-        run.note(index, record, progress)
-        run.done_upto = index + 1
-        run.interim_results(upto=index + 1)
-
-    process_windows(
-        run,
-        input_windows(run, progress, batch_size),
-        on_record,
-        batch_size=batch_size,
-        workers=workers,
-        writers=writers,
-    )
-    run.done_upto = len(run.items)

@@ -1,9 +1,9 @@
 """The Ray engine of run_detection: the same run on a pool of Ray actors, on one machine or a cluster.
 
 The driver (run_detection) discovers the inputs, skips those an earlier run completed and cuts the rest
-into the same windows of `batch_size` inputs as the local engine (run_folder.input_windows). Each window
+into the same windows of `batch_size` inputs as the local engine (deal.runs.run.input_windows). Each window
 goes, through a ray.util.ActorPool, to an actor that holds one copy of the Detector and runs the local
-engine's own window code on it (run_folder.process_windows): decode, analyse, write the outputs and the
+engine's own window code on it (deal.runs.run.process_windows): decode, analyse, write the outputs and the
 record with the atomic writers into the output folder. The driver keeps the failures and assembles
 results.jsonl / results.csv / the report in input order from the records, as the local engine does. An
 image's batch depends only on its window, so the outputs are byte-identical to a local run's on the same
@@ -20,7 +20,6 @@ Inputs and the output folder must be on a filesystem that every node mounts unde
 
 from __future__ import annotations
 
-import copy
 import itertools
 import logging
 import os
@@ -28,14 +27,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from deal.runs.lock import remove_stray_parts
+from deal.runs.run import Run, process_windows
+from deal.version import __version__
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from deal.inference.detector import Detector
-    from deal.inference.discovery import InputFile
-    from deal.inference.progress import Progress
-    from deal.inference.run_folder import _Run
     from deal.inference.streaming import WorkItem
+    from deal.runs.discovery import InputFile
+    from deal.runs.progress import Progress
 
 INSTALL_HINT = 'the Ray engine needs Ray: pip install "deal-forensics[ray]" (or pip install "ray>=2.9")'
 
@@ -86,18 +87,6 @@ def require_ray() -> Any:
     return ray
 
 
-def _portable(detector: Detector) -> Detector:
-    """A shallow copy of `detector` whose model is on the CPU, to ship to the actors."""
-    import torch
-
-    if detector.device.type == "cpu":
-        return detector
-    portable = copy.copy(detector)
-    portable.model = copy.deepcopy(detector.model).to("cpu")
-    portable.device = torch.device("cpu")
-    return portable
-
-
 class DetectWorker:
     """A Ray actor: one Detector, and the local engine's window code writing into the output folder.
 
@@ -132,26 +121,19 @@ class DetectWorker:
         torch.set_num_threads(threads)
         self.device, self.settings = device, (root, out_dir, kinds, report)
         self.batch_size, self.decoders, self.writers = batch_size, decoders, writers
-        self.run: _Run | None = None
+        self.run: Run | None = None
 
-    def _setup(self, detector_ref: list[Any]) -> _Run:
+    def _setup(self, detector_ref: list[Any]) -> Run:
         if self.run is None:
             import ray
 
-            from deal.inference.devices import resolve_device
-            from deal.inference.run_folder import _Run
-
-            detector = copy.copy(ray.get(detector_ref[0]))
-            detector.device = resolve_device(self.device)
-            detector.model = detector.model.to(detector.device).eval()
+            detector = ray.get(detector_ref[0]).with_device(self.device)
             root, out_dir, kinds, report = self.settings
-            self.run = _Run({}, root, out_dir, detector, kinds, report, overwrite=True)
+            self.run = Run({}, root, out_dir, detector, kinds, report, overwrite=True)
         return self.run
 
     def ready(self, detector_ref: list[Any]) -> tuple[str, int]:
         """Loads the detector; (deal's version in this actor, which the driver checks, its process id)."""
-        from deal import __version__
-
         self._setup(detector_ref)
         return __version__, os.getpid()
 
@@ -159,14 +141,12 @@ class DetectWorker:
         self, window: list[WorkItem], items: Mapping[int, InputFile], detector_ref: list[Any]
     ) -> tuple[int, list[tuple[int, dict[str, Any]]], int]:
         """One window -> (its first index, [(index, record)] for its wanted inputs in order, process id)."""
-        from deal.inference.run_folder import process_windows
-
         run = self._setup(detector_ref)
-        run.items = items
         records: list[tuple[int, dict[str, Any]]] = []
         try:
             process_windows(
                 run,
+                items,
                 [window],
                 lambda index, record: records.append((index, record)),
                 batch_size=self.batch_size,
@@ -217,8 +197,40 @@ def _actor_count(ray: Any, options: RayOptions, gpus: float) -> int:
     return max(1, int(resources.get("CPU", 1) // options.cpus_per_worker))
 
 
-def execute_on_ray(
-    run: _Run,
+class RayEngine:
+    """Runs a run's windows on a pool of Ray actors (module docstring): the driver side of run_detection.
+
+    Args:
+        options: the cluster and the actors (None: RayOptions()).
+
+    Raises:
+        RayUnavailableError: Ray is not installed (when the engine is made, before any work).
+    """
+
+    def __init__(self, options: RayOptions | None = None) -> None:
+        require_ray()
+        self.options = options or RayOptions()
+
+    def execute(
+        self,
+        run: Run,
+        progress: Progress,
+        windows: Iterable[list[WorkItem]],
+        *,
+        batch_size: int,
+        workers: int,
+        writers: int,
+    ) -> None:
+        """run: the run (its records, failures and results live on the driver); progress: advanced as the
+        actors report their windows; windows: the run's windows (deal.runs.run.input_windows); batch_size:
+        as in run_detection; workers, writers: each actor's decoding and writing threads."""
+        _execute_on_ray(
+            run, progress, windows, self.options, batch_size=batch_size, workers=workers, writers=writers
+        )
+
+
+def _execute_on_ray(
+    run: Run,
     progress: Progress,
     windows: Iterable[list[WorkItem]],
     options: RayOptions,
@@ -227,19 +239,6 @@ def execute_on_ray(
     workers: int,
     writers: int,
 ) -> None:
-    """Runs the windows on a pool of Ray actors (module docstring); the driver side of run_detection.
-
-    Args:
-        run: the run (its records, failures and results live on the driver).
-        progress: advanced as the actors report their windows.
-        windows: the run's windows (run_folder.input_windows).
-        options: the cluster and the actors.
-        batch_size: as in run_detection.
-        workers, writers: each actor's decoding and writing threads.
-    """
-    import deal
-    from deal.inference.run_folder import remove_stray_parts
-
     ray = require_ray()
     from ray.exceptions import RayError
     from ray.util import ActorPool
@@ -264,7 +263,7 @@ def execute_on_ray(
             max_restarts=-1,
             max_task_retries=1,
         )
-        detector_ref = ray.put(_portable(det))
+        detector_ref = ray.put(det.with_device("cpu"))  # shipped on the CPU, moved by each actor
         actors += [  # stopped when the run ends, whatever happens
             actor_class.remote(
                 device,
@@ -286,10 +285,10 @@ def execute_on_ray(
             raise RayClusterError(f"the Ray workers cannot start: {err}") from err
         versions = {version for version, _ in started_up}
         pids = {pid for _, pid in started_up}  # a new one: an actor was restarted
-        if versions != {deal.__version__}:
+        if versions != {__version__}:
             raise RayClusterError(
                 f"the Ray workers run deal {', '.join(sorted(versions))}, this process deal "
-                f"{deal.__version__}: install the same version on every node"
+                f"{__version__}: install the same version on every node"
             )
         pool = ActorPool(actors)
         outstanding: dict[int, list[WorkItem]] = {}  # first index -> a window sent and not yet returned

@@ -20,10 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from deal.inference.image_loading import IMAGE_EXTENSIONS
-from deal.inference.outputs import SUFFIXES
+from deal.imageio import IMAGE_EXTENSIONS
+from deal.report.outputs import STATE_DIR, SUFFIXES
 
-STATE_DIR = ".deal"  # the run's own state under the output folder (records, thumbnails, lock)
 _OWN_IMAGE_SUFFIXES = tuple(SUFFIXES[k] for k in ("heatmap", "mask", "overlay"))
 
 

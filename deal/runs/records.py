@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from deal.inference.outputs import OUTPUT_KINDS
+from deal.report.outputs import OUTPUT_KINDS
 
 RECORD_KEYS = (
     "path",

@@ -1,4 +1,6 @@
-"""Any image input (a file, a PIL image, an array, a tensor) as an HxWx3 uint8 RGB array, or a clear error.
+"""The one image decoder of deal: any image input (a file, a PIL image, an array, a tensor) as an HxWx3
+uint8 RGB array, or a clear error. Detection, benchmark, evaluation, calibration, training (through
+deal.data.io) and the data tools all decode images here.
 
 Files are read once as bytes: the sha256 recorded for an image is the hash of exactly the bytes decoded.
 Conversions (documented in README "Detect"):
@@ -8,7 +10,7 @@ Conversions (documented in README "Detect"):
   not clipped; float grayscale (``F``) from 0-1 when its maximum is at most 1.
 - CMYK, palette, grayscale, 1-bit and YCbCr images go through Pillow's conversion to RGB.
 - Alpha is dropped (the stored colour values are kept, not composited on a background: forensic traces
-  live in those values), as in deal.data.io.
+  live in those values).
 - Animated or multi-page files: the first frame, with a note.
 - An image whose header declares more than ``max_pixels`` pixels is refused before it is decoded
   (a decompression bomb guard).
@@ -25,11 +27,15 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from deal.data.io import scale_to_uint8
-from deal.data.paths import IMAGE_EXTENSIONS  # picked up when a folder or glob is expanded (any case)
 from deal.fileio import sha256_bytes
 
-__all__ = ["DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "ImageLoadError", "LoadedImage", "load_any"]
+__all__ = [
+    "DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "ImageLoadError", "LoadedImage", "load_any", "load_image_file",
+    "scale_to_uint8",
+]
+
+# The image files deal reads, by extension (any case): datasets, `deal detect` inputs, the data tools.
+IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
 
 DEFAULT_MAX_PIXELS = 100_000_000
 _EXIF_ORIENTATION = 0x0112
@@ -56,6 +62,22 @@ class LoadedImage:
     sha256: str | None = None
     nbytes: int | None = None
     notes: list[str] = field(default_factory=list)
+
+
+def scale_to_uint8(img: Image.Image) -> np.ndarray:
+    """Pillow's high-bit-depth single-channel modes as HxW uint8 (``convert`` would clip, not scale).
+
+    ``I;16*`` and ``I`` (how Pillow opens 16-bit PNG/TIFF) are scaled from 0-65535; ``F`` (float
+    TIFF) from 0-1 when its maximum is at most 1, else clipped to 0-255.
+    """
+    arr = np.asarray(img)
+    if img.mode == "F":
+        arr = arr.astype(np.float64)
+        if arr.size and np.nanmax(arr) <= 1.0:
+            arr = arr * 255.0
+        return np.clip(np.nan_to_num(arr), 0, 255).round().astype(np.uint8)
+    arr = np.clip(arr.astype(np.int64), 0, 65535)
+    return ((arr * 255 + 32767) // 65535).astype(np.uint8)
 
 
 def pil_to_rgb(img: Image.Image) -> np.ndarray:

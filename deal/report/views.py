@@ -2,9 +2,9 @@
 
 A view is four JPEG panels under ``<out>/.deal/report/`` (inside the run's output tree, linked by relative
 paths, so the report opens from disk with no network): the image as displayed, the heatmap in the
-colormap (viridis), the image with the mask's contour, and the overlay (deal.inference.outputs). They are
+colormap (viridis), the image with the mask's contour, and the overlay (deal.report.outputs). They are
 made when the report is written, for the rows that get a view (the highest scores, at most
-report_html.MAX_VIEWS), from the input decoded again the way detect decoded it and the run's saved maps
+html.MAX_VIEWS), from the input decoded again the way detect decoded it and the run's saved maps
 (``<name>.npz`` or ``<name>.heatmap.png``; ``<name>.mask.png`` or the heatmap above the record's
 threshold). Images larger than VIEW_SIDE pixels on their longest side are shown downscaled (area); the
 view links the full-resolution outputs. The panels' bytes depend only on the inputs and maps.
@@ -20,9 +20,8 @@ import cv2
 import numpy as np
 
 from deal.fileio import atomic_write_bytes
-from deal.inference.discovery import STATE_DIR
-from deal.inference.image_loading import DEFAULT_MAX_PIXELS, ImageLoadError, load_image_file
-from deal.inference.outputs import SUFFIXES, contour_rgb, heatmap_rgb, jpeg_bytes, overlay_rgb
+from deal.imageio import DEFAULT_MAX_PIXELS, ImageLoadError, load_image_file
+from deal.report.outputs import STATE_DIR, SUFFIXES, contour_rgb, heatmap_rgb, jpeg_bytes, overlay_rgb
 
 PANELS = ("image", "heatmap", "contour", "overlay")
 VIEW_DIR = f"{STATE_DIR}/report"  # relative to the output folder

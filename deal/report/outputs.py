@@ -26,6 +26,7 @@ import io
 import cv2
 import numpy as np
 
+STATE_DIR = ".deal"  # the run's own state under the output folder (records, thumbnails, lock, views)
 OUTPUT_KINDS = ("heatmap", "mask", "overlay", "npz", "json")
 DEFAULT_SAVE = ("heatmap", "mask", "overlay", "json")
 SUFFIXES = {

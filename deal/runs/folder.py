@@ -1,0 +1,137 @@
+"""run_detection: a Detector over files, folders and globs, to an output folder that survives being killed.
+
+The inputs are listed (deal.runs.discovery), the output folder locked and cleared of a killed run's
+temporary files (deal.runs.lock), the inputs done by an earlier run skipped, the rest analysed and written
+by an engine (deal.runs.engine: "local" or "ray"), each input's outputs and record written atomically
+(deal.runs.run). results.jsonl and results.csv (one row per input, in input order) are rewritten
+atomically at the end, and during long runs every few minutes with the inputs done so far; the HTML
+report (deal.report) is rendered from the records and the run's metadata.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Collection, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from deal.inference.detector import Detector
+from deal.inference.streaming import DEFAULT_BATCH_SIZE
+from deal.report.outputs import DEFAULT_SAVE, parse_save
+from deal.runs.discovery import find_inputs, read_input_list
+from deal.runs.engine import Engine, LocalEngine
+from deal.runs.lock import RunLock, remove_stray_parts
+from deal.runs.progress import Progress
+from deal.runs.run import Run, RunSummary, input_windows
+
+if TYPE_CHECKING:
+    from deal.runs.ray_engine import RayOptions
+
+REPORT_KINDS = ("html",)
+ENGINES = ("local", "ray")
+
+
+def run_detection(
+    inputs: Sequence[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    detector: Detector,
+    *,
+    save: str | Collection[str] = DEFAULT_SAVE,
+    report: str | None = None,
+    overwrite: bool = False,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    workers: int = 0,
+    quiet: bool = False,
+    writers: int = 2,
+    inputs_from: str | os.PathLike | None = None,
+    engine: str = "local",
+    ray_options: RayOptions | None = None,
+) -> RunSummary:
+    """Runs `detector` over files, folders and glob patterns; writes outputs under `out_dir`.
+
+    Args:
+        inputs: files, folders (recursive) and globs (see deal.runs.discovery).
+        out_dir: the output folder (mirrors the input tree; created if needed).
+        detector: a Detector (its threshold and tiling apply).
+        save: output kinds, a subset of heatmap, mask, overlay, npz, json ("heatmap,mask" or a list).
+        report: "html" for out_dir/report.html, or None.
+        overwrite: recompute inputs already done by an earlier run.
+        batch_size: images per batch (also the window of consecutive inputs a batch is drawn from).
+        workers: decoding threads (0: decode in this thread).
+        quiet: no progress bar or log lines (failures are still printed on stderr).
+        writers: threads encoding and writing outputs.
+        inputs_from: a text file (one input a line) or CSV file (a "path" column, else the first) of more
+            inputs, appended to `inputs` (deal.runs.discovery.read_input_list).
+        engine: "local" (this process) or "ray" (a pool of Ray actors, each holding a copy of `detector`,
+            on a local or existing Ray cluster: deal.runs.ray_engine; `workers` and `writers` are then
+            each actor's decoding and writing threads). Same outputs, records and resumption.
+        ray_options: the Ray engine's settings (cluster address, actors, GPUs per actor); None: the defaults.
+
+    Returns:
+        RunSummary (exit_code 1 if some input failed).
+
+    Raises:
+        NoInputsError: nothing matched. ValueError: a bad `save` / `report` / `engine` value.
+        RunLockedError. deal.runs.ray_engine.RayUnavailableError: engine="ray" without Ray installed.
+    """
+    kinds = parse_save(save)
+    if report is not None and report not in REPORT_KINDS:
+        raise ValueError(f"unknown report kind {report!r}; choose from {list(REPORT_KINDS)}")
+    if batch_size < 1 or workers < 0 or writers < 1:
+        raise ValueError(
+            f"need batch_size >= 1, workers >= 0, writers >= 1 (got {batch_size}, {workers}, {writers})"
+        )
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; choose from {list(ENGINES)}")
+    chosen: Engine
+    if engine == "ray":
+        from deal.runs.ray_engine import RayEngine
+
+        chosen = RayEngine(ray_options)  # RayUnavailableError before any work when Ray is missing
+    else:
+        chosen = LocalEngine()
+    out = Path(out_dir)
+    listed = read_input_list(inputs_from) if inputs_from is not None else []
+    items, root, warnings = find_inputs([*inputs, *listed], out_dir=out)
+    progress = Progress(len(items), quiet=quiet)
+    for w in warnings:
+        progress.message(f"warning: {w}")
+    out.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+    with RunLock(out):
+        remove_stray_parts(out)
+        run = Run(items, root, out, detector, kinds, report, overwrite)
+        try:
+            chosen.execute(
+                run,
+                progress,
+                input_windows(run, progress, batch_size),
+                batch_size=batch_size,
+                workers=workers,
+                writers=writers,
+            )
+        except BaseException:  # Ctrl-C or a crash: keep the results of the inputs done so far
+            progress.close()
+            if run.done_upto:
+                run.write_results(upto=run.done_upto)
+            raise
+        progress.close()
+        n_failed, verdicts = run.write_results()
+        shown = [*inputs, *(["--inputs-from", inputs_from] if inputs_from is not None else [])]
+        report_path = run.write_report(shown) if report == "html" else None
+    summary = RunSummary(
+        n_inputs=len(items),
+        n_processed=progress.processed,
+        n_skipped=progress.skipped,
+        n_failed=n_failed,
+        verdicts=verdicts,
+        seconds=time.perf_counter() - t_start,
+        out_dir=out,
+        results_jsonl=out / "results.jsonl",
+        results_csv=out / "results.csv",
+        report=report_path,
+    )
+    if not quiet:
+        progress.message(f"deal detect: {summary.text()}")
+    return summary

@@ -56,6 +56,9 @@ INTERVAL_KEYS: tuple[str, ...] = (
     "false_alarm_area",
 )
 
+# The objectness control's keys (defined only where some edited image had its original scored: n_control > 0).
+CONTROL_KEYS: tuple[str, ...] = ("pixel_auc_control", "pixel_auc_lift", "pixel_f1_best_control", "pixel_f1_best_lift")
+
 INTERVAL_DEFINITION = (
     "<key>_lo, <key>_hi: seeded percentile bootstrap interval of <key> over images (images resampled with "
     "replacement, the metric recomputed on each resample; resamples where it is undefined are left out)"

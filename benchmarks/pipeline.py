@@ -27,6 +27,7 @@ import torch
 from deal.imageio import load_any
 from deal.inference.detector import Detector
 from deal.inference.devices import autocast
+from deal.modeling.constants import DEFAULT_BATCH_SIZE
 from deal.runs.discovery import find_inputs
 from deal.runs.folder import run_detection
 
@@ -59,7 +60,7 @@ def detect_vs_forward(
     inputs: Sequence[str],
     detector: Detector,
     *,
-    batch_size: int = 8,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     workers: int = 2,
     label: str = "",
 ) -> dict[str, Any]:
@@ -93,7 +94,7 @@ def detect_vs_forward(
 
 
 def benchmark_vs_detect(
-    dataset: str, detector: Detector, *, batch_size: int = 8, workers: int = 2
+    dataset: str, detector: Detector, *, batch_size: int = DEFAULT_BATCH_SIZE, workers: int = 2
 ) -> dict[str, Any]:
     """One row: `deal benchmark` (maps through deal detect's path + every metric, exact best F1 and AUC
     included) and `deal detect` end to end, on the images of one dataset (NAME=PATH or PATH)."""

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from deal.inference.detector import Detector
-from deal.inference.streaming import DEFAULT_BATCH_SIZE
+from deal.modeling.constants import DEFAULT_BATCH_SIZE
 from deal.report.outputs import DEFAULT_SAVE, parse_save
 from deal.runs.discovery import find_inputs, read_input_list
 from deal.runs.engine import Engine, LocalEngine

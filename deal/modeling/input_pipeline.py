@@ -131,6 +131,16 @@ class InputPipeline:
             placed=[p.placed_hw for p in pieces],
         )
 
+    def whole_batch(
+        self, images: Sequence[np.ndarray | torch.Tensor] | torch.Tensor, device: torch.device | str = "cpu"
+    ) -> tuple[torch.Tensor, list[Placement]]:
+        """Whole images (training crops: HxWx3 uint8, or one BxHxWx3 uint8 tensor) -> the model's input
+        batch on `device`, each placed as the policy places a whole image, and placements."""
+        return prepare_batch(
+            images, policy=self.config.input_policy, image_size=self.image_size, patch_size=self.patch_size,
+            device=device,
+        )
+
     def targets(
         self, masks: Sequence[np.ndarray | torch.Tensor], pieces: Sequence[Piece], placements: Sequence[Placement],
         batch_hw: tuple[int, int],

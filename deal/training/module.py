@@ -23,7 +23,7 @@ from deal.metrics.localization import LocalizationMetrics
 from deal.modeling.config import ModelConfig
 from deal.modeling.constants import DEFAULT_BATCH_SIZE
 from deal.modeling.input_pipeline import InputPipeline, Piece
-from deal.modeling.input_policy import Placement, prepare_batch, prepare_masks
+from deal.modeling.input_policy import Placement, prepare_masks
 from deal.modeling.mfpt import MFPT
 from deal.modeling.sam_checkpoint import CheckpointError, load_sam_checkpoint
 from deal.training.losses import segmentation_loss
@@ -96,12 +96,9 @@ class MFPTModule(L.LightningModule):
         return self.forward_model(images)
 
     def preprocess(self, images: Any) -> tuple[torch.Tensor, list]:
-        """uint8 images of a batch -> the model's input, through the one preprocessing of deal
-        (deal.modeling.input_policy, as Detector and calibration call it)."""
-        cfg = self.config
-        return prepare_batch(
-            images, policy=cfg.input_policy, image_size=cfg.image_size, patch_size=cfg.spec.patch_size, device=self.device
-        )
+        """uint8 training crops -> the model's input, through the model's input pipeline (as Detector,
+        validation and calibration call it)."""
+        return self.pipeline.whole_batch(images, self.device)
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         images, placements = self.preprocess(batch["image"])

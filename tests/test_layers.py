@@ -1,11 +1,13 @@
 """The dependency direction of deal, read from every module's imports (ast, nothing imported):
-modeling <- data / metrics <- inference (the runner) <- runs / report <- training / evaluation <- cli / serve.
+modeling <- data / metrics / baselines <- inference (the runner) <- runs / report <- training / evaluation
+<- cli / serve.
 
 Fails on an import cycle between deal's modules, on deal.modeling importing any of deal but its error
 and file helpers, on deal.provenance importing any of deal, on deal.data importing deal.modeling, on any
 module importing the facade `deal` itself, on the runner (deal.inference) importing Lightning or the
-training code, and on anything but the CLI importing the server (deal.serve), which never imports the
-CLI or the training code."""
+training code, on anything but the CLI importing the server (deal.serve), which never imports the CLI or
+the training code, and on the training-free baselines (deal.baselines) importing anything above the
+model, the metrics and the decoder."""
 
 from __future__ import annotations
 
@@ -18,6 +20,9 @@ from tests.conftest import REPO_ROOT
 
 PACKAGE = REPO_ROOT / "deal"
 MODELING_MAY_IMPORT = {"deal.errors", "deal.fileio", "deal.version"}  # errors, file helpers, the version string
+# The baselines are detectors without a model: siblings of deal.metrics, below evaluation and the CLI (which
+# score them), so they may use the model's helpers, the metrics, the decoder and the file helpers only.
+BASELINES_MAY_IMPORT = ("deal.baselines", "deal.modeling", "deal.metrics", "deal.imageio", *MODELING_MAY_IMPORT)
 
 
 def _module_name(path: Path) -> str:
@@ -68,9 +73,9 @@ def _deal_imports(name: str, *, runtime_only: bool = False) -> set[str]:
 
 
 def test_every_module_is_read():
-    assert {"deal.modeling.input_pipeline", "deal.inference.detector", "deal.runs.run", "deal.report.html"} <= set(
-        MODULES
-    )
+    assert {
+        "deal.modeling.input_pipeline", "deal.inference.detector", "deal.runs.run", "deal.report.html", "deal.baselines"
+    } <= set(MODULES)
 
 
 def test_no_import_cycle_inside_deal():
@@ -142,6 +147,12 @@ def test_the_server_runs_jobs_through_runs_not_the_cli(name):
     """deal.serve uses the runs, report and runner packages; never the CLI or the training code."""
     bad = {m for m, _ in _imports(name) if m.split(".")[0] in ("lightning", "pytorch_lightning")}
     bad |= {m for m, _ in _imports(name) if m.startswith(("deal.cli", "deal.training"))}
+    assert not bad, f"{name} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize("name", [n for n in MODULES if n.startswith("deal.baselines")])
+def test_baselines_import_only_model_metrics_and_decoder(name):
+    bad = {m for m, _ in _imports(name) if m.startswith("deal.") and not m.startswith(BASELINES_MAY_IMPORT)}
     assert not bad, f"{name} imports {sorted(bad)}"
 
 

@@ -16,10 +16,20 @@ report), images/s, peak memory and the hardware.
 The detector runs exactly as in `deal detect` (same image loader, same batches of --batch-size
 consecutive images, same dtype): its unperturbed maps are the ones `deal detect --batch-size N`
 writes for the same images in the same order, and `deal evaluate` of those outputs gives the same
-numbers. Pixel F1 is reported at 0.5 (F1@0.5) and at the detector's calibrated pixel threshold
-(F1@calibrated) side by side; --threshold (default: the calibrated one) sets the threshold of
-IoU, F1 dataset and false alarm. Image bAcc and the inconclusive fraction are those of the
-detector's verdict at its two calibrated image thresholds, the numbers deal detect's verdicts give.
+numbers. Pixel F1 is reported at 0.5 (F1@0.5, pixel_f1) and at the detector's calibrated pixel
+threshold (F1@T, pixel_f1_calibrated) side by side; --threshold (default: the calibrated one) sets
+the threshold of F1@T, IoU, MCC, F1 dataset and false alarm. Image bAcc and the inconclusive
+fraction are those of the detector's verdict at its two calibrated image thresholds, the numbers
+deal detect's verdicts give. Headline numbers carry seeded 95% bootstrap intervals over images.
+
+Objectness control: where a dataset has the unedited originals (CoCoGlide real/, DEAL-300K
+originals, a manifest's original column), the detector also runs on each edited image's original,
+and that map is scored against the same mask: pixel_auc_control, pixel_f1_best_control, and the
+lift (edit minus control) pixel_auc_lift, pixel_f1_best_lift.
+
+--baseline NAME also scores a training-free baseline on the same images under the same convention
+(repeatable): predict-everything (every pixel edited, score 1), spectral-slope (the finest-band
+energy deficit of generated pixels), spectral-kurtosis (the same plus residual kurtosis).
 
 Perturbations (KIND=S1,S2,..., repeatable):
   jpeg=Q      JPEG re-compression at quality Q (1-100)
@@ -72,32 +82,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="base seed of the noise perturbation (default 0)")
     parser.add_argument(
         "--baseline",
-        action="store_true",
-        help="also score the predict-everything floor (every pixel edited, score 1) on the same images",
+        action="append",
+        nargs="?",
+        const="predict-everything",
+        default=[],
+        metavar="NAME",
+        help="also score this baseline on the same images (repeatable; no NAME: predict-everything): "
+        "predict-everything, spectral-slope, spectral-kurtosis",
     )
-
-
-def _predict_everything(image):
-    """The floor every localization result is set against: every pixel edited, image score 1."""
-    import numpy as np
-
-    return np.ones(image.shape[:2], np.float32), 1.0
 
 
 def run(args: argparse.Namespace) -> int:
     import sys
 
+    from deal.baselines import get_baseline  # numpy and OpenCV only: no torch
     from deal.cli import checks
+    from deal.cli.metric_options import convention_from_args
     from deal.errors import UsageError
 
     # Usage checks first, torch-free: one sentence and exit 2 in well under a second.
     checks.check_unit_interval(args.threshold, "--threshold")
     checks.check_at_least(args.batch_size, 1, "--batch-size")
     checks.check_at_least(args.limit, 1, "--limit")
+    checks.check_at_least(args.bootstrap, 0, "--bootstrap")
     from deal.evaluation.perturb import parse_perturbation
 
     try:
         perturbations = [p for spec in args.perturb for p in parse_perturbation(spec)]
+    except ValueError as err:
+        raise UsageError(str(err)) from err
+    try:
+        baselines = {name: get_baseline(name) for name in dict.fromkeys(args.baseline)}
     except ValueError as err:
         raise UsageError(str(err)) from err
     checks.check_detector_file(args.detector)
@@ -119,9 +134,7 @@ def run(args: argparse.Namespace) -> int:
             detector,
             records,
             perturbations,
-            threshold=args.threshold,
-            inverted_max=args.inverted_max,
-            border_band=args.border_band,
+            convention=convention_from_args(args, threshold=detector.threshold if args.threshold is None else args.threshold),
             limit=args.limit,
             batch_size=args.batch_size,
             seed=args.seed,
@@ -131,13 +144,11 @@ def run(args: argparse.Namespace) -> int:
     except (DatasetError, ValueError) as err:  # an unreadable image (ImageLoadError names it)
         print(f"deal benchmark: error: {err}", file=sys.stderr)
         return 1
-    if args.baseline:
-        floor = run_benchmark(
-            _predict_everything, records, [], **convention, limit=args.limit, seed=args.seed
-        )
-        for row in floor["results"]:
-            row.update(perturbation="baseline", strength=None, label="predict-everything")
-        report["results"] += floor["results"]
+    for name, baseline in baselines.items():  # under the detector's convention, on the same images
+        scored = run_benchmark(baseline, records, [], convention=convention, limit=args.limit, seed=args.seed)
+        for row in scored["results"]:
+            row.update(perturbation="baseline", strength=None, label=name)
+        report["results"] += scored["results"]
     try:
         written = write_benchmark_report(report, args.out)
     except OSError as err:

@@ -243,6 +243,11 @@ def run(args: argparse.Namespace) -> int:
         )
     except (ValueError, OSError) as err:  # no such detector file, not a detector, unavailable device
         raise UsageError(str(err)) from err
+    from deal.metrics.image_score import detector_verdict_limitation
+
+    limitation = detector_verdict_limitation(detector.image_thresholds, detector.info)
+    if limitation:
+        print(f"deal detect: note: {limitation}", file=sys.stderr)
     if ray_options is not None:
         workers = 0  # each Ray worker decodes its window itself
     else:

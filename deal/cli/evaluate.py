@@ -24,9 +24,15 @@ Maps for the edited images only (the usual localization protocol) are scored too
 metrics over the edited images, and image AUC/bAcc and false alarm reported as not available.
 A missing map for an edited image is an error listing them.
 
-Metrics: F1/IoU at --threshold per image, mean over edited images (pixel_f1 is the headline),
-per-image best F1, dataset-level F1, pixel AUC, image AUC/balanced accuracy, false-alarm area on
-authentic images. The convention is printed with the table and stored in the JSON. For deal
+Metrics (every key defined in docs/metrics.md): F1 at 0.5 (pixel_f1) and at --threshold
+(pixel_f1_calibrated), IoU and MCC at --threshold per image, mean over edited images; per-image
+best F1, dataset-level F1, pixel AUC, image AUC/balanced accuracy, false-alarm area on authentic
+images; seeded 95% bootstrap intervals over images (<key>_lo, <key>_hi). Objectness control: an
+edited image whose dataset names its unedited original (CoCoGlide real/, DEAL-300K originals, a
+manifest's original column) and whose original has a map under --pred (deal detect run on the
+originals too) has that map scored against the same mask (pixel_auc_control, pixel_auc_lift,
+pixel_f1_best_control, pixel_f1_best_lift). The convention is printed with the table and stored
+in the JSON. For deal
 detect's outputs, the pixel threshold defaults to detect's (from its records, as deal benchmark
 defaults to the detector's calibrated one) and image bAcc is that of detect's verdict (its two
 image thresholds, from the records); other maps default to 0.5 for all three.
@@ -71,11 +77,13 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from deal.cli import checks
+    from deal.cli.metric_options import convention_from_args
     from deal.errors import UsageError
 
     # Usage checks first, torch-free: one sentence and exit 2 in well under a second.
     checks.check_unit_interval(args.threshold, "--threshold")
     checks.check_at_least(args.num_thresholds, 2, "--num-thresholds")
+    checks.check_at_least(args.bootstrap, 0, "--bootstrap")
     pred_root = Path(args.pred)
     if not pred_root.is_dir():
         problem = "is not a folder" if pred_root.exists() else "no such folder"
@@ -83,6 +91,10 @@ def run(args: argparse.Namespace) -> int:
     datasets_records = checks.check_datasets(args.dataset, args.split)
     if args.json:
         checks.check_output_file(args.json, "--json")
+    try:
+        convention = convention_from_args(args)
+    except ValueError as err:
+        raise UsageError(str(err)) from err
 
     from deal.data.errors import DatasetError
     from deal.evaluation.datasets import parse_dataset_specs
@@ -90,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
     from deal.evaluation.predictions import PredictionError
     from deal.evaluation.report import markdown_table
     from deal.fileio import write_json
-    from deal.metrics.localization import METRIC_KEYS, describe_convention
+    from deal.metrics.convention import MetricConvention
+    from deal.metrics.keys import METRIC_KEYS
 
     datasets = parse_dataset_specs(args.dataset)
     results: dict[str, dict] = {}
@@ -102,10 +115,8 @@ def run(args: argparse.Namespace) -> int:
             results[name] = evaluate_predictions(
                 pred_dir,
                 recs,
-                threshold=args.threshold,
-                inverted_max=args.inverted_max,
-                border_band=args.border_band,
-                num_thresholds=args.num_thresholds,
+                convention,
+                threshold_from_records=args.threshold is None,
                 progress=sys.stderr.isatty(),
             )
     except (PredictionError, DatasetError) as err:
@@ -115,25 +126,18 @@ def run(args: argparse.Namespace) -> int:
     # One convention line per distinct (pixel, image) threshold pair (deal detect's records may set them).
     pairs = {name: (m["threshold"], tuple(m["image_thresholds"])) for name, m in results.items()}
     conventions = {
-        pair: describe_convention(
-            pair[0],
-            args.inverted_max,
-            args.border_band,
-            args.num_thresholds,
-            pair[1],
-        )
-        for pair in dict.fromkeys(pairs.values())
+        pairs[name]: MetricConvention.from_dict(m["convention"]).describe() for name, m in results.items()
     }
-    convention = (
+    described = (
         next(iter(conventions.values()))
         if len(conventions) == 1
         else {name: conventions[pair] for name, pair in pairs.items()}
     )
     rows = [{"dataset": name, **metrics} for name, metrics in results.items()]
-    if isinstance(convention, str):
-        print(f"Convention: {convention}\n")
+    if isinstance(described, str):
+        print(f"Convention: {described}\n")
     else:
-        print("".join(f"Convention ({name}): {text}\n" for name, text in convention.items()))
+        print("".join(f"Convention ({name}): {text}\n" for name, text in described.items()))
     print(markdown_table(rows, ["dataset", *METRIC_KEYS]))
     for name, metrics in results.items():
         sources = ", ".join(f"{n} {kind}" for kind, n in metrics["map_sources"].items())
@@ -153,15 +157,14 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         report = {
             "command": "evaluate",
-            "convention": convention,
+            "convention": described,
             "settings": {
-                # the threshold used; None when it differs between datasets (each result has its own)
-                "threshold": used.pop()
-                if len(used := {m["threshold"] for m in results.values()}) == 1
+                **convention.to_dict(),
+                # the thresholds used; None when they differ between datasets (each result has its own)
+                "threshold": used.pop() if len(used := {m["threshold"] for m in results.values()}) == 1 else None,
+                "image_thresholds": images.pop()
+                if len(images := {tuple(m["image_thresholds"]) for m in results.values()}) == 1
                 else None,
-                "inverted_max": args.inverted_max,
-                "border_band": args.border_band,
-                "num_thresholds": args.num_thresholds,
                 "split": args.split,
             },
             "datasets": {name: str(path) for name, path in datasets.items()},

@@ -42,6 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
+    import sys
 
     from deal.cli import checks
     from deal.errors import UsageError
@@ -58,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
         checks.check_datasets(args.val, args.val_split or None, option="--val")
     checks.check_output_file(args.out, "--out")
 
+    from deal.metrics.image_score import detector_verdict_limitation
+    from deal.modeling.detector_file import read_detector_info
     from deal.training.export import export_checkpoint
 
     try:
@@ -69,4 +72,13 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as err:  # no such checkpoint, another SAM file, no validation data: they name it
         raise UsageError(str(err)) from err
     print(json.dumps({"detector": str(path), **info}, indent=2))
+    # What the written file says (DetectorInfo's named fields), not a copy of it.
+    written = read_detector_info(path, with_sha256=False)
+    limitation = (
+        detector_verdict_limitation(written.image_thresholds, written)
+        if written.image_thresholds is not None
+        else None
+    )
+    if limitation:
+        print(f"deal export: note: {limitation}", file=sys.stderr)
     return 0

@@ -21,16 +21,26 @@ class LocalizationDataset(Dataset):
         transform: optional albumentations ``Compose`` called as ``transform(image=, mask=)``
             (see :mod:`deal.data.transforms`). ``image`` is HxWx3 uint8 and ``mask`` HxW uint8
             {0,1} numpy, with or without it.
+        originals: also read each edited record's unedited ``original`` (where the dataset has one) into
+            the sample's ``original`` (HxWx3 uint8, untransformed; None where there is none): the objectness
+            control of validation. Not with a transform (a crop of the edit would not be a crop of it).
 
     A mask whose size differs from its image raises :class:`~deal.data.errors.DatasetError`
     naming both files.
     """
 
     def __init__(
-        self, records: Sequence[Record], transform: Callable[..., dict[str, Any]] | None = None
+        self,
+        records: Sequence[Record],
+        transform: Callable[..., dict[str, Any]] | None = None,
+        *,
+        originals: bool = False,
     ) -> None:
+        if originals and transform is not None:
+            raise ValueError("originals are read for whole-image validation, not with a training transform")
         self.records = list(records)
         self.transform = transform
+        self.originals = originals
 
     def __len__(self) -> int:
         return len(self.records)
@@ -46,7 +56,10 @@ class LocalizationDataset(Dataset):
         if self.transform is not None:
             out = self.transform(image=image, mask=mask)
             image, mask = out["image"], out["mask"]
-        return Sample(image=image, mask=mask, label=record.label, name=record.name, original_size=hw)
+        sample = Sample(image=image, mask=mask, label=record.label, name=record.name, original_size=hw)
+        if self.originals:
+            sample["original"] = read_image(record.original) if record.label == 1 and record.original else None
+        return sample
 
 
 def _stack_or_list(arrays: list[Any]) -> torch.Tensor | list[torch.Tensor]:
@@ -62,14 +75,18 @@ def collate_samples(samples: Sequence[Sample]) -> dict[str, Any]:
     Returns:
         ``image``: BxHxWx3 uint8 when every sample has the same size, else a list of B HxWx3 uint8
         tensors; ``mask``: BxHxW uint8 (or a list of HxW); ``label`` B int64; ``name`` list of B str;
-        ``original_size`` list of B ``(H, W)``. Nothing is padded or normalized here: the model's
-        input pipeline (deal.modeling.input_pipeline) does that, for training, validation
-        and inference alike.
+        ``original_size`` list of B ``(H, W)``; where the samples carry one, ``original``: a list of B
+        HxWx3 uint8 tensors or None (LocalizationDataset's ``originals``). Nothing is padded or
+        normalized here: the model's input pipeline (deal.modeling.input_pipeline) does that, for
+        training, validation and inference alike.
     """
-    return {
+    batch = {
         "image": _stack_or_list([s["image"] for s in samples]),
         "mask": _stack_or_list([s["mask"] for s in samples]),
         "label": torch.tensor([int(s["label"]) for s in samples], dtype=torch.int64),
         "name": [s["name"] for s in samples],
         "original_size": [tuple(s["original_size"]) for s in samples],
     }
+    if any("original" in s for s in samples):
+        batch["original"] = [None if s.get("original") is None else torch.as_tensor(s["original"]) for s in samples]
+    return batch

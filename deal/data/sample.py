@@ -36,9 +36,15 @@ class Record:
     tag: str = ""
 
 
-class Sample(TypedDict):
+class _SampleFields(TypedDict):
     image: Any  # HxWx3 uint8 numpy before transforms; 3xHxW float32 tensor after
     mask: Any  # HxW uint8 {0,1} numpy before transforms; 1xHxW float32 tensor after
     label: int  # 1 edited, 0 authentic
     name: str
     original_size: tuple[int, int]  # (height, width) of the image as stored on disk
+
+
+class Sample(_SampleFields, total=False):
+    # the unedited original of an edited image (HxWx3 uint8, or None), where asked for (validation's
+    # objectness control: LocalizationDataset(originals=True))
+    original: Any

@@ -2,14 +2,21 @@
 
 The predictor is any callable ``predict(image) -> (probs, score)`` with ``image`` an ``HxWx3``
 uint8 RGB array, ``probs`` an ``HxW`` float map in [0, 1] of the image's size and ``score`` a
-float (None: the map's maximum), or any object with ``predict_batch(images) -> [(probs, score)]``.
+float (None: deal.metrics.image_score of the map, the mean of its top 1%), or any object with
+``predict_batch(images) -> [(probs, score)]``.
 No model is needed to test it. Images are read with ``reader`` (default :func:`deal.data.io.read_image`;
 ``deal benchmark`` passes the Detector's own loader, so a map equals what ``deal detect`` writes) and
 handed to the predictor in chunks of ``batch_size`` consecutive records (``deal detect``'s windows).
 
-Pixel F1 is reported at the convention's ``threshold`` (``pixel_f1``) and, side by side, at each of
-``f1_thresholds`` (``{"pixel_f1@0.5": 0.5, "pixel_f1@calibrated": 0.13}``: labelled keys of the same
-per-image F1, mean over edited images).
+The metric convention is one :class:`~deal.metrics.convention.MetricConvention`: pixel F1 at 0.5
+(``pixel_f1``) and at its ``threshold`` (``pixel_f1_calibrated``) side by side, bootstrap intervals.
+
+Objectness control: an edited record with an ``original`` (CoCoGlide ``real/``, DEAL-300K originals, a
+manifest's original column) also has its original predicted (under the same perturbation, the same noise
+seed), in one ``predict_batch`` call per chunk, and that map is scored against the edited image's mask
+(``pixel_auc_control``, ``pixel_auc_lift``, ...: :class:`~deal.metrics.LocalizationMetrics` ``controls``).
+An original of another size than the mask has its map resized bilinearly to the mask's size. Control
+predictions are not counted in the throughput.
 
 Protocol: each image is read once; each perturbation is applied to it, the predictor runs on the
 result, and the map is compared with the ORIGINAL ground truth: for ``resize`` the map is resized
@@ -34,16 +41,33 @@ from tqdm import tqdm
 from deal.data.io import read_image
 from deal.data.sample import Record
 from deal.evaluation.ground_truth import read_ground_truth
-from deal.evaluation.perturb import NONE, Perturbation, restore_map
+from deal.evaluation.perturb import NONE, Perturbation
 from deal.evaluation.plots import plot_metric_vs_strength
-from deal.evaluation.report import COLUMN_TITLES, markdown_table
+from deal.evaluation.report import markdown_table
 from deal.evaluation.system import hardware_string, peak_memory, reset_peak_memory
 from deal.fileio import atomic_write_text, write_json
-from deal.metrics import functional as MF
-from deal.metrics.localization import METRIC_KEYS, LocalizationMetrics, one_cpu_thread
+from deal.metrics.convention import DEFAULT_CONVENTION, MetricConvention
+from deal.metrics.functional import restore_map
+from deal.metrics.keys import CONTROL_SENTENCE, INTERVAL_DEFINITION, METRIC_KEYS, metric_definitions
+from deal.metrics.localization import LocalizationMetrics
 
 PredictFn = Callable[[np.ndarray], tuple[np.ndarray, float | None]]
 HEADLINE_METRICS: tuple[str, ...] = ("pixel_f1", "pixel_auc")
+# benchmark.md's two tables: localization (with the control and the lift), then image level and counts.
+LOCALIZATION_COLUMNS: tuple[str, ...] = (
+    "pixel_auc",
+    "pixel_auc_control",
+    "pixel_auc_lift",
+    "pixel_f1_best",
+    "pixel_f1_best_control",
+    "pixel_f1_best_lift",
+    "pixel_f1",
+    "pixel_f1_calibrated",
+    "pixel_mcc",
+    "pixel_iou",
+    "pixel_f1_dataset",
+)
+IMAGE_COLUMNS: tuple[str, ...] = tuple(k for k in METRIC_KEYS if k not in LOCALIZATION_COLUMNS)
 RESIZE_PROTOCOL = (
     "resize: image resized by the factor, predicted map resized back bilinearly to the original size"
 )
@@ -75,33 +99,6 @@ def _check_map(probs: Any, hw: tuple[int, int], where: str) -> np.ndarray:
     return probs.astype(np.float32, copy=False)
 
 
-class F1AtThresholds:
-    """Per-image pixel F1 at several labelled thresholds, mean over edited images (NaN ones left out),
-    computed as :class:`~deal.metrics.LocalizationMetrics` computes ``pixel_f1``."""
-
-    def __init__(self, thresholds: Mapping[str, float], inverted_max: bool, border_band: bool) -> None:
-        self.thresholds = dict(thresholds)
-        self.inverted_max, self.border_band = inverted_max, border_band
-        self.sums = dict.fromkeys(self.thresholds, 0.0)
-        self.counts = dict.fromkeys(self.thresholds, 0)
-
-    def update(self, probs: torch.Tensor, target: torch.Tensor, label: int) -> None:
-        if label != 1:
-            return
-        gt = MF.binarize_target(target)
-        with one_cpu_thread():
-            for key, t in self.thresholds.items():
-                f1 = float(
-                    MF.pixel_f1(probs, gt, t, inverted_max=self.inverted_max, border_band=self.border_band)
-                )
-                if f1 == f1:  # not NaN
-                    self.sums[key] += f1
-                    self.counts[key] += 1
-
-    def compute(self) -> dict[str, float]:
-        return {k: self.sums[k] / self.counts[k] if self.counts[k] else float("nan") for k in self.thresholds}
-
-
 def image_seed(seed: int, name: str) -> int:
     """The noise seed of one image: stable across runs, independent of order and ``limit``."""
     return (seed + zlib.crc32(name.encode("utf-8"))) % (2**32)
@@ -112,12 +109,8 @@ def run_benchmark(
     datasets: Mapping[str, Sequence[Record]],
     perturbations: Sequence[Perturbation] = (),
     *,
-    threshold: float = 0.5,
-    inverted_max: bool = False,
-    border_band: bool = False,
-    num_thresholds: int | None = None,
-    image_thresholds: tuple[float, float] | None = None,
-    f1_thresholds: Mapping[str, float] | None = None,
+    convention: MetricConvention = DEFAULT_CONVENTION,
+    control: bool = True,
     reader: Callable[[str], np.ndarray] = read_image,
     limit: int | None = None,
     batch_size: int = 1,
@@ -127,15 +120,14 @@ def run_benchmark(
     progress: bool = False,
 ) -> dict[str, Any]:
     """Run ``predictor`` on every dataset under "none" and each perturbation; score each with
-    :class:`~deal.metrics.LocalizationMetrics`.
+    :class:`~deal.metrics.LocalizationMetrics` under ``convention``.
 
     Args:
         predictor: see the module docstring.
         datasets: ``{name: records}``.
         perturbations: what to apply besides "none" (which always runs first).
-        threshold, inverted_max, border_band, num_thresholds, image_thresholds: the metric convention
-            (image_thresholds: the verdict's (low, high) for image_bacc / image_inconclusive).
-        f1_thresholds: ``{key: threshold}``: pixel F1 also at these, under these keys in each row.
+        convention: the metric convention (thresholds, inversion, border band, bootstrap intervals).
+        control: also predict the originals of edited records that have one (the objectness control).
         reader: ``path -> HxWx3 uint8 RGB`` (default :func:`deal.data.io.read_image`).
         limit: at most this many records per dataset (the first ones).
         batch_size: images per ``predict_batch`` call.
@@ -152,21 +144,19 @@ def run_benchmark(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     predict_batch = _batch_fn(predictor)
     perts = list(dict.fromkeys([NONE, *perturbations]))
-    metric_args = {"num_thresholds": num_thresholds, "image_thresholds": image_thresholds}
-    f1_thresholds = dict(f1_thresholds or {})
-    convention = LocalizationMetrics(threshold, inverted_max, border_band, **metric_args)
     reset_peak_memory(device)
     start = time.perf_counter()
     rows = []
     for name, all_records in datasets.items():
         records = list(all_records)[:limit] if limit is not None else list(all_records)
-        metrics = {p: LocalizationMetrics(threshold, inverted_max, border_band, **metric_args) for p in perts}
-        f1s = {p: F1AtThresholds(f1_thresholds, inverted_max, border_band) for p in perts}
+        metrics = {p: LocalizationMetrics(convention=convention) for p in perts}
         seconds = dict.fromkeys(perts, 0.0)
         chunks = [records[i : i + batch_size] for i in range(len(records))[::batch_size]]
         for chunk in tqdm(chunks, desc=f"benchmark {name}", disable=not progress, unit="batch"):
             images = [reader(r.image) for r in chunk]
             gts = [read_ground_truth(r, hw=im.shape[:2]) for r, im in zip(chunk, images)]
+            with_original = [i for i, r in enumerate(chunk) if control and r.label == 1 and r.original]
+            originals = {i: reader(chunk[i].original) for i in with_original}
             for p in perts:
                 inputs = [p.apply(im, seed=image_seed(seed, r.name)) for r, im in zip(chunk, images)]
                 t0 = time.perf_counter()
@@ -176,15 +166,24 @@ def run_benchmark(
                     raise ValueError(
                         f"the predictor returned {len(outputs)} results for {len(inputs)} images"
                     )
-                for r, x, gt, (probs, score) in zip(chunk, inputs, gts, outputs):
+                controls: list[np.ndarray | None] = [None] * len(chunk)
+                if with_original:  # the same perturbation and noise seed as the edited image
+                    ctrl_in = [p.apply(originals[i], seed=image_seed(seed, chunk[i].name)) for i in with_original]
+                    ctrl_out = list(predict_batch(ctrl_in))
+                    for i, x, (probs, _) in zip(with_original, ctrl_in, ctrl_out):
+                        where = f"{name}/{chunk[i].name} original ({p.label})"
+                        controls[i] = restore_map(_check_map(probs, x.shape[:2], where), gts[i].shape)
+                for r, x, gt, ctrl, (probs, score) in zip(chunk, inputs, gts, controls, outputs):
                     probs = restore_map(
                         _check_map(probs, x.shape[:2], f"{name}/{r.name} ({p.label})"), gt.shape
                     )
-                    probs_t, gt_t = torch.from_numpy(probs), torch.from_numpy(gt)
                     metrics[p].update(
-                        [probs_t], [gt_t], torch.tensor([r.label]), None if score is None else [float(score)]
+                        [torch.from_numpy(probs)],
+                        [torch.from_numpy(gt)],
+                        torch.tensor([r.label]),
+                        None if score is None else [float(score)],
+                        controls=[None if ctrl is None else torch.from_numpy(ctrl)],
                     )
-                    f1s[p].update(probs_t, gt_t, r.label)
         for p in perts:
             rows.append(
                 {
@@ -195,16 +194,17 @@ def run_benchmark(
                     "n_images": len(records),
                     "predict_seconds": seconds[p],
                     "images_per_s": len(records) / seconds[p] if seconds[p] > 0 else float("nan"),
-                    "metrics": {**metrics[p].compute(), **f1s[p].compute()},
+                    "metrics": metrics[p].compute(),
                 }
             )
     return {
         "command": "benchmark",
-        "convention": convention.convention,
+        "convention": convention.describe(),
         "settings": {
-            **convention.settings,
-            "f1_thresholds": f1_thresholds,
-            "image_score": "the predictor's score (the map's maximum where it returns None)",
+            **convention.to_dict(),
+            "image_score": "the predictor's score (deal detect's for a detector; where a predictor gives none, "
+            "the mean of the top 1% of its map)",
+            "control": CONTROL_SENTENCE if control else "not run",
             "limit": limit,
             "batch_size": batch_size,
             "seed": seed,
@@ -243,32 +243,28 @@ def benchmark_markdown(report: Mapping[str, Any], plots: Sequence[tuple[str, str
     ]
     if predictor.get("sha256"):
         lines += ["", f"Weights sha256: `{predictor['sha256']}`"]
-    settings = report["settings"]
-    threshold = settings["threshold"]
-    f1_thresholds: dict[str, float] = settings.get("f1_thresholds") or {}
-    if f1_thresholds:
-        named = "; ".join(
-            f"{COLUMN_TITLES.get(k, k)} at p > {t:g}"
-            + (" (the detector's calibrated pixel threshold)" if k == "pixel_f1@calibrated" else "")
-            for k, t in f1_thresholds.items()
-        )
-        lines += [
-            "",
-            f"Pixel F1 side by side: {named}. F1, IoU, F1 dataset and false alarm at p > {threshold:g}.",
-        ]
-    # pixel_f1 duplicates a labelled column at the same threshold: shown once.
-    metric_columns = [k for k in METRIC_KEYS if not (k == "pixel_f1" and threshold in f1_thresholds.values())]
+    threshold = report["settings"]["threshold"]
+    shown = [*LOCALIZATION_COLUMNS, *IMAGE_COLUMNS]
+    lines += [
+        "",
+        f"{CONTROL_SENTENCE}. F1@T, IoU, MCC, F1 dataset and false alarm at p > {threshold:g}"
+        + (" (the detector's calibrated pixel threshold)." if predictor.get("calibrated_threshold") == threshold else "."),
+        "",
+        f"Columns: {metric_definitions(shown)}.",
+        "",
+        f"Cells with brackets: value [lo, hi], {INTERVAL_DEFINITION}.",
+    ]
     table_rows = [
-        {
-            "dataset": r["dataset"],
-            "perturbation": r["label"],
-            **r["metrics"],
-            "images_per_s": r["images_per_s"],
-        }
+        {"dataset": r["dataset"], "perturbation": r["label"], **r["metrics"], "images_per_s": r["images_per_s"]}
         for r in report["results"]
     ]
-    columns = ["dataset", "perturbation", *f1_thresholds, *metric_columns]
-    lines += ["", markdown_table(table_rows, [*columns, "images_per_s"])]
+    lines += ["", "## Localization", "", markdown_table(table_rows, ["dataset", "perturbation", *LOCALIZATION_COLUMNS])]
+    lines += [
+        "",
+        "## Image level and counts",
+        "",
+        markdown_table(table_rows, ["dataset", "perturbation", *IMAGE_COLUMNS, "images_per_s"]),
+    ]
     if plots:
         lines += ["", "## Metrics against perturbation strength", ""]
         lines += [f"![{metric} vs {kind}]({rel})" for kind, metric, rel in plots]

@@ -2,8 +2,9 @@
 
 The maps come from ``Detector.predict_many`` over windows of ``batch_size`` consecutive images decoded by
 deal detect's loader, so they are bit-identical to ``deal detect``'s for the same images, detector, device
-and batch size; the metric convention is the detector's own: pixel F1 at 0.5 and at its calibrated pixel
-threshold side by side, and the image metrics of its verdict at its two image thresholds.
+and batch size (the originals of the objectness control run in their own windows of at most ``batch_size``);
+the metric convention defaults to the detector's own (:func:`detector_convention`): pixel F1 at 0.5 and at
+its calibrated pixel threshold side by side, and the image metrics of its verdict at its two image thresholds.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from deal.evaluation.benchmark import run_benchmark
 from deal.evaluation.perturb import Perturbation
 from deal.imageio import load_any
 from deal.inference.detector import Detector
+from deal.metrics.convention import MetricConvention
 from deal.modeling.constants import DEFAULT_BATCH_SIZE
 
 
@@ -33,38 +35,38 @@ class DetectorBatches:
         return [(d.heatmap, d.score) for d in self.detector.predict_many(images, batch_size=self.batch_size)]
 
 
+def detector_convention(detector: Detector, convention: MetricConvention | None = None) -> MetricConvention:
+    """``convention`` with the detector's calibrated image thresholds, and its calibrated pixel threshold when
+    ``convention`` is None (the default of ``deal benchmark``)."""
+    base = MetricConvention(threshold=detector.threshold) if convention is None else convention
+    return base.replace(image_thresholds=detector.image_thresholds)
+
+
 def benchmark_detector(
     detector: Detector,
     datasets: Mapping[str, Sequence[Record]],
     perturbations: Sequence[Perturbation] = (),
     *,
-    threshold: float | None = None,
-    inverted_max: bool = False,
-    border_band: bool = False,
+    convention: MetricConvention | None = None,
+    control: bool = True,
     limit: int | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     seed: int = 0,
     weights: str = "",
     progress: bool = False,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """run_benchmark of `detector` with its own convention. threshold None: its calibrated pixel threshold.
+) -> tuple[dict[str, Any], MetricConvention]:
+    """run_benchmark of `detector` under :func:`detector_convention` of ``convention``.
 
-    Returns (report, convention): the convention (threshold, image thresholds, F1 columns...) is returned so
-    that other predictors (the predict-everything floor) can be scored under the same one.
+    Returns (report, convention): the convention is returned so that other predictors (the registered
+    baselines, deal.baselines) can be scored under the same one.
     """
-    calibrated = detector.threshold
-    convention = {
-        "threshold": calibrated if threshold is None else threshold,
-        "inverted_max": inverted_max,
-        "border_band": border_band,
-        "image_thresholds": detector.image_thresholds,
-        "f1_thresholds": {"pixel_f1@0.5": 0.5, "pixel_f1@calibrated": calibrated},
-    }
+    convention = detector_convention(detector, convention)
     report = run_benchmark(
         DetectorBatches(detector, batch_size),
         datasets,
         perturbations,
-        **convention,
+        convention=convention,
+        control=control,
         reader=lambda path: load_any(path, max_pixels=detector.max_pixels).array,
         limit=limit,
         batch_size=batch_size,
@@ -74,7 +76,7 @@ def benchmark_detector(
             "name": detector.name,
             "sha256": detector.sha256,
             "weights": weights,
-            "calibrated_threshold": calibrated,
+            "calibrated_threshold": detector.threshold,
             "image_thresholds": list(detector.image_thresholds),
         },
         progress=progress,

@@ -9,14 +9,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
 from deal.data.sample import Record
 from deal.evaluation.ground_truth import read_ground_truth
 from deal.evaluation.predictions import PredictionError, PredictionIndex, load_prediction
-from deal.metrics import functional as MF
-from deal.metrics.localization import LocalizationMetrics
+from deal.metrics.convention import DEFAULT_CONVENTION, MetricConvention
+from deal.metrics.functional import restore_map
+from deal.metrics.keys import interval_keys
+from deal.metrics.localization import COLUMNS, LocalizationMetrics
 
 DEFAULT_THRESHOLD = 0.5  # the pixel threshold of maps that come without deal detect records
 # The image-level metrics that need authentic images; absent with maps for edited images only.
@@ -26,15 +29,12 @@ IMAGE_LEVEL_KEYS: tuple[str, ...] = ("image_auc", "image_bacc", "false_alarm_are
 def evaluate_predictions(
     pred_dir: str | Path,
     records: Sequence[Record],
+    convention: MetricConvention = DEFAULT_CONVENTION,
     *,
-    threshold: float | None = 0.5,
-    inverted_max: bool = False,
-    border_band: bool = False,
-    num_thresholds: int | None = None,
-    image_thresholds: tuple[float, float] | None = None,
+    threshold_from_records: bool = False,
     progress: bool = False,
 ) -> dict[str, Any]:
-    """:class:`~deal.metrics.LocalizationMetrics` of the maps in ``pred_dir`` for ``records``.
+    """:class:`~deal.metrics.LocalizationMetrics` of the maps in ``pred_dir`` for ``records`` under ``convention``.
 
     Every edited record needs a prediction (see :mod:`deal.evaluation.predictions` for names and
     formats, ``deal detect``'s outputs included) of exactly its ground truth's size. Authentic records
@@ -42,17 +42,22 @@ def evaluate_predictions(
     protocol) the localization metrics are computed over the edited images and the image-level ones
     (:data:`IMAGE_LEVEL_KEYS`) are NaN, with the reason under ``"not_available"``.
 
+    Objectness control: an edited record with an ``original`` whose map is in ``pred_dir`` (found as the
+    original image's own prediction, e.g. deal detect run on the originals too) has that map scored against
+    its mask (``pixel_auc_control``, ...; ``n_control`` counts them); a map of another size than the mask is
+    resized bilinearly to it, as deal benchmark does.
+
     Image scores: the files' own (TruFor/deal ``.npz`` ``score``, or the ``score`` of the ``deal detect``
     record of a heatmap PNG) when every prediction has one, else deal.metrics.image_score of each map.
-    ``threshold`` None: the ``deal detect`` records' pixel threshold when every prediction has the same
-    one, else :data:`DEFAULT_THRESHOLD`. ``image_thresholds`` (the verdict's (low, high), for
-    ``image_bacc``) None: the records' likewise, else ``(threshold, threshold)``.
+    ``threshold_from_records``: the pixel threshold is the ``deal detect`` records' when every prediction has
+    the same one (the convention's otherwise). The verdict's image thresholds (for ``image_bacc``) are the
+    records' likewise, else ``(threshold, threshold)``.
 
     Returns:
-        The metric dict (keys :data:`deal.metrics.METRIC_KEYS`), plus ``"threshold"`` and
-        ``"image_thresholds"`` (the ones used), ``"map_sources"`` (``{"deal detect npz": 32}``: how many
-        maps of each kind) and, when image-level metrics are not available, ``"not_available"``:
-        ``{key: reason}``.
+        The metric dict (keys :data:`deal.metrics.METRIC_KEYS` and their intervals), plus ``"threshold"`` and
+        ``"image_thresholds"`` (the ones used), ``"convention"`` (its settings), ``"map_sources"``
+        (``{"deal detect npz": 32}``: how many maps of each kind) and, when image-level metrics are not
+        available, ``"not_available"``: ``{key: reason}``.
 
     Raises:
         PredictionError: missing predictions (all names listed), an ambiguous or unreadable file, or
@@ -75,15 +80,14 @@ def evaluate_predictions(
             + " (maps for all images, or for the edited images only, are accepted)"
         )
     pairs = [(r, loc) for r, loc in zip(records, located) if loc is not None]
-    if threshold is None:
+    threshold = convention.threshold
+    if threshold_from_records:
         given = {loc.threshold for _, loc in pairs}
         threshold = given.pop() if len(given) == 1 and None not in given else DEFAULT_THRESHOLD
-    if image_thresholds is None:
-        given = {loc.image_thresholds for _, loc in pairs}
-        image_thresholds = given.pop() if len(given) == 1 and None not in given else (threshold, threshold)
-    metric = LocalizationMetrics(
-        threshold, inverted_max, border_band, num_thresholds=num_thresholds, image_thresholds=image_thresholds
-    )
+    given_pairs = {loc.image_thresholds for _, loc in pairs}
+    image_thresholds = given_pairs.pop() if len(given_pairs) == 1 and None not in given_pairs else None
+    convention = convention.replace(threshold=threshold, image_thresholds=image_thresholds)
+    metric = LocalizationMetrics(convention=convention)
     labels, scores = [], []
     for record, loc in tqdm(pairs, desc=f"evaluate {Path(pred_dir).name}", disable=not progress, unit="img"):
         path = loc.path
@@ -95,30 +99,55 @@ def evaluate_predictions(
                 f"prediction {path} is {pred.probs.shape[1]}x{pred.probs.shape[0]} (WxH) but the ground truth "
                 f"{gt_file} is {gt.shape[1]}x{gt.shape[0]}"
             )
-        # One image per update: maps may differ in size, and the metric keeps only sums.
-        metric.update([torch.from_numpy(pred.probs)], [torch.from_numpy(gt)], torch.tensor([record.label]))
+        control = _control_map(index, record, gt.shape)
+        # One image per update: maps may differ in size, and the metric keeps only per-image rows.
+        metric.update(
+            [torch.from_numpy(pred.probs)],
+            [torch.from_numpy(gt)],
+            torch.tensor([record.label]),
+            controls=[None if control is None else torch.from_numpy(control)],
+        )
         labels.append(record.label)
         scores.append(pred.score if pred.score is not None else loc.score)
-    result: dict[str, Any] = metric.compute()
     given_scores = [s for s in scores if s is not None]
     if given_scores and len(given_scores) == len(scores):  # the files' own image scores
-        score_t, label_t = torch.tensor(given_scores, dtype=torch.float64), torch.tensor(labels)
-        result["image_auc"] = float(MF.image_auc(score_t, label_t))
-        result["image_bacc"] = float(MF.image_balanced_accuracy(score_t, label_t, *image_thresholds))
+        metric = _with_scores(metric, given_scores)
     elif given_scores:
         warnings.warn(
             f"only {len(given_scores)} of {len(scores)} predictions carry an image score; "
             "using image_score of the maps for all",
             stacklevel=2,
         )
-    result["threshold"] = threshold
-    result["image_thresholds"] = list(image_thresholds)
+    result: dict[str, Any] = metric.compute()
+    result["threshold"] = convention.threshold
+    result["image_thresholds"] = list(convention.image_thresholds)
+    result["convention"] = convention.to_dict()
     result["map_sources"] = dict(Counter(loc.source for _, loc in pairs))
     if edited_only:
         reason = (
             f"maps for the edited images only: the {n_authentic} authentic images have none, "
             "so there is nothing to tell edited from authentic or to measure false alarms on"
         )
-        result.update(dict.fromkeys(IMAGE_LEVEL_KEYS, math.nan))
+        for key in IMAGE_LEVEL_KEYS:
+            result.update({k: math.nan for k in (key, *interval_keys(key)) if k in result})
         result["not_available"] = dict.fromkeys(IMAGE_LEVEL_KEYS, reason)
     return result
+
+
+def _control_map(index: PredictionIndex, record: Record, hw: tuple[int, int]) -> np.ndarray | None:
+    """The map of an edited record's original in the prediction folder (resized to ``hw``), or None."""
+    if record.label != 1 or not record.original:
+        return None
+    original = Record(image=record.original, mask=None, label=0, name=Path(record.original).stem)
+    loc = index.locate(original)
+    if loc is None:
+        return None
+    return restore_map(load_prediction(loc.path).probs, hw)
+
+
+def _with_scores(metric: LocalizationMetrics, scores: list[float]) -> LocalizationMetrics:
+    """``metric`` with the files' own image scores in place of the maps' (same images, same order)."""
+    rows = torch.from_numpy(metric.per_image().copy())
+    rows[:, COLUMNS.index("score")] = torch.tensor(scores, dtype=torch.float64)
+    metric.rows = [rows]
+    return metric

@@ -50,13 +50,6 @@ def noise(image: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
     return np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
 
 
-def restore_map(probs: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
-    """A probability map resized bilinearly to ``hw = (height, width)`` (unchanged when it already is)."""
-    if probs.shape == tuple(hw):
-        return probs
-    return cv2.resize(probs.astype(np.float32), (hw[1], hw[0]), interpolation=cv2.INTER_LINEAR)
-
-
 # kind -> (function, check of the strength, what the strength is)
 PERTURBATIONS: dict[str, tuple[Callable[..., np.ndarray], Callable[[float], bool], str]] = {
     "jpeg": (jpeg, lambda q: 1 <= q <= 100 and float(q).is_integer(), "an integer quality in 1-100"),

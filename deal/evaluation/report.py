@@ -6,27 +6,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-# Shorter column titles for the tables; keys not listed are shown as they are.
-COLUMN_TITLES: dict[str, str] = {
-    "pixel_f1": "F1",
-    "pixel_f1@0.5": "F1@0.5",
-    "pixel_f1@calibrated": "F1@calibrated",
-    "pixel_f1_best": "F1 best",
-    "pixel_f1_dataset": "F1 dataset",
-    "pixel_iou": "IoU",
-    "pixel_auc": "pixel AUC",
-    "image_auc": "image AUC",
-    "image_bacc": "image bAcc",
-    "image_inconclusive": "inconclusive",
-    "false_alarm_area": "false alarm",
-    "n_edited": "edited",
-    "n_authentic": "authentic",
-    "verdict_edited": "called edited",
-    "verdict_inconclusive": "called inconclusive",
-    "verdict_authentic": "called authentic",
-    "images_per_s": "img/s",
-}
+from deal.metrics.keys import COLUMN_TITLES
 
+__all__ = ["COLUMN_TITLES", "format_value", "markdown_table"]
 
 # Format of the float cells of these columns; other floats get 4 decimals.
 COLUMN_FORMATS: dict[str, str] = {"images_per_s": "{:.1f}"}
@@ -47,9 +29,14 @@ def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) ->
     titles = [COLUMN_TITLES.get(c, c) for c in columns]
     lines = ["| " + " | ".join(titles) + " |", "|" + "|".join("---" for _ in columns) + "|"]
     for row in rows:
-        lines.append(
-            "| "
-            + " | ".join(format_value(row.get(c), COLUMN_FORMATS.get(c, "{:.4f}")) for c in columns)
-            + " |"
-        )
+        lines.append("| " + " | ".join(_cell(row, c) for c in columns) + " |")
     return "\n".join(lines)
+
+
+def _cell(row: Mapping[str, Any], column: str) -> str:
+    """``value`` (4 decimals), or ``value [lo, hi]`` (3 decimals) when the row has the column's interval."""
+    value, lo, hi = row.get(column), row.get(f"{column}_lo"), row.get(f"{column}_hi")
+    defined = [v for v in (value, lo, hi) if isinstance(v, float) and not math.isnan(v)]
+    if len(defined) == 3:
+        return f"{value:.3f} [{lo:.3f}, {hi:.3f}]"
+    return format_value(value, COLUMN_FORMATS.get(column, "{:.4f}"))

@@ -31,14 +31,28 @@ Conventions (see docs/metrics.md; every choice below is what :class:`Localizatio
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch.nn import functional as F
+
+from deal.metrics.image_score import is_edited
 
 NAN = float("nan")
 
 # The indices of the counts vector returned by :func:`confusion_counts`.
 TP, FP, FN, TN = 0, 1, 2, 3
+
+
+def restore_map(probs: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """A probability map resized bilinearly to ``hw = (height, width)`` (unchanged when it already is): how a
+    map of another size than its mask is scored (a benchmark's resize undone; the objectness control's map of
+    an original of another size, in benchmark, evaluate and training validation alike). OpenCV's INTER_LINEAR."""
+    if probs.shape == tuple(hw):
+        return probs
+    import cv2  # here, not at the top: the pure metric functions need no OpenCV
+
+    return cv2.resize(probs.astype(np.float32), (hw[1], hw[0]), interpolation=cv2.INTER_LINEAR)
 
 
 def binarize_target(target: Tensor) -> Tensor:
@@ -133,6 +147,19 @@ def precision_from_counts(counts: Tensor) -> Tensor:
     tp, fp, fn = c[..., TP], c[..., FP], c[..., FN]
     prec = torch.where(tp + fp > 0, tp / (tp + fp).clamp_min(1), torch.zeros_like(tp))
     return torch.where(tp + fn > 0, prec, torch.full_like(prec, NAN))
+
+
+def mcc_from_counts(counts: Tensor) -> Tensor:
+    """Matthews correlation from ``(..., 4)`` counts; 0 where a marginal is empty (scikit-learn's and
+    torchmetrics' ``binary_matthews_corrcoef`` convention); NaN where there is no GT positive.
+
+    From the counts (not torchmetrics' function) because the counts are already oriented by ``inverted_max``
+    and restricted to the border band's valid pixels."""
+    c = counts.to(torch.float64)
+    tp, fp, fn, tn = c[..., TP], c[..., FP], c[..., FN], c[..., TN]
+    denom = ((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)).sqrt()
+    mcc = torch.where(denom > 0, (tp * tn - fp * fn) / denom.clamp_min(1e-300), torch.zeros_like(tp))
+    return torch.where(tp + fn > 0, mcc, torch.full_like(mcc, NAN))
 
 
 def recall_from_counts(counts: Tensor) -> Tensor:
@@ -324,10 +351,11 @@ def image_auc(scores: Tensor, labels: Tensor) -> Tensor:
 
 
 def image_decisions(scores: Tensor, low: float, high: float) -> tuple[Tensor, Tensor]:
-    """(called edited, called authentic) bool vectors of the verdict rule (deal.metrics.image_score):
-    edited when score >= high, authentic when score < low, inconclusive (neither) in between."""
+    """(called edited, called authentic) bool vectors of the verdict rule, vectorized: the one comparison
+    deal.metrics.image_score.is_edited (edited when score >= high, authentic when not score >= low,
+    inconclusive in between)."""
     scores = scores.reshape(-1)
-    return scores >= high, scores < low
+    return is_edited(scores, high), ~is_edited(scores, low)
 
 
 def image_balanced_accuracy(scores: Tensor, labels: Tensor, low: float = 0.5, high: float | None = None) -> Tensor:

@@ -4,9 +4,12 @@ logs, calibration, benchmark, detect's records and the HTML report."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # only the type: the metrics do not import the model at run time
+    from deal.modeling.detector_file import DetectorInfo
 
 # The image-level score is the mean of the top TOP_FRACTION of heatmap pixels (at least one pixel).
 TOP_FRACTION = 0.01
@@ -45,8 +48,9 @@ def check_image_thresholds(low: float, high: float) -> tuple[float, float]:
     return low, high
 
 
-def is_edited(score: float, high: float) -> bool:
-    """The one comparison of an image score with a threshold: score >= threshold."""
+def is_edited(score: Any, high: float) -> Any:
+    """The one comparison of an image score with a threshold: score >= threshold. A float gives a bool; a
+    numpy array or torch tensor of scores gives a bool array (deal.metrics.functional.image_decisions)."""
     return score >= high
 
 
@@ -55,3 +59,47 @@ def verdict(score: float, low: float, high: float) -> str:
     if is_edited(score, high):
         return "edited"
     return "inconclusive" if is_edited(score, low) else "authentic"
+
+
+def verdict_limitation(
+    low: float, high: float, precision: float | None = None, precision_reached: bool | None = None
+) -> str | None:
+    """One sentence saying which verdict a detector can never give, or None when it can give all three.
+
+    ``low == 0``: no score is below it, so the verdict is never authentic. ``high >= 1`` unless
+    ``precision_reached`` is True (the calibration found no score at which edited images reached the stated
+    ``precision``): the verdict is edited only for a map at 1 on its top 1%. deal detect (stderr), the report's
+    legend and deal export all print this sentence.
+    """
+    never_authentic = low <= 0.0
+    # high = 1 is where calibration leaves it when edited images never reached the precision; thresholds
+    # given by hand (high < 1) say what they say.
+    never_edited = high >= 1.0 and precision_reached is not True
+    stated = f" of {precision:g}" if precision is not None else ""
+    if never_authentic and never_edited:
+        return (
+            f"This detector's calibration reached the stated precision{stated} for neither verdict "
+            f"(image_threshold_low = {low:g}, image_threshold_high = {high:g}): it can never say authentic, "
+            "and says edited only for a map at its maximum, so nearly every image is inconclusive."
+        )
+    if never_authentic:
+        return (
+            "This detector can never say authentic (image_threshold_low = 0: no image score was low enough to "
+            f"call an image authentic at the stated precision{stated}), so an unedited image is inconclusive "
+            "at best."
+        )
+    if never_edited:
+        return (
+            f"This detector's calibration missed the stated precision{stated} for edited "
+            f"(image_threshold_high = {high:g}), so it says edited only for a map at its maximum and an edited "
+            "image is inconclusive at best."
+        )
+    return None
+
+
+def detector_verdict_limitation(image_thresholds: tuple[float, float], info: DetectorInfo | None) -> str | None:
+    """:func:`verdict_limitation` of a detector: its (low, high) and what its file says of the calibration
+    (DetectorInfo's named fields verdict_precision and precision_reached; None: nothing is known of it)."""
+    precision = None if info is None else info.verdict_precision
+    reached = None if info is None else info.precision_reached
+    return verdict_limitation(*image_thresholds, precision, reached)

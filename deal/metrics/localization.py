@@ -1,28 +1,17 @@
 """One torchmetrics ``Metric`` that reports every localization convention from one pass.
 
-The per-image numbers come from :mod:`deal.metrics.functional`; this class only sums them. Every
-state is a sum (``dist_reduce_fx="sum"``) except the image scores and labels needed for the
-image-level AUC (``dist_reduce_fx="cat"``), so DDP reduction is exact.
+The per-image numbers come from :mod:`deal.metrics.functional`; this class keeps ONE row of numbers per
+image (a ``dist_reduce_fx="cat"`` state, so DDP reduction is exact) and :func:`aggregate` turns rows into
+the reported metrics. The same function, given bootstrap weights instead of ones, gives the intervals:
+the point estimate and its interval cannot disagree on a definition.
 
-What :meth:`LocalizationMetrics.compute` returns (keys :data:`METRIC_KEYS`):
+What :meth:`LocalizationMetrics.compute` returns: the keys of :data:`deal.metrics.keys.METRIC_KEYS` (each
+defined there, in one line), and with ``bootstrap > 0`` the ``<key>_lo``/``<key>_hi`` interval of each of
+:data:`deal.metrics.keys.INTERVAL_KEYS`.
 
-=================== =====================================================================================
-pixel_f1            F1 of ``prob > threshold`` per image, mean over edited images (the headline number)
-pixel_f1_best       per-image best F1 over all thresholds, mean over edited images
-pixel_f1_dataset    F1 of TP/FP/FN pooled over all pixels of ALL images (edited and authentic: the false
-                    alarms on authentic images count as FP); never inverted (inversion is per image)
-pixel_iou           IoU of ``prob > threshold`` per image, mean over edited images
-pixel_auc           per-image pixel ROC-AUC, mean over edited images
-image_auc           ROC-AUC of the image score over edited + authentic images; NaN unless both occur
-image_bacc          balanced accuracy of the verdict at ``image_thresholds`` (edited: score >= high;
-                    authentic: score < low; inconclusive counts as wrong), same images; NaN unless both
-image_inconclusive  fraction of images whose score falls in [low, high): the verdict is inconclusive
-false_alarm_area    mean fraction of pixels with ``prob > threshold`` on authentic images; NaN if none
-n_edited            images with label 1
-n_authentic         images with label 0
-verdict_*           how many images (edited and authentic together) get each verdict at ``image_thresholds``:
-                    the counts deal detect reports for the same images
-=================== =====================================================================================
+The objectness control: ``update(..., controls=[...])`` takes, for an edited image, the map of its unedited
+original; it is scored against the SAME mask (pixel AUC, best F1), and the lift is edit minus control per
+image. A detector that finds objects rather than edits scores high on both.
 
 A per-image value that is undefined (NaN: an edited image whose GT is empty, or whose GT vanishes
 under the border-band erosion) is left out of its mean; an edited image's all-zero prediction
@@ -43,7 +32,11 @@ from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
 from deal.metrics import functional as MF
-from deal.metrics.image_score import check_image_thresholds, image_score
+from deal.metrics.convention import DEFAULT_CONVENTION, MetricConvention
+from deal.metrics.image_score import image_score, is_edited
+from deal.metrics.keys import INTERVAL_KEYS, METRIC_KEYS, interval_keys
+
+__all__ = ["CONVENTION", "METRIC_KEYS", "LocalizationMetrics", "aggregate", "bootstrap_intervals", "describe_convention"]
 
 
 @contextlib.contextmanager
@@ -59,25 +52,40 @@ def one_cpu_thread() -> Iterator[None]:
     finally:
         torch.set_num_threads(n)
 
-METRIC_KEYS: tuple[str, ...] = (
-    "pixel_f1",
-    "pixel_f1_best",
-    "pixel_f1_dataset",
-    "pixel_iou",
-    "pixel_auc",
-    "image_auc",
-    "image_bacc",
-    "image_inconclusive",
-    "false_alarm_area",
-    "n_edited",
-    "n_authentic",
-    "verdict_edited",
-    "verdict_inconclusive",
-    "verdict_authentic",
-)
 
-# The per-image values averaged over edited images (states <key>_sum and <key>_count).
-_MEANS: tuple[str, ...] = ("f1", "f1_best", "iou", "auc")
+# The columns of one image's row (float64; NaN where undefined).
+COLUMNS: tuple[str, ...] = (
+    "label",  # 1 edited, 0 authentic
+    "score",  # image score
+    "f1_half",  # F1 at p > 0.5 (pixel_f1)
+    "f1",  # F1 at p > threshold (pixel_f1_calibrated)
+    "f1_best",
+    "iou",
+    "mcc",
+    "auc",
+    "auc_control",  # of the original's map against the same mask
+    "f1_best_control",
+    "has_control",  # 1 when an edited image's original was scored
+    "false_alarm",  # authentic images: flagged fraction
+    "tp",  # counts at threshold, for the pooled (dataset) F1
+    "fp",
+    "fn",
+)
+_C = {name: i for i, name in enumerate(COLUMNS)}
+
+# key -> the column averaged over edited images (lifts: the difference of two columns, per image).
+_EDITED_MEANS: dict[str, str | tuple[str, str]] = {
+    "pixel_f1": "f1_half",
+    "pixel_f1_calibrated": "f1",
+    "pixel_f1_best": "f1_best",
+    "pixel_iou": "iou",
+    "pixel_mcc": "mcc",
+    "pixel_auc": "auc",
+    "pixel_auc_control": "auc_control",
+    "pixel_auc_lift": ("auc", "auc_control"),
+    "pixel_f1_best_control": "f1_best_control",
+    "pixel_f1_best_lift": ("f1_best", "f1_best_control"),
+}
 
 
 def describe_convention(
@@ -87,20 +95,111 @@ def describe_convention(
     num_thresholds: int | None = None,
     image_thresholds: tuple[float, float] | None = None,
 ) -> str:
-    """One line naming the settings behind the numbers, for table headers and JSON."""
-    low, high = (threshold, threshold) if image_thresholds is None else image_thresholds
-    grid = "all distinct scores" if num_thresholds is None else f"{num_thresholds}-step grid"
-    return (
-        f"pixel F1/IoU at p>{threshold:g} per image, mean over edited images; "
-        f"best F1 per image over {grid}; dataset F1 pooled over all pixels of all images; "
-        f"pixel AUC per image; image AUC/bAcc on the image score (mean of the top 1% of the map unless "
-        f"given), verdict edited at score>={high:g}, authentic at score<{low:g}; false alarm = flagged fraction of authentic images; "
-        f"inverted max {'on' if inverted_max else 'off'}; "
-        f"border band {'ignored (erode 15, dilate 11)' if border_band else 'counted'}"
-    )
+    """One line naming the settings behind the numbers (:meth:`MetricConvention.describe`)."""
+    return MetricConvention(threshold, inverted_max, border_band, num_thresholds, image_thresholds).describe()
 
 
-CONVENTION: str = describe_convention()
+CONVENTION: str = DEFAULT_CONVENTION.describe()
+
+
+def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+
+def _weighted_auc(scores: np.ndarray, positive: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """ROC-AUC of ``scores`` (N,) against bool ``positive`` (N,) for each row of ``weights`` (B, N) (how many
+    times each image counts): the Mann-Whitney statistic, ties counting half (scikit-learn's value at ones)."""
+    values, group = np.unique(scores, return_inverse=True)
+    b, k = weights.shape[0], values.size
+    flat = (np.arange(b)[:, None] * k + group.reshape(1, -1)).ravel()  # (resample, distinct score) bins
+
+    def per_score(w: np.ndarray) -> np.ndarray:  # (B, K) weight at each distinct score; O(B N) memory
+        return np.bincount(flat, weights=w.ravel(), minlength=b * k).reshape(b, k)
+
+    pos, neg = per_score(weights * positive), per_score(weights * ~positive)
+    below = np.cumsum(neg, axis=1) - neg  # negative weight strictly below each score
+    num = (pos * (below + 0.5 * neg)).sum(axis=1)
+    return _safe_div(num, pos.sum(axis=1) * neg.sum(axis=1))
+
+
+def aggregate(rows: np.ndarray, image_thresholds: tuple[float, float], weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The metrics (:data:`METRIC_KEYS`) of per-image ``rows`` (N, len(COLUMNS)), each as a ``(B,)`` array: one
+    value per row of ``weights`` (B, N), how many times each image counts (None: every image once, B = 1).
+
+    The one definition of every reported number: :meth:`LocalizationMetrics.compute` calls it with ones, the
+    bootstrap with resampling counts.
+    """
+    n = rows.shape[0]
+    w = np.ones((1, n)) if weights is None else np.asarray(weights, dtype=np.float64)
+    col = {name: rows[:, i] for name, i in _C.items()}
+    edited = col["label"] == 1
+    authentic = ~edited
+    out: dict[str, np.ndarray] = {}
+
+    def mean_over(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        keep = keep & ~np.isnan(values)
+        return _safe_div(w @ np.where(keep, values, 0.0), w @ keep.astype(np.float64))
+
+    for key, source in _EDITED_MEANS.items():
+        values = col[source] if isinstance(source, str) else col[source[0]] - col[source[1]]
+        out[key] = mean_over(values, edited)
+    tp, fp, fn = (w @ col[k] for k in ("tp", "fp", "fn"))
+    out["pixel_f1_dataset"] = _safe_div(2 * tp, (2 * tp + fp + fn) * ((tp + fn) > 0))
+    low, high = image_thresholds
+    called_edited, called_authentic = is_edited(col["score"], high), ~is_edited(col["score"], low)
+    inconclusive = ~called_edited & ~called_authentic
+    out["image_auc"] = _weighted_auc(col["score"], edited, w)
+    tpr = _safe_div(w @ (edited & called_edited), w @ edited)
+    tnr = _safe_div(w @ (authentic & called_authentic), w @ authentic)
+    out["image_bacc"] = (tpr + tnr) / 2
+    out["image_inconclusive"] = _safe_div(w @ inconclusive, w.sum(axis=1))
+    out["false_alarm_area"] = mean_over(col["false_alarm"], authentic)
+    out["n_edited"] = w @ edited
+    out["n_authentic"] = w @ authentic
+    out["n_control"] = w @ (edited & (col["has_control"] == 1))
+    out["verdict_edited"] = w @ called_edited
+    out["verdict_inconclusive"] = w @ inconclusive
+    out["verdict_authentic"] = w @ called_authentic
+    return {key: out[key] for key in METRIC_KEYS}
+
+
+def bootstrap_weights(n: int, resamples: int, seed: int) -> Iterator[np.ndarray]:
+    """Resampling counts ``(b, n)`` (images drawn with replacement, ``n`` per resample), in blocks that keep
+    memory bounded; seeded: the same ``n`` and ``seed`` give the same resamples."""
+    rng = np.random.default_rng(seed)
+    block = max(1, min(resamples, 2_000_000 // max(n, 1)))
+    done = 0
+    while done < resamples:
+        b = min(block, resamples - done)
+        idx = rng.integers(0, n, size=(b, n)) + (np.arange(b) * n)[:, None]
+        yield np.bincount(idx.ravel(), minlength=b * n).reshape(b, n).astype(np.float64)
+        done += b
+
+
+def bootstrap_intervals(
+    rows: np.ndarray, convention: MetricConvention, keys: Sequence[str] = INTERVAL_KEYS
+) -> dict[str, float]:
+    """``{<key>_lo, <key>_hi}``: the percentile bootstrap interval of each key over images (resamples where
+    the metric is undefined left out; NaN when it is undefined on all)."""
+    if rows.shape[0] == 0 or convention.bootstrap == 0:
+        return {k: math.nan for key in keys for k in interval_keys(key)}
+    parts = [
+        aggregate(rows, convention.image_thresholds, w)
+        for w in bootstrap_weights(rows.shape[0], convention.bootstrap, convention.seed)
+    ]
+    tail = (1 - convention.confidence) / 2 * 100
+    out: dict[str, float] = {}
+    for key in keys:
+        values = np.concatenate([p[key] for p in parts])
+        values = values[~np.isnan(values)]
+        lo_key, hi_key = interval_keys(key)
+        if values.size == 0:
+            out[lo_key] = out[hi_key] = math.nan
+        else:
+            lo, hi = np.percentile(values, [tail, 100 - tail])
+            out[lo_key], out[hi_key] = float(lo), float(hi)
+    return out
 
 
 def _as_maps(x: Tensor | np.ndarray | Sequence[Tensor | np.ndarray], name: str) -> list[Tensor]:
@@ -140,13 +239,10 @@ class LocalizationMetrics(Metric):
     """Pixel localization + image detection metrics over a stream of images (see module docstring).
 
     Args:
-        threshold: a pixel is flagged when ``prob > threshold``.
-        inverted_max: per image, score the better of the map and its complement (TruFor).
-        border_band: ignore TruFor's band around the GT boundary (erode 15, dilate 11).
-        num_thresholds: None: exact best F1 / AUC over all distinct scores; K: a K-step histogram grid
-            (exact for maps quantized on it, e.g. 256 for 8-bit maps; faster on large images).
-        image_thresholds: (low, high) of the verdict for ``image_bacc`` / ``image_inconclusive``
-            (deal.metrics.image_score.verdict); default ``(threshold, threshold)``.
+        threshold, inverted_max, border_band, num_thresholds, image_thresholds: the fields of a
+            :class:`~deal.metrics.convention.MetricConvention` (without bootstrap intervals), for short
+            calls; ignored when ``convention`` is given.
+        convention: the whole metric convention (what the CLI and evaluation pass).
         kwargs: torchmetrics ``Metric`` options (``sync_on_compute``, ``process_group``, ...).
     """
 
@@ -162,54 +258,33 @@ class LocalizationMetrics(Metric):
         *,
         num_thresholds: int | None = None,
         image_thresholds: tuple[float, float] | None = None,
+        convention: MetricConvention | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if not 0.0 <= threshold <= 1.0:
-            raise ValueError(f"threshold must be in [0, 1], got {threshold}")
-        if num_thresholds is not None and num_thresholds < 2:
-            raise ValueError(f"num_thresholds must be None or >= 2, got {num_thresholds}")
-        self.threshold = float(threshold)
-        self.inverted_max = bool(inverted_max)
-        self.border_band = bool(border_band)
-        self.num_thresholds = num_thresholds
-        self.image_thresholds = check_image_thresholds(
-            *((self.threshold, self.threshold) if image_thresholds is None else image_thresholds)
-        )
+        if convention is None:
+            convention = MetricConvention(
+                threshold, inverted_max, border_band, num_thresholds, image_thresholds, bootstrap=0
+            )
+        self.metric_convention = convention
+        self.add_state("rows", default=[], dist_reduce_fx="cat")
 
-        def zero(dtype: torch.dtype = torch.float64) -> Tensor:
-            return torch.zeros((), dtype=dtype)
-
-        for key in _MEANS:
-            self.add_state(f"{key}_sum", default=zero(), dist_reduce_fx="sum")
-            self.add_state(f"{key}_count", default=zero(torch.int64), dist_reduce_fx="sum")
-        self.add_state(
-            "pooled_counts", default=torch.zeros(3, dtype=torch.int64), dist_reduce_fx="sum"
-        )  # tp fp fn
-        self.add_state("false_alarm_sum", default=zero(), dist_reduce_fx="sum")
-        self.add_state("n_edited", default=zero(torch.int64), dist_reduce_fx="sum")
-        self.add_state("n_authentic", default=zero(torch.int64), dist_reduce_fx="sum")
-        self.add_state("scores", default=[], dist_reduce_fx="cat")
-        self.add_state("labels", default=[], dist_reduce_fx="cat")
+    # the convention's fields, read by callers
+    threshold = property(lambda self: self.metric_convention.threshold)
+    inverted_max = property(lambda self: self.metric_convention.inverted_max)
+    border_band = property(lambda self: self.metric_convention.border_band)
+    num_thresholds = property(lambda self: self.metric_convention.num_thresholds)
+    image_thresholds = property(lambda self: self.metric_convention.image_thresholds)
 
     @property
     def convention(self) -> str:
         """The one-line description of this instance's settings."""
-        return describe_convention(
-            self.threshold, self.inverted_max, self.border_band, self.num_thresholds, self.image_thresholds
-        )
+        return self.metric_convention.describe()
 
     @property
     def settings(self) -> dict[str, Any]:
-        """The constructor settings, for JSON reports."""
-        return {
-            "threshold": self.threshold,
-            "inverted_max": self.inverted_max,
-            "border_band": self.border_band,
-            "num_thresholds": self.num_thresholds,
-            "image_thresholds": list(self.image_thresholds),
-            "image_score": "mean of the top 1% of the probability map unless given",
-        }
+        """The convention's settings, for JSON reports."""
+        return self.metric_convention.to_dict()
 
     def update(
         self,
@@ -217,6 +292,7 @@ class LocalizationMetrics(Metric):
         targets: Tensor | Sequence[Tensor],
         labels: Tensor | Sequence[int] | None = None,
         scores: Tensor | Sequence[float] | None = None,
+        controls: Sequence[Tensor | np.ndarray | None] | None = None,
     ) -> None:
         """Add a batch of images.
 
@@ -227,11 +303,13 @@ class LocalizationMetrics(Metric):
             labels: ``(B,)`` 1 edited / 0 authentic; default: 1 where the GT has an edited pixel.
                 A label-0 image whose GT has edited pixels is an error.
             scores: ``(B,)`` image scores for ``image_auc``/``image_bacc``; default: image_score of each map.
+            controls: the objectness control: per image, the map of the edited image's unedited original
+                (same shape, scored against the same target), or None where there is none; None for all.
         """
         # Per-image metrics are many small tensor ops; on the CPU, intra-op threads only add barrier waits
         # (measured under load on 2 cores: 0.43 s per 256x256 image with 2 threads, 0.024 s with 1).
         with one_cpu_thread():
-            self._update(probs, targets, labels, scores)
+            self._update(probs, targets, labels, scores, controls)
 
     def _update(
         self,
@@ -239,108 +317,86 @@ class LocalizationMetrics(Metric):
         targets: Tensor | Sequence[Tensor],
         labels: Tensor | Sequence[int] | None,
         scores: Tensor | Sequence[float] | None,
+        controls: Sequence[Tensor | np.ndarray | None] | None,
     ) -> None:
+        c = self.metric_convention
         maps = _as_maps(probs, "probs")
         gts = _as_maps(targets, "targets")
         if len(maps) != len(gts):
             raise ValueError(f"{len(maps)} probability maps but {len(gts)} targets")
         label_list = _as_vector(labels, len(maps), "labels")
         score_list = _as_vector(scores, len(maps), "scores")
-        sums = dict.fromkeys(_MEANS, 0.0)
-        counts = dict.fromkeys(_MEANS, 0)
-        pooled = torch.zeros(3, dtype=torch.int64)
-        false_alarm = 0.0
-        n_edited = n_authentic = 0
-        image_scores, image_labels = [], []
-        for i, (p, t) in enumerate(zip(maps, gts)):
-            if p.shape != t.shape:
-                raise ValueError(f"probs[{i}] is {tuple(p.shape)} but targets[{i}] is {tuple(t.shape)}")
-            if not p.is_floating_point():
-                raise ValueError(f"probs[{i}] must be a float map in [0, 1], got dtype {p.dtype}")
-            if p.dtype not in (torch.float32, torch.float64):
-                p = p.float()
-            if not bool(((p >= 0) & (p <= 1)).all()):
-                raise ValueError(f"probs[{i}] has values outside [0, 1] (or NaN)")
+        control_list = [None] * len(maps) if controls is None else list(controls)
+        if len(control_list) != len(maps):
+            raise ValueError(f"{len(control_list)} control maps for {len(maps)} images")
+        rows = []
+        for i, (p, t, ctrl) in enumerate(zip(maps, gts, control_list)):
+            p = _check_probs(p, t.shape, f"probs[{i}]", f"targets[{i}]")
             gt = MF.binarize_target(t)
             label = int(gt.any()) if label_list is None else int(label_list[i] > 0.5)
-            positive, valid = MF.positive_and_valid(gt, self.border_band)
-            c = MF.confusion_counts(p, positive, self.threshold, valid)
-            pooled += c[:3]
+            row = dict.fromkeys(COLUMNS, math.nan)
+            row["label"] = label
+            positive, valid = MF.positive_and_valid(gt, c.border_band)
+            counts = MF.confusion_counts(p, positive, c.threshold, valid)
+            row["tp"], row["fp"], row["fn"] = (float(v) for v in counts[:3])
+            row["has_control"] = 0.0
             if label == 1:
-                n_edited += 1
-                oc = MF.oriented_counts(c, self.inverted_max)
-                tps, fps = MF.curve_counts(p, positive, valid, self.num_thresholds)
-                values = {
-                    "f1": MF.f1_from_counts(oc),
-                    "iou": MF.iou_from_counts(oc),
-                    "f1_best": MF.best_f1_from_curve(tps, fps, self.inverted_max),
-                    "auc": MF.auc_from_curve(tps, fps),
-                }
-                for key, value in values.items():
-                    v = float(value)
-                    if not math.isnan(v):
-                        sums[key] += v
-                        counts[key] += 1
+                oriented = MF.oriented_counts(counts, c.inverted_max)
+                half = counts if c.threshold == 0.5 else MF.confusion_counts(p, positive, 0.5, valid)
+                tps, fps = MF.curve_counts(p, positive, valid, c.num_thresholds)
+                row["f1_half"] = float(MF.f1_from_counts(MF.oriented_counts(half, c.inverted_max)))
+                row["f1"] = float(MF.f1_from_counts(oriented))
+                row["iou"] = float(MF.iou_from_counts(oriented))
+                row["mcc"] = float(MF.mcc_from_counts(oriented))
+                row["f1_best"] = float(MF.best_f1_from_curve(tps, fps, c.inverted_max))
+                row["auc"] = float(MF.auc_from_curve(tps, fps))
+                if ctrl is not None:
+                    ctrl = _check_probs(torch.as_tensor(ctrl), t.shape, f"controls[{i}]", f"targets[{i}]")
+                    tps, fps = MF.curve_counts(ctrl, positive, valid, c.num_thresholds)
+                    row["auc_control"] = float(MF.auc_from_curve(tps, fps))
+                    row["f1_best_control"] = float(MF.best_f1_from_curve(tps, fps, c.inverted_max))
+                    row["has_control"] = 1.0
             else:
                 if bool(gt.any()):
                     raise ValueError(
                         f"labels[{i}] is 0 (authentic) but targets[{i}] has {int(gt.sum())} edited pixels"
                     )
-                n_authentic += 1
-                false_alarm += float(MF.false_alarm_area(p, self.threshold))
-            image_scores.append(image_score(p) if score_list is None else score_list[i])
-            image_labels.append(label)
-        for key in _MEANS:
-            setattr(self, f"{key}_sum", getattr(self, f"{key}_sum") + sums[key])
-            setattr(self, f"{key}_count", getattr(self, f"{key}_count") + counts[key])
-        self.pooled_counts += pooled.to(self.pooled_counts.device)
-        self.false_alarm_sum += false_alarm
-        self.n_edited += n_edited
-        self.n_authentic += n_authentic
-        self.scores.append(torch.tensor(image_scores, dtype=torch.float64, device=self.device))
-        self.labels.append(torch.tensor(image_labels, dtype=torch.int64, device=self.device))
+                if ctrl is not None:
+                    raise ValueError(f"controls[{i}] is given for an authentic image (label 0)")
+                row["false_alarm"] = float(MF.false_alarm_area(p, c.threshold))
+            row["score"] = image_score(p) if score_list is None else score_list[i]
+            rows.append([row[k] for k in COLUMNS])
+        if rows:
+            self.rows.append(torch.tensor(rows, dtype=torch.float64, device=self.device))
+
+    def per_image(self) -> np.ndarray:
+        """The rows of all images seen, ``(N, len(COLUMNS))`` float64 (columns :data:`COLUMNS`)."""
+        if isinstance(self.rows, list) and not self.rows:
+            return np.zeros((0, len(COLUMNS)))
+        rows = dim_zero_cat(self.rows) if isinstance(self.rows, list) else self.rows
+        return rows.detach().cpu().numpy().reshape(-1, len(COLUMNS))
 
     def compute(self) -> dict[str, float]:
-        """The metrics of all images seen (keys :data:`METRIC_KEYS`; NaN where undefined)."""
-
-        def mean(key: str) -> float:
-            n = int(getattr(self, f"{key}_count"))
-            return float(getattr(self, f"{key}_sum")) / n if n else math.nan
-
-        tp, fp, fn = (int(v) for v in self.pooled_counts)
-        n_authentic = int(self.n_authentic)
-        if isinstance(self.scores, list) and not self.scores:
-            scores = torch.zeros(0, dtype=torch.float64)
-            labels = torch.zeros(0, dtype=torch.int64)
-        else:
-            scores, labels = dim_zero_cat(self.scores), dim_zero_cat(self.labels)
-        return {
-            "pixel_f1": mean("f1"),
-            "pixel_f1_best": mean("f1_best"),
-            "pixel_f1_dataset": 2 * tp / (2 * tp + fp + fn) if tp + fn else math.nan,
-            "pixel_iou": mean("iou"),
-            "pixel_auc": mean("auc"),
-            "image_auc": float(MF.image_auc(scores, labels)),
-            "image_bacc": float(MF.image_balanced_accuracy(scores, labels, *self.image_thresholds)),
-            "image_inconclusive": _inconclusive_fraction(scores, self.image_thresholds),
-            "false_alarm_area": float(self.false_alarm_sum) / n_authentic if n_authentic else math.nan,
-            "n_edited": int(self.n_edited),
-            "n_authentic": n_authentic,
-            **_verdict_counts(scores, self.image_thresholds),
-        }
+        """The metrics of all images seen (keys :data:`METRIC_KEYS`, then the ``<key>_lo``/``<key>_hi`` of
+        :data:`INTERVAL_KEYS` when the convention asks for bootstrap intervals; NaN where undefined)."""
+        rows = self.per_image()
+        point = aggregate(rows, self.image_thresholds)
+        out: dict[str, Any] = {}
+        for key in METRIC_KEYS:
+            value = float(point[key][0])
+            out[key] = int(value) if key.startswith(("n_", "verdict_")) else value
+        if self.metric_convention.bootstrap:
+            out.update(bootstrap_intervals(rows, self.metric_convention))
+        return out
 
 
-def _verdict_counts(scores: Tensor, thresholds: tuple[float, float]) -> dict[str, int]:
-    edited, authentic = MF.image_decisions(scores, *thresholds)
-    return {
-        "verdict_edited": int(edited.sum()),
-        "verdict_inconclusive": int((~edited & ~authentic).sum()),
-        "verdict_authentic": int(authentic.sum()),
-    }
-
-
-def _inconclusive_fraction(scores: Tensor, thresholds: tuple[float, float]) -> float:
-    if scores.numel() == 0:
-        return math.nan
-    edited, authentic = MF.image_decisions(scores, *thresholds)
-    return float((~edited & ~authentic).double().mean())
+def _check_probs(p: Tensor, shape: torch.Size, name: str, target: str = "its target") -> Tensor:
+    if p.shape != shape:
+        raise ValueError(f"{name} is {tuple(p.shape)} but {target} is {tuple(shape)}")
+    if not p.is_floating_point():
+        raise ValueError(f"{name} must be a float map in [0, 1], got dtype {p.dtype}")
+    if p.dtype not in (torch.float32, torch.float64):
+        p = p.float()
+    if not bool(((p >= 0) & (p <= 1)).all()):
+        raise ValueError(f"{name} has values outside [0, 1] (or NaN)")
+    return p

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from deal.metrics.image_score import SCORE_RULE, VERDICT_RULE, VERDICTS
+from deal.metrics.image_score import SCORE_RULE, VERDICT_RULE, VERDICTS, verdict_limitation
 from deal.provenance.fields import HOW_TO_READ
 from deal.report.provenance import provenance_view
 
@@ -42,6 +42,9 @@ MAX_FAILURES = 1000
 HEATMAP_RULE = "the heatmap is each pixel's probability of having been edited, from 0 to 1"
 # The metadata key that marks the bundled demonstration detector (the run's metadata; not listed).
 BUNDLED_KEY = "bundled detector"
+# The metadata key of the sentence saying which verdict the detector can never give ("none": it can give all
+# three; deal.metrics.image_score.detector_verdict_limitation, as deal detect and deal export print it).
+LIMITATION_KEY = "verdict limitation"
 BUNDLED_BANNER = (
     "This is the bundled demonstration detector, trained from scratch on synthetic edits: it shows how deal "
     "works and is not a forensic-grade detector. Do not base conclusions about real images on its verdicts."
@@ -107,6 +110,15 @@ def thresholds_of(record: dict[str, Any]) -> tuple[float | None, float | None, f
     if low is None and high is None and record.get("image_threshold") is not None:
         low = high = record["image_threshold"]
     return record.get("threshold"), low, high
+
+
+def legend_limitation(settings: dict[str, Any], low: float | None, high: float | None) -> str | None:
+    """The legend's sentence on which verdict the detector can never give: the run's metadata's
+    (LIMITATION_KEY, which knows what the calibration reached), else from the records' thresholds alone."""
+    limitation = settings.get(LIMITATION_KEY)
+    if limitation is None and low is not None and high is not None:
+        limitation = verdict_limitation(float(low), float(high))
+    return None if limitation == "none" else limitation
 
 
 def _row(record: dict[str, Any], score: float, thumb: bytes | None, view: Any, n_views: int) -> dict[str, Any]:
@@ -217,6 +229,7 @@ def render_report(
         data = thumb.read_bytes() if thumb is not None and rank < max_thumbnails and thumb.is_file() else None
         rows.append(_row(record, score, data, made[rank] if rank < len(made) else None, n_views))
     thr, low, high = thresholds_of(ranked[0][2]) if ranked else (None, None, None)
+    limitation = legend_limitation(settings, low, high)
     name, sha = settings.get("detector"), settings.get("detector sha256")
     return _template().render(
         title=title,
@@ -235,6 +248,7 @@ def render_report(
             "thr": _fmt(thr),
             "low": _fmt(low),
             "high": _fmt(high),
+            "limitation": limitation,
         },
         rows=rows,
         failures=failures,

@@ -24,8 +24,8 @@ from typing import Any
 from deal.fileio import atomic_write_bytes, atomic_write_text
 from deal.inference.detector import Detector
 from deal.inference.streaming import Outcome, WorkItem, stream_outcomes
-from deal.metrics.image_score import VERDICTS
-from deal.report.html import BUNDLED_KEY, write_report
+from deal.metrics.image_score import VERDICTS, detector_verdict_limitation
+from deal.report.html import BUNDLED_KEY, LIMITATION_KEY, write_report
 from deal.report.outputs import (
     STATE_DIR,
     heatmap_png,
@@ -288,6 +288,7 @@ class Run:
             "model": f"{det.config.encoder}, {det.config.input_policy} policy, image size {det.config.image_size}",
             "threshold": det.threshold,
             "verdict thresholds (image score: low, high)": ", ".join(f"{t:g}" for t in det.image_thresholds),
+            LIMITATION_KEY: detector_verdict_limitation(det.image_thresholds, det.info) or "none",
             "tiling": f"on (tiles of {det.config.image_size} px, overlap {det.overlap} px)"
             if det.tile
             else "off",

@@ -45,6 +45,10 @@ class LocalizationDataModule(L.LightningDataModule):
         jpeg_quality: (min, max) JPEG re-compression quality of training images, or None.
         jpeg_p, blur, noise, downscale: probabilities of the robustness augmentations.
         limit_val: keep at most this many validation images (0 = all).
+        val_control: also read the unedited original of each edited validation image that has one (the
+            dataset's original column: CoCoGlide real/, DEAL-300K originals, a manifest's `original`), so
+            that validation scores the objectness control (val/pixel_auc_control, val/pixel_auc_lift:
+            deal.metrics.localization). Costs one more forward per such image.
     """
 
     def __init__(
@@ -69,6 +73,7 @@ class LocalizationDataModule(L.LightningDataModule):
         noise: float = 0.0,
         downscale: float = 0.0,
         limit_val: int = 0,
+        val_control: bool = True,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -141,7 +146,7 @@ class LocalizationDataModule(L.LightningDataModule):
     def val_dataloader(self) -> DataLoader:
         # Whole images, no transform: the model's preprocessing (input policy) is applied in the
         # validation step, exactly as at inference.
-        dataset = LocalizationDataset(self.val_records)
+        dataset = LocalizationDataset(self.val_records, originals=self.hparams.val_control)
         trainer = self.trainer
         sampler = None
         if trainer is not None and trainer.world_size > 1:

@@ -17,6 +17,8 @@ import lightning as L
 import numpy as np
 import torch
 
+from deal.metrics.functional import restore_map
+from deal.metrics.keys import CONTROL_KEYS
 from deal.metrics.localization import LocalizationMetrics
 from deal.modeling.config import ModelConfig
 from deal.modeling.constants import DEFAULT_BATCH_SIZE
@@ -112,7 +114,8 @@ class MFPTModule(L.LightningModule):
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         """Each image run as `deal detect` runs it: the input pipeline's plan (whole, tiled or resized), its
         batches of model inputs and its merge into one full-resolution heatmap, scored at the original size.
-        The loss is that of the model inputs (tiles of a large image against the tiles of its mask)."""
+        The loss is that of the model inputs (tiles of a large image against the tiles of its mask). Where the
+        batch carries an edited image's unedited original, its map is the objectness control (control_maps)."""
         images = [np.ascontiguousarray(torch.as_tensor(img).cpu().numpy()) for img in batch["image"]]
         masks = [torch.as_tensor(m) for m in batch["mask"]]
 
@@ -126,15 +129,33 @@ class MFPTModule(L.LightningModule):
         )
         probs = [torch.from_numpy(m).to(self.device) for m in maps]
         targets = [m.to(self.device) for m in masks]
-        self.val_metrics.update(probs, targets, batch["label"])
+        self.val_metrics.update(probs, targets, batch["label"], controls=self.control_maps(batch, masks))
         self.val_floor.update([torch.ones_like(p) for p in probs], targets, batch["label"])
+
+    def control_maps(self, batch: dict[str, Any], masks: list[torch.Tensor]) -> list[torch.Tensor | None]:
+        """The objectness control of a validation batch: the map of each edited image's unedited original
+        (batch["original"], where the dataset has one), run through the same input pipeline as the edit, at
+        the mask's size (deal.metrics.functional.restore_map, as deal benchmark); None elsewhere."""
+        originals = batch.get("original") or [None] * len(masks)
+        labels = [int(v) for v in batch["label"]]
+        which = [i for i, o in enumerate(originals) if o is not None and labels[i] == 1]
+        controls: list[torch.Tensor | None] = [None] * len(masks)
+        if not which:
+            return controls
+        images = [np.ascontiguousarray(torch.as_tensor(originals[i]).cpu().numpy()) for i in which]
+        maps = self.pipeline.heatmaps(images, self, batch_size=DEFAULT_BATCH_SIZE, device=self.device)
+        for i, m in zip(which, maps):
+            controls[i] = torch.from_numpy(restore_map(m, tuple(masks[i].shape[-2:]))).to(self.device)
+        return controls
 
     def on_validation_epoch_end(self) -> None:
         values = self.val_metrics.compute()
         self.val_metrics.reset()
         floor = float(self.val_floor.compute()["pixel_f1"])
         self.val_floor.reset()
-        scalars = {f"val/{k}": float(v) for k, v in values.items() if isinstance(v, (int, float))}
+        # Without an original in the validation set the control's keys are undefined (NaN): not logged.
+        skip = () if values.get("n_control") else CONTROL_KEYS
+        scalars = {f"val/{k}": float(v) for k, v in values.items() if isinstance(v, (int, float)) and k not in skip}
         scalars["val/pixel_f1_floor"] = floor
         self.log_dict(scalars, sync_dist=False)  # already reduced across processes by torchmetrics
         if not self.trainer.sanity_checking:  # printed by rank 0, above the progress bar

@@ -62,3 +62,21 @@ def test_mask_size_mismatch_names_both_files(tmp_path, write_rgb, write_mask):
     ds = LocalizationDataset([Record(str(tmp_path / "img.png"), str(tmp_path / "msk.png"), 1, "x")])
     with pytest.raises(DatasetError, match=r"msk.png is 21x16 .*img.png is 20x16"):
         ds[0]
+
+
+def test_originals_for_the_objectness_control(deal_fixture):
+    """originals=True: each edited record's unedited original (DEAL-300K's <coco>.jpg) decoded as its image
+    would be, None for an authentic record; the collate keeps them as a list; never with a transform."""
+    from deal.data.io import read_image
+
+    records = discover_records(deal_fixture)
+    ds = LocalizationDataset(records, originals=True)
+    edited = next(i for i, r in enumerate(records) if r.label == 1 and r.original)
+    authentic = next(i for i, r in enumerate(records) if r.label == 0)
+    np.testing.assert_array_equal(ds[edited]["original"], read_image(records[edited].original))
+    assert ds[authentic]["original"] is None and "original" not in LocalizationDataset(records)[edited]
+    batch = collate_samples([ds[edited], ds[authentic]])
+    assert batch["original"][1] is None and torch.equal(batch["original"][0], torch.from_numpy(ds[edited]["original"]))
+    assert "original" not in collate_samples([LocalizationDataset(records)[edited]])
+    with pytest.raises(ValueError, match="not with a training transform"):
+        LocalizationDataset(records, build_train_transform(64), originals=True)

@@ -15,8 +15,9 @@ from deal.cli.main import main
 from deal.data.io import read_image
 from deal.evaluation.benchmark import image_seed, run_benchmark, write_benchmark_report
 from deal.evaluation.ground_truth import read_ground_truth
-from deal.evaluation.perturb import Perturbation, parse_perturbation, restore_map
-from deal.metrics import METRIC_KEYS, LocalizationMetrics
+from deal.evaluation.perturb import Perturbation, parse_perturbation
+from deal.metrics import LocalizationMetrics, MetricConvention
+from deal.metrics.functional import restore_map
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -77,21 +78,46 @@ def test_metrics_equal_a_direct_computation(mixed):
     report = run_benchmark(gray_predictor, {"mix": mixed}, perts, seed=11)
     rows = {r["label"]: r["metrics"] for r in report["results"]}
     for p in [Perturbation("none"), *perts]:
-        direct = LocalizationMetrics()
+        direct = LocalizationMetrics(convention=MetricConvention())
         for r in mixed:
             image = read_image(r.image)
             probs, score = gray_predictor(p.apply(image, seed=image_seed(11, r.name)))
             gt = read_ground_truth(r)
+            control = None
+            if r.original:  # the objectness control: the original, same perturbation and seed, same mask
+                original = p.apply(read_image(r.original), seed=image_seed(11, r.name))
+                control = torch.from_numpy(restore_map(gray_predictor(original)[0], gt.shape))
             direct.update(
-                [torch.from_numpy(restore_map(probs, gt.shape))], [torch.from_numpy(gt)], [r.label], [score]
+                [torch.from_numpy(restore_map(probs, gt.shape))],
+                [torch.from_numpy(gt)],
+                [r.label],
+                [score],
+                controls=[control],
             )
         expected = direct.compute()
-        for key in METRIC_KEYS:
+        assert set(rows[p.label]) == set(expected)  # the intervals too
+        for key in expected:
             assert rows[p.label][key] == pytest.approx(expected[key], nan_ok=True), (p.label, key)
     # the perturbations did change the input: the maps, hence the metrics, differ from "none"
     assert rows["jpeg=50"]["pixel_auc"] != rows["none"]["pixel_auc"]
     assert rows["resize=0.5"]["pixel_auc"] != rows["none"]["pixel_auc"]
     assert rows["none"]["n_authentic"] == 2 and 0 <= rows["none"]["image_auc"] <= 1
+    # both edited images have their original: control and lift are numbers, lift = edit - control per image
+    none = rows["none"]
+    assert none["n_control"] == 2 and 0 <= none["pixel_auc_control"] <= 1
+    assert none["pixel_auc_lift"] == pytest.approx(none["pixel_auc"] - none["pixel_auc_control"])
+    assert none["pixel_f1_best_lift"] == pytest.approx(none["pixel_f1_best"] - none["pixel_f1_best_control"])
+    assert none["pixel_auc_lo"] <= none["pixel_auc"] <= none["pixel_auc_hi"]
+
+
+def test_constant_maps_have_no_lift(cocoglide_records):
+    """Predict-everything scores its map of the original exactly as its map of the edit: AUC 0.5, lift 0."""
+    m = run_benchmark(ones_predictor, {"c": cocoglide_records[:3]})["results"][0]["metrics"]
+    assert (m["pixel_auc"], m["pixel_auc_control"], m["pixel_auc_lift"]) == (0.5, 0.5, 0.0)
+    assert m["pixel_f1_best_lift"] == 0.0 and m["n_control"] == 3
+    assert (m["pixel_auc_lift_lo"], m["pixel_auc_lift_hi"]) == (0.0, 0.0)
+    off = run_benchmark(ones_predictor, {"c": cocoglide_records[:3]}, control=False)["results"][0]["metrics"]
+    assert off["n_control"] == 0 and np.isnan(off["pixel_auc_control"]) and np.isnan(off["pixel_auc_lift"])
 
 
 def test_batch_predictor_matches_single(mixed):
@@ -99,7 +125,8 @@ def test_batch_predictor_matches_single(mixed):
     perts = [Perturbation("resize", 0.75)]
     a = run_benchmark(batch, {"mix": mixed}, perts, batch_size=3)
     b = run_benchmark(gray_predictor, {"mix": mixed}, perts)
-    assert batch.calls == [3, 3, 1, 1]  # 2 chunks x (none, resize)
+    # 2 chunks x (none, resize), each followed by the originals of its edited images (the control)
+    assert batch.calls == [3, 2, 3, 2, 1, 1]
     for ra, rb in zip(a["results"], b["results"]):
         assert ra["metrics"] == pytest.approx(rb["metrics"], nan_ok=True)
 
@@ -130,7 +157,8 @@ def test_report_files(cocoglide_records, tmp_path):
     ]  # blur has one strength: no plot
     assert written["jpeg_pixel_f1"].read_bytes()[:8] == PNG_MAGIC
     saved = json.loads(written["json"].read_text())
-    assert saved["convention"] == LocalizationMetrics().convention
+    assert saved["convention"] == MetricConvention().describe()
+    assert MetricConvention.from_dict(saved["settings"]) == MetricConvention()
     assert saved["predictor"] == {"name": "gray", "sha256": "ab" * 32}
     assert saved["peak_memory"]["bytes"] > 0 and saved["peak_memory"]["kind"] == "process_max_rss"
     assert "torch" in saved["hardware"] and len(saved["results"]) == 8
@@ -139,7 +167,9 @@ def test_report_files(cocoglide_records, tmp_path):
     md = written["markdown"].read_text()
     assert md.startswith("# Benchmark: gray\n")
     assert f"Convention: {report['convention']}." in md
-    assert "| dataset | perturbation | F1 | F1 best |" in md
+    assert "| dataset | perturbation | pixel AUC | AUC control | AUC lift | F1 best | F1 best control |" in md
+    assert "Objectness control: where a dataset has the unedited originals" in md
+    assert "pixel_f1" not in md.split("## Localization")[0] or "F1@0.5: F1 of p > 0.5 per image" in md
     for label in ("none", "jpeg=90", "jpeg=50", "blur=1"):
         assert f"| A | {label} | " in md and f"| B | {label} | " in md
     assert "![pixel_f1 vs jpeg](plots/jpeg_pixel_f1.png)" in md
@@ -191,7 +221,8 @@ def test_cli_with_a_fake_detector(cocoglide, cocoglide_records, tmp_path, monkey
     )
     assert code == 0
     assert (seen["path"], seen["device"]) == (None, "cpu")
-    assert seen.pop("batches") == [8] * 4  # deal detect's batch size: one window of 4 images x 4 runs
+    # deal detect's batch size: one window of 4 images, then one of their 4 originals (the control), x 4 runs
+    assert seen.pop("batches") == [8] * 8
     report = json.loads((out / "benchmark.json").read_text())
     assert report["predictor"]["name"] == "fake-ones" and report["predictor"]["weights"] == "bundled"
     assert [r["label"] for r in report["results"]] == ["none", "jpeg=90", "jpeg=50", "resize=0.5"]
@@ -219,7 +250,8 @@ def test_cli_with_a_fake_detector(cocoglide, cocoglide_records, tmp_path, monkey
             str(fake_file),
         ]
     )
-    assert code == 0 and seen["batches"] == [2, 2] and seen["path"] == str(fake_file)
+    # windows of 2: [2 edits], [their 2 originals], [1 edit], [its original]
+    assert code == 0 and seen["batches"] == [2, 2, 2, 2] and seen["path"] == str(fake_file)
     row = json.loads((tmp_path / "b2" / "benchmark.json").read_text())["results"][0]
     assert row["metrics"]["pixel_f1"] == pytest.approx(_floor(cocoglide_records[:3]), abs=1e-12)
 
@@ -231,7 +263,7 @@ def test_cli_usage_errors(tmp_path):
 
 def test_baseline_rows_score_the_predict_everything_floor(tmp_path, capsys, monkeypatch):
     """--baseline adds the all-ones rows: pixel_f1 = mean(2a / (1 + a)) over the edited images."""
-    from deal.cli import benchmark as cli_benchmark
+    from deal.baselines import BASELINES
     from deal.data.discover import discover_records
     from deal.data.io import read_mask
     from tests.conftest import require_shared
@@ -254,16 +286,22 @@ def test_baseline_rows_score_the_predict_everything_floor(tmp_path, capsys, monk
 
     monkeypatch.setattr(detector_module.Detector, "load", classmethod(lambda cls, path=None, device="auto": Everything()))
     out = tmp_path / "bench"
-    assert main(["benchmark", "--dataset", f"CocoGlide={root}", "--limit", "4", "--baseline", "--out", str(out)]) == 0
+    argv = ["benchmark", "--dataset", f"CocoGlide={root}", "--limit", "4", "--out", str(out)]
+    assert main([*argv, "--baseline", "--baseline", "spectral-slope"]) == 0
     report = json.loads((out / "benchmark.json").read_text())
-    (floor,) = [r for r in report["results"] if r["perturbation"] == "baseline"]
+    floor, spectral = [r for r in report["results"] if r["perturbation"] == "baseline"]
+    assert (floor["label"], spectral["label"]) == ("predict-everything", "spectral-slope")
+    # the spectral cue has a lift on these 4 GLIDE inpaintings; predict-everything none
+    assert spectral["metrics"]["pixel_auc_lift"] > 0.0 and floor["metrics"]["pixel_auc_lift"] == 0.0
     (clean,) = [r for r in report["results"] if r["perturbation"] == "none"]
     fractions = [read_mask(r.mask).mean() for r in discover_records(root)[:4] if r.label == 1]
     expected = float(np.mean([2 * a / (1 + a) for a in fractions]))
     assert floor["metrics"]["pixel_f1"] == pytest.approx(expected, abs=1e-9)
     assert clean["metrics"]["pixel_f1"] == pytest.approx(expected, abs=1e-9)  # the fake detector is all-ones too
     assert "predict-everything" in (out / "benchmark.md").read_text()
-    assert cli_benchmark._predict_everything(np.zeros((3, 5, 3), np.uint8))[0].shape == (3, 5)
+    assert BASELINES["predict-everything"](np.zeros((3, 5, 3), np.uint8))[0].shape == (3, 5)
+    assert main([*argv, "--baseline", "nonsense"]) == 2
+    assert "unknown baseline 'nonsense'; choose one of predict-everything, spectral-slope" in capsys.readouterr().err
 
 
 def test_benchmark_batches_are_deal_detects():

@@ -74,10 +74,15 @@ def test_benchmark_reports_f1_at_half_and_at_the_calibrated_threshold(bench, det
     low, high = report["settings"]["image_thresholds"]
     assert (low, high) == (record["image_threshold_low"], record["image_threshold_high"])
     m = _clean_row(bench)
-    assert m["pixel_f1@calibrated"] == m["pixel_f1"]  # the same per-image F1 at the same threshold
-    assert m["pixel_f1@0.5"] != m["pixel_f1@calibrated"]
-    assert "| dataset | perturbation | F1@0.5 | F1@calibrated | F1 best |" in md
-    assert f"F1@calibrated at p > {calibrated:g} (the detector's calibrated pixel threshold)" in md
+    assert m["pixel_f1"] != m["pixel_f1_calibrated"]  # F1 at 0.5 (the papers') and at the calibrated threshold
+    assert "| F1@0.5 | F1@T | MCC |" in md
+    assert f"F1@T, IoU, MCC, F1 dataset and false alarm at p > {calibrated:g} (the detector's calibrated" in md
+    # the objectness control: the 16 originals (real/) scored against their edits' masks, with intervals
+    assert m["n_control"] == 16 and 0.0 < m["pixel_auc_control"] < 1.0
+    assert m["pixel_auc_lift"] == pytest.approx(m["pixel_auc"] - m["pixel_auc_control"], abs=1e-12)
+    for key in ("pixel_auc", "pixel_auc_control", "pixel_auc_lift", "pixel_f1", "pixel_mcc", "image_auc"):
+        assert m[f"{key}_lo"] <= m[key] <= m[f"{key}_hi"], key
+    assert "Objectness control:" in md and re.search(r"\| CocoGlide \| none \| 0\.\d{3} \[0\.\d{3}, 0\.\d{3}\] \|", md)
 
 
 def test_evaluate_of_detect_npz_equals_benchmark(bench, detect_out, cocoglide, tmp_path, capsys):
@@ -88,8 +93,10 @@ def test_evaluate_of_detect_npz_equals_benchmark(bench, detect_out, cocoglide, t
     assert got["threshold"] == calibrated and "maps read: 32 deal detect npz" in stdout
     assert f"pixel threshold {calibrated:g} (deal detect's, from its records)" in stdout
     expected = _clean_row(bench)
-    assert (got["n_edited"], got["n_authentic"]) == (16, 16)
-    for key in METRIC_KEYS:
+    assert (got["n_edited"], got["n_authentic"], got["n_control"]) == (16, 16, 16)
+    # every key, the control, the lift and the bootstrap intervals included
+    assert set(expected) <= set(got)
+    for key in expected:
         assert got[key] == pytest.approx(expected[key], abs=1e-6), key
     # the headline numbers are not degenerate
     assert 0.05 < got["pixel_f1"] < 0.95 and 0.5 < got["pixel_auc"] < 1.0
@@ -116,12 +123,17 @@ def test_evaluate_of_detect_heatmap_pngs_equals_benchmark_maps_quantized_alike(
     metric = LocalizationMetrics(
         threshold, image_thresholds=(records[0]["image_threshold_low"], records[0]["image_threshold_high"])
     )
+    def quantized(path: str) -> torch.Tensor:
+        with np.load(detect_out / by_image[path]["outputs"]["npz"]) as npz:
+            return torch.from_numpy(heatmap_u8(npz["map"]).astype(np.float32) / 255.0)
+
     for r in cocoglide_records:
-        record = by_image[str(r.image)]
-        with np.load(detect_out / record["outputs"]["npz"]) as npz:
-            quantized = heatmap_u8(npz["map"]).astype(np.float32) / 255.0
         gt = read_ground_truth(r)
-        metric.update([torch.from_numpy(quantized)], [torch.from_numpy(gt)], [r.label], [record["score"]])
+        control = quantized(str(r.original)) if r.original else None  # the original's heatmap, same mask
+        metric.update(
+            [quantized(str(r.image))], [torch.from_numpy(gt)], [r.label], [by_image[str(r.image)]["score"]],
+            controls=[control],
+        )
     expected = metric.compute()
     for key in METRIC_KEYS:
         assert got[key] == pytest.approx(expected[key], abs=1e-6), key
@@ -131,6 +143,8 @@ def test_evaluate_of_detect_heatmap_pngs_equals_benchmark_maps_quantized_alike(
     # best F1 -0.0033); the image metrics use the records' scores (6 decimals): unchanged.
     floats = _clean_row(bench)
     tolerance = {"pixel_auc": 0.02, "pixel_f1_best": 0.01, "image_auc": 1e-6, "image_bacc": 1e-6}
+    tolerance.update({f"{k}_control": v for k, v in tolerance.items() if k.startswith("pixel")})
+    tolerance.update(pixel_auc_lift=0.02, pixel_f1_best_lift=0.01)  # the originals' maps are quantized too
     for key in METRIC_KEYS:
         assert got[key] == pytest.approx(floats[key], abs=tolerance.get(key, 0.005)), key
 

@@ -13,6 +13,7 @@ from PIL import Image
 from deal.cli.main import main
 from deal.evaluation.evaluate import evaluate_predictions
 from deal.evaluation.predictions import PredictionError
+from deal.metrics.image_score import SCORE_RULE
 
 
 def _edited_fraction(mask_path: str) -> float:
@@ -101,8 +102,11 @@ def test_cli_writes_table_and_json(cocoglide, cocoglide_records, gt_maps, ones_m
     )
     assert code == 0
     printed = capsys.readouterr().out
-    assert "Convention: pixel F1/IoU at p>0.5 per image" in printed
-    assert "| GT | 1.0000 | 1.0000 |" in printed
+    assert "Convention: pixel F1 at p>0.5 and at p>0.5 (F1@T), IoU and MCC at p>0.5, per image" in printed
+    # GT maps: every per-image metric is 1 on every resample; the control (the original's map is the all-zero
+    # GT map of the authentic record) is a constant map: AUC 0.5
+    assert "| GT | 1.000 [1.000, 1.000] | 1.000 [1.000, 1.000] | 1.000 [1.000, 1.000] | 1.0000 |" in printed
+    assert report_keys_defined(printed)
     report = json.loads(out_json.read_text())
     a = [_edited_fraction(r.mask) for r in cocoglide_records if r.label == 1]
     assert report["results"]["GT"]["pixel_f1"] == 1.0
@@ -114,9 +118,26 @@ def test_cli_writes_table_and_json(cocoglide, cocoglide_records, gt_maps, ones_m
         "inverted_max": False,
         "border_band": False,
         "num_thresholds": None,
+        "image_thresholds": [0.5, 0.5],
+        "bootstrap": 1000,
+        "seed": 0,
+        "confidence": 0.95,
+        "image_score": SCORE_RULE,
         "split": "test",
     }
+    gt = report["results"]["GT"]
+    assert (gt["n_control"], gt["pixel_auc_control"], gt["pixel_auc_lift"]) == (16, 0.5, 0.5)
+    assert gt["pixel_mcc"] == 1.0 and gt["pixel_auc_lift_lo"] == gt["pixel_auc_lift_hi"] == 0.5
     assert report["predictions"]["GT"].endswith("GT")
+
+
+def report_keys_defined(printed: str) -> bool:
+    """Every column title of the printed table is a key of METRIC_KEYS (through COLUMN_TITLES)."""
+    from deal.metrics.keys import COLUMN_TITLES, METRIC_KEYS
+
+    header = next(line for line in printed.splitlines() if line.startswith("| dataset |"))
+    titles = [t.strip() for t in header.strip("|").split("|")][1:]
+    return titles == [COLUMN_TITLES.get(k, k) for k in METRIC_KEYS]
 
 
 def test_cli_options_reach_the_metric(cocoglide, gt_maps, tmp_path):
@@ -143,7 +164,7 @@ def test_cli_options_reach_the_metric(cocoglide, gt_maps, tmp_path):
     assert "inverted max on" in report["convention"] and "border band ignored" in report["convention"]
     # at threshold 1.0 nothing is flagged (prob > 1 never holds) and the complement is "flag all"
     result = report["results"]["C"]
-    assert result["false_alarm_area"] == 0.0 and 0 < result["pixel_f1"] < 1
+    assert result["false_alarm_area"] == 0.0 and 0 < result["pixel_f1_calibrated"] < 1
     assert result["pixel_f1_best"] == 1.0
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from deal.evaluation import perturb
-from deal.evaluation.perturb import Perturbation, parse_perturbation, restore_map
+from deal.evaluation.perturb import Perturbation, parse_perturbation
+from deal.metrics.functional import restore_map
 
 
 @pytest.fixture(scope="module")

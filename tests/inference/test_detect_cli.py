@@ -325,3 +325,21 @@ def test_ray_engine_without_ray_is_one_sentence(detector_file, tmp_path, monkeyp
     ]
     rc, err = run_cli(*base, "--address", "auto")
     assert rc == 2 and "--address and --gpus-per-worker need --engine ray" in err
+
+
+def test_detect_says_when_the_detector_can_never_say_authentic(tmp_path):
+    """The bundled detector's image_threshold_low is 0: detect says so in one sentence on stderr, and the report's
+    legend carries the same sentence (deal.metrics.image_score.detector_verdict_limitation)."""
+    from deal.inference.detector import Detector
+    from deal.metrics.image_score import detector_verdict_limitation
+
+    save_image(tmp_path / "in" / "a.png", 48, 64, 1)
+    rc, err = run_cli(tmp_path / "in", "--out", tmp_path / "out", "--device", "cpu", "--workers", "0", "--report", "html")
+    assert rc == 0
+    bundled = Detector.load(device="cpu")
+    sentence = detector_verdict_limitation(bundled.image_thresholds, bundled.info)
+    assert bundled.image_thresholds[0] == 0.0 and sentence.startswith("This detector can never say authentic")
+    assert f"deal detect: note: {sentence}\n" in err
+    from html import escape
+
+    assert escape(sentence, quote=True) in (tmp_path / "out" / "report.html").read_text()

@@ -472,3 +472,21 @@ def test_the_provenance_cell_and_panel_come_from_the_record_escaped():
     assert '<dd class="degraded">recompressed at low quality</dd>' in panels[0]
     card = re.findall(r"<li>(.*?)</li>", panels[0])
     assert [unescape(line) for line in card] == list(HOW_TO_READ)
+
+
+def test_legend_says_which_verdict_the_detector_can_never_give():
+    """One sentence (deal.metrics.image_score.verdict_limitation, also printed by deal detect and deal export):
+    from the run's settings when given, else from the records' thresholds."""
+    from deal.metrics.image_score import verdict_limitation
+    from deal.report.html import LIMITATION_KEY
+
+    def legend(html: str) -> str:
+        return unescape(re.search(r'<dl class="legend" id="legend">(.*?)</dl>', html, re.S).group(1))
+
+    assert "can never say" not in legend(_render())  # low 0.4, high 0.9: all three verdicts possible
+    never = [_record(i, 0.5, "inconclusive", image_threshold_low=0.0) for i in range(2)]
+    expected = verdict_limitation(0.0, 0.9)
+    assert expected.startswith("This detector can never say authentic") and expected in legend(_render(never))
+    sentence = verdict_limitation(0.0, 0.9, 0.9, True)
+    html = _render(never, settings={**SETTINGS, LIMITATION_KEY: sentence})
+    assert sentence in legend(html) and "stated precision of 0.9" in legend(html)

@@ -33,7 +33,7 @@ def test_keys_and_hand_values():
     gts = [torch.tensor([[1, 0, 1, 0], [1, 1, 0, 0]]), torch.tensor([[1, 1], [0, 0]]), torch.zeros(1, 2)]
     m.update(probs, gts, torch.tensor([1, 1, 0]))
     out = m.compute()
-    assert tuple(out) == METRIC_KEYS
+    assert tuple(out) == tuple(METRIC_KEYS)
     assert out["pixel_f1"] == pytest.approx((0.5 + 0.0) / 2)  # see test_functional for the 0.5
     assert out["pixel_iou"] == pytest.approx((1 / 3 + 0.0) / 2)
     assert out["pixel_f1_best"] == pytest.approx((0.8 + 2 / 3) / 2)

@@ -25,3 +25,28 @@ def test_a_detector_file_is_recalibrated(tmp_path):
     assert info.threshold == calib["threshold"] and list(info.image_thresholds) == calib["image_thresholds"]
     low, high = info.image_thresholds
     assert 0.0 <= low <= high <= 1.0 and info.verdict_precision == 0.9 and info.precision_reached == calib["precision_reached"]
+
+
+def test_export_says_what_the_verdict_cannot_say(tmp_path, monkeypatch, capsys):
+    """deal export prints the verdict-limitation sentence (the one detect and the report print) on stderr,
+    from the written file's named fields (a calibration that missed its precision for edited)."""
+    import deal.training.export as export_module
+    from deal.metrics.image_score import verdict_limitation
+
+    model = MFPT(ModelConfig(encoder="tiny", image_size=96, input_policy="native", train_encoder=True))
+    written = save_detector(
+        tmp_path / "d.safetensors", model, name="d", image_thresholds=(0.2, 1.0), verdict_precision=0.9,
+        precision_reached=False,
+    )
+    monkeypatch.setattr(export_module, "export_checkpoint", lambda *a, **k: (written, {}))
+    checkpoint = tmp_path / "x.ckpt"  # deal export checks that the checkpoint exists before exporting it
+    checkpoint.write_bytes(b"")
+    assert main(["export", str(checkpoint), "--out", str(written)]) == 0
+    err = capsys.readouterr().err
+    sentence = verdict_limitation(0.2, 1.0, 0.9, False)
+    assert "missed the stated precision of 0.9 for edited" in sentence
+    assert f"deal export: note: {sentence}\n" in err
+    # reached: no sentence (high = 1 given by a calibration that met its precision says what it says)
+    save_detector(written, model, name="d", image_thresholds=(0.2, 1.0), verdict_precision=0.9, precision_reached=True)
+    assert main(["export", str(checkpoint), "--out", str(written)]) == 0
+    assert "note:" not in capsys.readouterr().err

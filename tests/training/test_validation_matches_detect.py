@@ -63,7 +63,7 @@ def test_validation_tiles_as_detect_does_same_heatmap_and_pixel_f1(setup):
     (batch,) = list(dm.val_dataloader())
     seen = []
     update = module.val_metrics.update
-    module.val_metrics.update = lambda probs, targets, labels: (seen.append(probs), update(probs, targets, labels))
+    module.val_metrics.update = lambda probs, targets, labels, **kw: (seen.append(probs), update(probs, targets, labels, **kw))
     try:
         with torch.no_grad(), pytest.warns(UserWarning, match="self.log"):  # no Trainer attached here
             module.validation_step(batch, 0)

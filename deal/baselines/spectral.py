@@ -3,7 +3,8 @@ CVPR 2020; Frank et al., ICML 2020; Ricker et al., VISAPP 2024), so an edited re
 finest band relative to the next one than the camera pixels around it.
 
 :func:`finest_band_ratio` is the per-pixel cue (reusable as a feature or a shortcut statistic);
-:func:`spectral_slope` turns it into a training-free detector's map and score. numpy and OpenCV only.
+:func:`spectral_slope` turns it into a training-free detector's map and score. The cue's bands are defined
+once, in :mod:`deal.modeling.band_energy`.
 """
 
 from __future__ import annotations
@@ -11,9 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-FINE_SIGMA = 0.7  # difference-of-Gaussians bands: image - G(0.7) is the finest, G(0.7) - G(1.4) the next
-COARSE_SIGMA = 1.4
-WINDOW = 16  # the local-energy window, pixels
+WINDOW = 16  # the residual-kurtosis window, pixels
 EPS = 1e-6  # energy floor (in [0, 1] intensity units squared), so flat areas give a finite ratio
 
 
@@ -25,21 +24,22 @@ def _gray(image: np.ndarray) -> np.ndarray:
     return image.astype(np.float32) / (65535.0 if image.dtype == np.uint16 else 255.0)
 
 
-def finest_band_ratio(image_uint8: np.ndarray, window: int = WINDOW) -> np.ndarray:
+def finest_band_ratio(image_uint8: np.ndarray) -> np.ndarray:
     """Per pixel: the local energy of the finest band divided by that of the next band (float32 ``HxW``).
 
-    Bands are differences of Gaussians on luma: ``fine = x - G(0.7)``, ``next = G(0.7) - G(1.4)``; energies are
-    their squares averaged over a ``window`` x ``window`` box (reflected at the border). Lower = less fine detail
-    than the image's next band has: what upsampled or diffusion-generated pixels show.
+    The one definition of the cue is :func:`deal.modeling.band_energy.finest_band_log_ratio` (the bands and
+    windows the model's band-energy stem and the shortcut statistics use too: ``fine = x - G(0.7)``,
+    ``next = G(0.7) - G(1.4)``, energies averaged over a Gaussian window of sigma 4, about 16 px); this is its
+    exponential on an image array. Lower = less fine detail than the image's next band has: what upsampled
+    or diffusion-generated pixels show.
     """
-    x = _gray(image_uint8)
-    g1 = cv2.GaussianBlur(x, (0, 0), FINE_SIGMA, borderType=cv2.BORDER_REFLECT)
-    g2 = cv2.GaussianBlur(x, (0, 0), COARSE_SIGMA, borderType=cv2.BORDER_REFLECT)
-    fine, mid = x - g1, g1 - g2
-    box = (window, window)
-    e_fine = cv2.blur(fine * fine, box, borderType=cv2.BORDER_REFLECT)
-    e_mid = cv2.blur(mid * mid, box, borderType=cv2.BORDER_REFLECT)
-    return ((e_fine + EPS) / (e_mid + EPS)).astype(np.float32)
+    import torch
+
+    from deal.modeling.band_energy import finest_band_log_ratio
+
+    gray = torch.from_numpy(_gray(image_uint8))[None, None]
+    with torch.no_grad():
+        return torch.exp(finest_band_log_ratio(gray))[0, 0].numpy().astype(np.float32)
 
 
 def residual_kurtosis(image_uint8: np.ndarray, window: int = WINDOW) -> np.ndarray:

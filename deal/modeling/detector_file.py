@@ -103,7 +103,7 @@ class DetectorInfo:
         return {
             "format": FORMAT,
             "name": self.name,
-            "config": json.dumps(_stored_config(self.config)),
+            "config": json.dumps(stored_config(self.config)),
             "threshold": repr(float(self.threshold)),
             "image_threshold_low": opt(low),
             "image_threshold_high": opt(high),
@@ -245,7 +245,7 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def _stored_config(config: ModelConfig) -> dict[str, Any]:
+def stored_config(config: ModelConfig) -> dict[str, Any]:
     """The model config as stored: without `attention`, a runtime choice of how the same function is
     computed (a detector trained with FlexAttention loads with "auto", SDPA on the CPU and for inference)."""
     d = config.to_dict()

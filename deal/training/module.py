@@ -246,9 +246,9 @@ class CompileOrEager:
 
 def _init_from_detector(model: MFPT, config: ModelConfig, path: str) -> None:
     """Copy a detector file's weights into ``model`` (strict); the file's config must be ``config``."""
-    from deal.modeling.detector_file import load_detector
+    from deal.modeling.detector_file import load_detector, stored_config
 
     source, info = load_detector(path)
-    if info.config.to_dict() != config.to_dict():
+    if stored_config(info.config) != stored_config(config):  # attention is a runtime choice, not stored
         raise ValueError(f"{path}: its model config differs from the training config; cannot initialize from it")
     model.load_state_dict(source.state_dict(), strict=True)

@@ -27,3 +27,15 @@ def test_init_detector_copies_every_weight_and_refuses_another_config(tmp_path) 
     other = ModelConfig(encoder="tiny", image_size=128, input_policy="native", train_encoder=True)
     with pytest.raises(ValueError, match="config differs"):
         MFPTModule(config=other, init_detector=str(path))
+
+
+def test_init_detector_ignores_the_attention_backend(tmp_path) -> None:
+    """`attention` is a runtime choice (not stored in detector files): a run on "sdpa" may start from a
+    detector trained on "auto" or "flex", and gets its exact weights."""
+    torch.manual_seed(3)
+    source = MFPT(CONFIG)
+    path = save_detector(tmp_path / "d.safetensors", source, name="d", threshold=0.3)
+    sdpa = ModelConfig(encoder="tiny", image_size=64, input_policy="native", train_encoder=True, attention="sdpa")
+    module = MFPTModule(config=sdpa, init_detector=str(path))
+    theirs = source.state_dict()
+    assert all(torch.equal(module.model.state_dict()[k], theirs[k]) for k in theirs)

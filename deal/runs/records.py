@@ -23,7 +23,8 @@ from deal.provenance import CSV_COLUMNS as PROVENANCE_CSV_COLUMNS
 from deal.provenance import csv_fields as provenance_csv_fields
 from deal.report.outputs import OUTPUT_KINDS
 
-RECORD_KEYS = (
+# The per-image figures a record and a CSV row share, in this order.
+_SHARED_KEYS = (
     "path",
     "sha256",
     "bytes",
@@ -35,6 +36,9 @@ RECORD_KEYS = (
     "image_threshold_low",
     "image_threshold_high",
     "edited_fraction",
+)
+RECORD_KEYS = (
+    *_SHARED_KEYS,
     "n_regions",
     "regions",
     "inference",
@@ -49,17 +53,7 @@ RECORD_KEYS = (
     "provenance",
 )
 CSV_COLUMNS = (
-    "path",
-    "sha256",
-    "bytes",
-    "width",
-    "height",
-    "score",
-    "verdict",
-    "threshold",
-    "image_threshold_low",
-    "image_threshold_high",
-    "edited_fraction",
+    *_SHARED_KEYS,
     "regions",
     *OUTPUT_KINDS,
     "inference",

@@ -45,6 +45,11 @@ DEFAULT_MAX_PIXELS = 100_000_000
 # with a side under one patch is padded to a patch that is mostly padding, so its heatmap and verdict rest
 # on a few real pixels. Such images are still analysed; their LoadedImage, Detection and record carry the
 # note. A literal here, not ModelConfig's value: the decoder sits below deal.modeling (deal.data imports it).
+def default_decode_workers() -> int:
+    """Threads that decode images ahead of the model (and render the report's views): min(4, CPU count)."""
+    return min(4, os.cpu_count() or 1)
+
+
 MIN_ANALYSABLE_SIDE = 16  # one encoder patch
 _EXIF_ORIENTATION = 0x0112
 

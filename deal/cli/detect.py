@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from deal.imageio import DEFAULT_MAX_PIXELS
+from deal.cli.run_options import add_device_and_batch_size
+from deal.imageio import DEFAULT_MAX_PIXELS, default_decode_workers
 from deal.metrics.image_score import VERDICT_RULE
-from deal.modeling.constants import DEFAULT_BATCH_SIZE
 
 HELP = "localize edited regions in images, folders and globs (heatmaps, masks, scores, a report)"
 
@@ -92,13 +92,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="verdict thresholds on the image score: edited when score >= HI, authentic when score < LO, "
         "inconclusive in between (default: the detector's calibrated pair)",
     )
-    parser.add_argument(
-        "--device", default="auto", choices=("auto", "cpu", "cuda", "mps"), help="default: auto"
-    )
-    parser.add_argument(
-        "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, metavar="N",
-        help=f"images per batch (default: {DEFAULT_BATCH_SIZE})",
-    )
+    add_device_and_batch_size(parser)
     parser.add_argument(
         "--workers",
         type=int,
@@ -165,7 +159,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
     import sys
     import warnings
 
@@ -251,7 +244,7 @@ def run(args: argparse.Namespace) -> int:
     if ray_options is not None:
         workers = 0  # each Ray worker decodes its window itself
     else:
-        workers = args.workers if args.workers is not None else min(4, os.cpu_count() or 1)
+        workers = args.workers if args.workers is not None else default_decode_workers()
     try:
         summary = run_detection(
             args.inputs,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from deal.modeling.constants import DEFAULT_BATCH_SIZE
+from deal.cli.run_options import add_device_and_batch_size
+from deal.imageio import DEFAULT_MAX_PIXELS
 
 HELP = 'serve a page and an HTTP API whose jobs are deal detect runs (pip install "deal-forensics[serve]")'
 
@@ -52,20 +53,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ORIGIN",
         help="allow this browser origin (repeatable)",
     )
-    parser.add_argument(
-        "--device", default="auto", choices=("auto", "cpu", "cuda", "mps"), help="default: auto"
-    )
-    parser.add_argument(
-        "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, metavar="N",
-        help=f"images per batch (default: {DEFAULT_BATCH_SIZE})",
-    )
+    add_device_and_batch_size(parser)
     parser.add_argument(
         "--workers", type=int, default=None, metavar="N", help="decoding threads (default: min(4, CPU count))"
     )
     parser.add_argument("--engine", default="local", choices=("local", "ray"), help="as in deal detect")
     parser.add_argument("--address", metavar="ADDR", help="ray engine: the cluster, as in deal detect")
     parser.add_argument(
-        "--max-pixels", type=int, default=100_000_000, metavar="N", help="refuse images over N pixels"
+        "--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
+        help=f"refuse images over N pixels (default: {DEFAULT_MAX_PIXELS})",
     )
     parser.add_argument(
         "--max-file-mb", type=float, default=64, metavar="MB", help="largest upload (default: 64)"
@@ -114,13 +110,13 @@ def run(args: argparse.Namespace) -> int:
             tile=args.tile,
             max_pixels=args.max_pixels,
             batch_size=args.batch_size,
-            workers=args.workers if args.workers is not None else min(4, os.cpu_count() or 1),
             engine=args.engine,
             address=args.address,
             max_file_bytes=int(args.max_file_mb * 2**20),
             max_request_bytes=int(args.max_request_mb * 2**20),
             max_files=args.max_files,
             max_queued=args.max_queued,
+            **({"workers": args.workers} if args.workers is not None else {}),
         )
         serve(settings)
     except (SettingsError, ValueError, OSError) as err:  # bad setting, no detector file, port in use

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import heapq
-import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from deal.imageio import default_decode_workers
 from deal.metrics.image_score import SCORE_RULE, VERDICT_RULE, VERDICTS, verdict_limitation
 from deal.provenance.fields import HOW_TO_READ
 from deal.report.provenance import provenance_view
@@ -221,7 +221,7 @@ def render_report(
     ranked = sorted(top, key=lambda t: (t[0], t[1]), reverse=True)
     # The views' panels (decoding inputs and maps, encoding JPEGs: OpenCV releases the GIL) in a few threads.
     with_views = ranked[:max_views] if make_view is not None else []
-    with ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1))) as pool:
+    with ThreadPoolExecutor(default_decode_workers()) as pool:
         made = list(pool.map(make_view, range(len(with_views)), [t[2] for t in with_views]))
     n_views = min(max_views, len(ranked))
     rows = []

@@ -9,11 +9,10 @@ roots, each addressed by its folder name (``--allow-root /srv/photos`` -> ``phot
 from __future__ import annotations
 
 import ipaddress
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deal.imageio import DEFAULT_MAX_PIXELS
+from deal.imageio import DEFAULT_MAX_PIXELS, default_decode_workers
 from deal.modeling.constants import DEFAULT_BATCH_SIZE
 
 DEFAULT_HOST = "127.0.0.1"
@@ -64,7 +63,7 @@ class ServeSettings:
     tile: bool = True
     max_pixels: int = DEFAULT_MAX_PIXELS
     batch_size: int = DEFAULT_BATCH_SIZE
-    workers: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))
+    workers: int = field(default_factory=default_decode_workers)
     engine: str = "local"
     address: str | None = None
     max_file_bytes: int = 64 * 2**20

@@ -9,6 +9,8 @@ torch.inference_mode, in bf16 autocast on CUDA and float32 elsewhere.
 
 from __future__ import annotations
 
+import copy
+import inspect
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -50,6 +52,14 @@ def find_sam_checkpoint(path: str | os.PathLike) -> Path | None:
         hint = f"; run: deal weights fetch {size}" if size else ""
         raise FileNotFoundError(f"{path}: needs the SAM checkpoint {info.base_checkpoint!r} it was trained on{hint}")
     return found
+
+
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    """Whether a and b are one device ("cuda" is the current CUDA device, as torch places it)."""
+    if a.type != b.type:
+        return False
+    current = torch.cuda.current_device() if a.type == "cuda" and torch.cuda.is_available() else 0
+    return (a.index if a.index is not None else current) == (b.index if b.index is not None else current)
 
 
 class Detector:
@@ -153,20 +163,29 @@ class Detector:
             max_pixels=max_pixels, bundled=bundled, provenance=provenance,
         )
 
-    def with_device(self, device: str | torch.device) -> Detector:
-        """This detector on `device` (same file, thresholds, tiling and provenance options): itself when it
-        is there already, else a new Detector holding a copy of the model on `device` (this one is left as
-        it is)."""
-        target = resolve_device(device)
-        if target == self.device:
-            return self
-        import copy
+    def replace(self, **changes: Any) -> Detector:
+        """A new Detector with `changes` to its constructor's arguments and every other one kept (model,
+        info, device, thresholds, tiling, max_pixels, bundled, provenance): the one way to derive a
+        detector, e.g. ``det.replace(threshold=0.4)`` or ``det.replace(device="cpu")``.
 
-        return Detector(
-            copy.deepcopy(self.model), self.info, target, threshold=self.threshold,
-            image_thresholds=self.image_thresholds, tile=self.tile, max_pixels=self.max_pixels,
-            bundled=self.bundled, provenance=self.provenance,
-        )
+        The new one shares this one's model unless `device` names another device, where it holds a copy of
+        the model (this one is left as it is). ``threshold=None`` or ``image_thresholds=None`` mean the
+        detector file's calibrated values, as in the constructor.
+
+        Raises:
+            TypeError: a change that is not an argument of the constructor.
+        """
+        names = [n for n in inspect.signature(Detector.__init__).parameters if n != "self"]
+        unknown = sorted(set(changes) - set(names))
+        if unknown:
+            raise TypeError(f"Detector.replace: no such field {', '.join(unknown)} (fields: {', '.join(names)})")
+        fields = {name: getattr(self, name) for name in names}  # each argument is kept as an attribute
+        fields.update(changes)
+        fields["device"] = resolve_device(fields["device"])
+        if "model" not in changes and not _same_device(fields["device"], self.device):
+            fields["model"] = copy.deepcopy(self.model)  # the shared model stays where it is
+        model, info, device = fields.pop("model"), fields.pop("info"), fields.pop("device")
+        return Detector(model, info, device, **fields)
 
     # --- properties -----------------------------------------------------------------------------
     @property

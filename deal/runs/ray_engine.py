@@ -127,7 +127,7 @@ class DetectWorker:
         if self.run is None:
             import ray
 
-            detector = ray.get(detector_ref[0]).with_device(self.device)
+            detector = ray.get(detector_ref[0]).replace(device=self.device)
             root, out_dir, kinds, report = self.settings
             self.run = Run({}, root, out_dir, detector, kinds, report, overwrite=True)
         return self.run
@@ -263,7 +263,7 @@ def _execute_on_ray(
             max_restarts=-1,
             max_task_retries=1,
         )
-        detector_ref = ray.put(det.with_device("cpu"))  # shipped on the CPU, moved by each actor
+        detector_ref = ray.put(det.replace(device="cpu"))  # shipped on the CPU, moved by each actor
         actors += [  # stopped when the run ends, whatever happens
             actor_class.remote(
                 device,

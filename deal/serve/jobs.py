@@ -108,19 +108,9 @@ def run_job(
     from deal.runs import run_detection
 
     options = job.options
-    det = detector
-    if options.threshold is not None or options.image_thresholds is not None:
-        # The same model object with the job's thresholds (no copy of the weights).
-        det = Detector(
-            detector.model,
-            detector.info,
-            detector.device,
-            threshold=options.threshold,
-            image_thresholds=options.image_thresholds,
-            tile=detector.tile,
-            max_pixels=detector.max_pixels,
-            bundled=detector.bundled,
-        )
+    changes = {"threshold": options.threshold, "image_thresholds": options.image_thresholds}
+    # The job's thresholds on the same model object (no copy of the weights); every other field kept.
+    det = detector.replace(**{k: v for k, v in changes.items() if v is not None})
     ray_options = None
     if engine == "ray":
         from deal.runs.ray_engine import RayOptions

@@ -137,10 +137,9 @@ def test_an_image_that_fails_to_decode_fails_in_its_record_and_the_job_goes_on(d
 
 
 def test_the_bundled_detector_is_flagged_on_the_page_and_in_each_job_report(detector, tmp_path):
-    from deal.inference.detector import Detector
     from deal.report.html import BUNDLED_BANNER
 
-    bundled = Detector(detector.model, detector.info, detector.device, tile=detector.tile, bundled=True)
+    bundled = detector.replace(bundled=True)
     settings = ServeSettings(data=tmp_path / "data", batch_size=2)
     with LiveServer(create_app(settings, detector)) as server:
         info = request(server.port, "GET", "/v1/detector").json()
@@ -153,3 +152,18 @@ def test_the_bundled_detector_is_flagged_on_the_page_and_in_each_job_report(dete
         assert wait_done(server.port, r.json()["id"])["state"] == "done"
         report = request(server.port, "GET", f"/v1/jobs/{r.json()['id']}/files/report.html").body.decode()
     assert 'class="banner demo"' in report and BUNDLED_BANNER in report
+
+
+def test_a_job_with_its_own_thresholds_keeps_every_other_field_of_the_servers_detector(detector, tmp_path):
+    from deal.provenance import ProvenanceOptions
+
+    served = detector.replace(provenance=ProvenanceOptions(enabled=False), max_pixels=40 * 40)
+    settings = ServeSettings(data=tmp_path / "data", batch_size=2, max_pixels=10**6)
+    with LiveServer(create_app(settings, served)) as server:
+        uploads = [("small.png", png_bytes(32, 32, 4)), ("large.png", png_bytes(48, 48, 5))]
+        r = post_job(server.port, uploads, [("threshold", "0.3"), ("report", "none")])
+        assert wait_done(server.port, r.json()["id"])["state"] == "done"
+        small, large = request(server.port, "GET", f"/v1/jobs/{r.json()['id']}/results").json()
+    assert small["threshold"] == 0.3 and small["error"] is None
+    assert small["provenance"] is None  # provenance stays off, as the server's detector has it
+    assert "over the limit of 1,600 " in large["error"]  # and the detector's pixel limit is kept

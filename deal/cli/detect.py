@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deal.cli.run_options import add_device_and_batch_size
 from deal.imageio import DEFAULT_MAX_PIXELS, default_decode_workers
 from deal.metrics.image_score import VERDICT_RULE
+
+if TYPE_CHECKING:
+    from deal.inference.detector import Detector
+    from deal.runs.ray_engine import RayOptions
 
 HELP = "localize edited regions in images, folders and globs (heatmaps, masks, scores, a report)"
 
@@ -93,6 +99,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "inconclusive in between (default: the detector's calibrated pair)",
     )
     add_device_and_batch_size(parser)
+    _add_engine_arguments(parser)
+    parser.add_argument(
+        "--save",
+        default="heatmap,mask,overlay,json",
+        metavar="KINDS",
+        help="comma-separated outputs among heatmap,mask,overlay,npz,json (default: heatmap,mask,overlay,json)",
+    )
+    parser.add_argument("--report", choices=("html",), help="also write DIR/report.html")
+    parser.add_argument("--overwrite", action="store_true", help="redo inputs that an earlier run completed")
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        metavar="N",
+        help=f"refuse images over N pixels before decoding them (default: {DEFAULT_MAX_PIXELS})",
+    )
+    parser.add_argument(
+        "--tile",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="tile images larger than the detector's image size at native resolution (default); "
+        "--no-tile downscales them so their longest side fits, and resizes the heatmap back",
+    )
+    _add_provenance_and_case_arguments(parser)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar, log lines or summary")
+
+
+def _add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """--workers, --engine and the Ray engine's --address and --gpus-per-worker."""
     parser.add_argument(
         "--workers",
         type=int,
@@ -121,28 +156,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="G",
         help="ray engine: GPUs each worker holds (default: 1 if --device resolves to cuda, else 0)",
     )
-    parser.add_argument(
-        "--save",
-        default="heatmap,mask,overlay,json",
-        metavar="KINDS",
-        help="comma-separated outputs among heatmap,mask,overlay,npz,json (default: heatmap,mask,overlay,json)",
-    )
-    parser.add_argument("--report", choices=("html",), help="also write DIR/report.html")
-    parser.add_argument("--overwrite", action="store_true", help="redo inputs that an earlier run completed")
-    parser.add_argument(
-        "--max-pixels",
-        type=int,
-        default=DEFAULT_MAX_PIXELS,
-        metavar="N",
-        help=f"refuse images over N pixels before decoding them (default: {DEFAULT_MAX_PIXELS})",
-    )
-    parser.add_argument(
-        "--tile",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="tile images larger than the detector's image size at native resolution (default); "
-        "--no-tile downscales them so their longest side fits, and resizes the heatmap back",
-    )
+
+
+def _add_provenance_and_case_arguments(parser: argparse.ArgumentParser) -> None:
+    """--trust-anchors, --no-provenance and the case's --case, --examiner and --note."""
     parser.add_argument(
         "--trust-anchors",
         metavar="PEM",
@@ -155,17 +172,62 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--case", metavar="ID", help="case identifier, recorded in run.json and the report")
     parser.add_argument("--examiner", metavar="NAME", help="who ran the analysis (run.json, the report)")
     parser.add_argument("--note", metavar="TEXT", help="a free note recorded in run.json and the report")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar, log lines or summary")
 
 
 def run(args: argparse.Namespace) -> int:
     import sys
     import warnings
 
-    from deal.cli import checks
     from deal.errors import UsageError
 
     # Usage checks first, torch-free: a mistake is one sentence and exit 2 in well under a second.
+    image_thresholds, save, ray_options = _check_usage(args)
+
+    from PIL import Image
+
+    from deal.runs import CaseInfo
+    from deal.runs.discovery import NoInputsError
+    from deal.runs.folder import run_detection
+    from deal.runs.lock import RunLockedError
+    from deal.runs.ray_engine import RayClusterError
+
+    # Oversized images are refused with a clear message; Pillow's own warning would only repeat it.
+    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+    detector = _load_detector(args, image_thresholds)
+    if ray_options is not None:
+        workers = 0  # each Ray worker decodes its window itself
+    else:
+        workers = args.workers if args.workers is not None else default_decode_workers()
+    try:
+        summary = run_detection(
+            args.inputs,
+            args.out,
+            detector,
+            save=save,
+            report=args.report,
+            overwrite=args.overwrite,
+            batch_size=args.batch_size,
+            workers=workers,
+            quiet=args.quiet,
+            inputs_from=args.inputs_from,
+            engine=args.engine,
+            ray_options=ray_options,
+            case=CaseInfo(args.case, args.examiner, args.note),
+        )
+    except (NoInputsError, RunLockedError, RayClusterError) as err:
+        raise UsageError(str(err)) from err
+    if not args.quiet:
+        _print_manifest(summary.out_dir, args.out)
+    sys.stderr.flush()
+    return summary.exit_code
+
+
+def _check_usage(args: argparse.Namespace) -> tuple[tuple[float, float] | None, tuple[str, ...], RayOptions | None]:
+    """The torch-free usage checks (UsageError on a bad option, input, detector file or output folder);
+    (the --image-thresholds pair or None, the output kinds, the Ray engine's RayOptions or None)."""
+    from deal.cli import checks
+    from deal.errors import UsageError
+
     checks.check_unit_interval(args.threshold, "--threshold")
     image_thresholds = parse_image_thresholds(args.image_thresholds) if args.image_thresholds else None
     checks.check_at_least(args.batch_size, 1, "--batch-size")
@@ -185,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
         save = parse_save(args.save)
     except ValueError as err:
         raise UsageError(f"--save: {err}") from err
-    ray_options = None
+    ray_options: RayOptions | None = None
     if args.engine == "ray":
         from deal.runs.ray_engine import RayOptions, RayUnavailableError, require_ray
 
@@ -199,18 +261,15 @@ def run(args: argparse.Namespace) -> int:
     checks.check_detector_file(args.detector)
     checks.check_detect_inputs(args.inputs, args.inputs_from, args.out)
     checks.check_output_dir(args.out, "--out")
+    return image_thresholds, save, ray_options
 
-    from PIL import Image
 
-    from deal.runs import CaseInfo
-    from deal.runs.discovery import NoInputsError
-    from deal.runs.folder import run_detection
-    from deal.runs.lock import RunLockedError
-    from deal.runs.ray_engine import RayClusterError
+def _load_detector(args: argparse.Namespace, image_thresholds: tuple[float, float] | None) -> Detector:
+    """The Detector the options describe (UsageError on a bad --trust-anchors file, detector file or
+    device); says on stderr when its calibration can never give a verdict."""
+    import sys
 
-    # Oversized images are refused with a clear message; Pillow's own warning would only repeat it.
-    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-
+    from deal.errors import UsageError
     from deal.provenance import ProvenanceOptions
 
     try:
@@ -241,39 +300,21 @@ def run(args: argparse.Namespace) -> int:
     limitation = detector_verdict_limitation(detector.image_thresholds, detector.info)
     if limitation:
         print(f"deal detect: note: {limitation}", file=sys.stderr)
-    if ray_options is not None:
-        workers = 0  # each Ray worker decodes its window itself
-    else:
-        workers = args.workers if args.workers is not None else default_decode_workers()
-    try:
-        summary = run_detection(
-            args.inputs,
-            args.out,
-            detector,
-            save=save,
-            report=args.report,
-            overwrite=args.overwrite,
-            batch_size=args.batch_size,
-            workers=workers,
-            quiet=args.quiet,
-            inputs_from=args.inputs_from,
-            engine=args.engine,
-            ray_options=ray_options,
-            case=CaseInfo(args.case, args.examiner, args.note),
-        )
-    except (NoInputsError, RunLockedError, RayClusterError) as err:
-        raise UsageError(str(err)) from err
-    if not args.quiet:
-        from deal.fileio import sha256_file
-        from deal.runs import MANIFEST_NAME
+    return detector
 
-        manifest = summary.out_dir / MANIFEST_NAME
-        print(
-            f"deal detect: {manifest} sha256 {sha256_file(manifest)} (check the run: deal verify {args.out})",
-            file=sys.stderr,
-        )
-    sys.stderr.flush()
-    return summary.exit_code
+
+def _print_manifest(out_dir: Path, shown_out: str) -> None:
+    """The run's manifest and its sha256 on stderr, with the command that checks the run."""
+    import sys
+
+    from deal.fileio import sha256_file
+    from deal.runs import MANIFEST_NAME
+
+    manifest = out_dir / MANIFEST_NAME
+    print(
+        f"deal detect: {manifest} sha256 {sha256_file(manifest)} (check the run: deal verify {shown_out})",
+        file=sys.stderr,
+    )
 
 
 def parse_image_thresholds(text: str) -> tuple[float, float]:

@@ -87,6 +87,72 @@ def run_detection(
         RunLockedError. deal.runs.ray_engine.RayUnavailableError: engine="ray" without Ray installed.
     """
     kinds = parse_save(save)
+    chosen, ray_options = _check_and_choose_engine(report, batch_size, workers, writers, engine, ray_options)
+    out = Path(out_dir)
+    listed = read_input_list(inputs_from) if inputs_from is not None else []
+    items, root, warnings = find_inputs([*inputs, *listed], out_dir=out)
+    progress = make_progress(len(items)) if make_progress is not None else Progress(len(items), quiet=quiet)
+    for w in warnings:
+        progress.message(f"warning: {w}")
+    options = _recorded_options(
+        inputs, inputs_from, out_dir, kinds, report, overwrite, engine, ray_options,
+        batch_size=batch_size, workers=workers, writers=writers,
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    t_start, started = time.perf_counter(), now_utc()
+    with RunLock(out):
+        remove_stray_parts(out)
+        run = Run(items, root, out, detector, kinds, report, overwrite, case)
+        _execute(chosen, run, progress, batch_size=batch_size, workers=workers, writers=writers)
+        n_failed, verdicts = run.write_results()
+        shown = [*inputs, *(["--inputs-from", inputs_from] if inputs_from is not None else [])]
+        report_path = run.write_report(shown) if report == "html" else None
+        _record_run(run, options, started)
+    summary = RunSummary(
+        n_inputs=len(items), n_processed=progress.processed, n_skipped=progress.skipped, n_failed=n_failed,
+        verdicts=verdicts, seconds=time.perf_counter() - t_start, out_dir=out, report=report_path,
+        results_jsonl=out / "results.jsonl", results_csv=out / "results.csv",
+    )
+    if not quiet:
+        progress.message(f"deal detect: {summary.text()}")
+    return summary
+
+
+def _recorded_options(
+    inputs: Sequence[str | os.PathLike],
+    inputs_from: str | os.PathLike | None,
+    out_dir: str | os.PathLike,
+    kinds: tuple[str, ...],
+    report: str | None,
+    overwrite: bool,
+    engine: str,
+    ray_options: RayOptions | None,
+    *,
+    batch_size: int,
+    workers: int,
+    writers: int,
+) -> dict[str, Any]:
+    """run_detection's options as run.json records them."""
+    return {
+        "inputs": [os.fspath(i) for i in inputs],
+        "inputs_from": None if inputs_from is None else os.fspath(inputs_from),
+        "out": os.fspath(out_dir),
+        "save": list(kinds),
+        "report": report,
+        "overwrite": overwrite,
+        "batch_size": batch_size,
+        "workers": workers,
+        "writers": writers,
+        "engine": engine,
+        "ray": None if ray_options is None else dataclasses.asdict(ray_options),
+    }
+
+
+def _check_and_choose_engine(
+    report: str | None, batch_size: int, workers: int, writers: int, engine: str, ray_options: RayOptions | None
+) -> tuple[Engine, RayOptions | None]:
+    """ValueError on a bad report kind, batch size, thread count or engine name; else (the engine, its
+    Ray options with the defaults filled in, as run.json records them; None for the local engine)."""
     if report is not None and report not in REPORT_KINDS:
         raise ValueError(f"unknown report kind {report!r}; choose from {list(REPORT_KINDS)}")
     if batch_size < 1 or workers < 0 or writers < 1:
@@ -95,72 +161,32 @@ def run_detection(
         )
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose from {list(ENGINES)}")
-    chosen: Engine
     if engine == "ray":
         from deal.runs.ray_engine import RayEngine
 
         chosen = RayEngine(ray_options)  # RayUnavailableError before any work when Ray is missing
-        ray_options = chosen.options  # the defaults filled in, as run.json records them
-    else:
-        chosen = LocalEngine()
-    out = Path(out_dir)
-    listed = read_input_list(inputs_from) if inputs_from is not None else []
-    items, root, warnings = find_inputs([*inputs, *listed], out_dir=out)
-    progress = make_progress(len(items)) if make_progress is not None else Progress(len(items), quiet=quiet)
-    for w in warnings:
-        progress.message(f"warning: {w}")
-    out.mkdir(parents=True, exist_ok=True)
-    t_start, started = time.perf_counter(), now_utc()
-    with RunLock(out):
-        remove_stray_parts(out)
-        run = Run(items, root, out, detector, kinds, report, overwrite, case)
-        try:
-            chosen.execute(
-                run,
-                progress,
-                input_windows(run, progress, batch_size),
-                batch_size=batch_size,
-                workers=workers,
-                writers=writers,
-            )
-        except BaseException:  # Ctrl-C or a crash: keep the results of the inputs done so far
-            progress.close()
-            if run.done_upto:
-                run.write_results(upto=run.done_upto)
-            raise
+        return chosen, chosen.options
+    return LocalEngine(), ray_options
+
+
+def _execute(engine: Engine, run: Run, progress: Progress, *, batch_size: int, workers: int, writers: int) -> None:
+    """The engine does the run's windows; on Ctrl-C or a crash the results of the inputs done so far are
+    written before the exception goes on."""
+    try:
+        engine.execute(
+            run,
+            progress,
+            input_windows(run, progress, batch_size),
+            batch_size=batch_size,
+            workers=workers,
+            writers=writers,
+        )
+    except BaseException:
         progress.close()
-        n_failed, verdicts = run.write_results()
-        shown = [*inputs, *(["--inputs-from", inputs_from] if inputs_from is not None else [])]
-        report_path = run.write_report(shown) if report == "html" else None
-        options = {
-            "inputs": [os.fspath(i) for i in inputs],
-            "inputs_from": None if inputs_from is None else os.fspath(inputs_from),
-            "out": os.fspath(out_dir),
-            "save": list(kinds),
-            "report": report,
-            "overwrite": overwrite,
-            "batch_size": batch_size,
-            "workers": workers,
-            "writers": writers,
-            "engine": engine,
-            "ray": None if ray_options is None else dataclasses.asdict(ray_options),
-        }
-        _record_run(run, options, started)
-    summary = RunSummary(
-        n_inputs=len(items),
-        n_processed=progress.processed,
-        n_skipped=progress.skipped,
-        n_failed=n_failed,
-        verdicts=verdicts,
-        seconds=time.perf_counter() - t_start,
-        out_dir=out,
-        results_jsonl=out / "results.jsonl",
-        results_csv=out / "results.csv",
-        report=report_path,
-    )
-    if not quiet:
-        progress.message(f"deal detect: {summary.text()}")
-    return summary
+        if run.done_upto:
+            run.write_results(upto=run.done_upto)
+        raise
+    progress.close()
 
 
 def _record_run(run: Run, options: dict[str, Any], started: str) -> Path:
@@ -171,7 +197,7 @@ def _record_run(run: Run, options: dict[str, Any], started: str) -> Path:
         record = run.record_of(i)
         if record.get("sha256"):
             inputs.append((os.path.abspath(record["path"]), record["sha256"]))
-    write_json(run.out / RUN_JSON, run_info(run, options))
+    write_json(run.out / RUN_JSON, run_info(run.det, run.case, options))
     manifest = write_manifest(run.out, inputs)
     write_json(run.out / RUN_TIMES_JSON, {"started": started, "ended": now_utc()})
     return manifest

@@ -239,10 +239,9 @@ def _execute_on_ray(
     workers: int,
     writers: int,
 ) -> None:
+    """Starts the actors (and Ray, unless this process has), sends them the windows that hold wanted
+    inputs, fails the inputs of windows whose actor died twice, and stops the actors (and Ray) at the end."""
     ray = require_ray()
-    from ray.exceptions import RayError
-    from ray.util import ActorPool
-
     todo = (window for window in windows if any(w.wanted for w in window))
     first = next(todo, None)
     if first is None:  # everything done already (or failed while listing): no cluster needed
@@ -251,19 +250,12 @@ def _execute_on_ray(
     started = _connect(ray, options.address)
     actors: list[Any] = []
     try:
-        det = run.det
-        gpus = options.gpus_per_worker
-        if gpus is None:
-            gpus = 1.0 if det.device.type == "cuda" else 0.0
-        device = "cuda" if gpus > 0 else ("cpu" if det.device.type == "cuda" else det.device.type)
+        device, gpus = _actor_device(run.det.device.type, options.gpus_per_worker)
         n_actors = _actor_count(ray, options, gpus)
+        detector_ref = ray.put(run.det.replace(device="cpu"))  # shipped on the CPU, moved by each actor
         actor_class = ray.remote(DetectWorker).options(
-            num_cpus=options.cpus_per_worker,
-            num_gpus=gpus,
-            max_restarts=-1,
-            max_task_retries=1,
+            num_cpus=options.cpus_per_worker, num_gpus=gpus, max_restarts=-1, max_task_retries=1
         )
-        detector_ref = ray.put(det.replace(device="cpu"))  # shipped on the CPU, moved by each actor
         actors += [  # stopped when the run ends, whatever happens
             actor_class.remote(
                 device,
@@ -279,59 +271,98 @@ def _execute_on_ray(
             )
             for _ in range(n_actors)
         ]
-        try:
-            started_up = ray.get([a.ready.remote([detector_ref]) for a in actors])
-        except RayError as err:
-            raise RayClusterError(f"the Ray workers cannot start: {err}") from err
-        versions = {version for version, _ in started_up}
-        pids = {pid for _, pid in started_up}  # a new one: an actor was restarted
-        if versions != {__version__}:
-            raise RayClusterError(
-                f"the Ray workers run deal {', '.join(sorted(versions))}, this process deal "
-                f"{__version__}: install the same version on every node"
-            )
-        pool = ActorPool(actors)
-        outstanding: dict[int, list[WorkItem]] = {}  # first index -> a window sent and not yet returned
-        next_start, in_pool = 0, 0
-
-        def collect() -> None:
-            nonlocal in_pool
-            in_pool -= 1
-            try:
-                start, records, pid = pool.get_next_unordered()
-            except RayError:  # its actor died twice: the window stays outstanding, failed at the end
-                return
-            pids.add(pid)
-            del outstanding[start]
-            for index, record in records:
-                run.note(index, record, progress)
-            run.done_upto = min(outstanding, default=next_start)
-            run.interim_results(upto=run.done_upto)
-
-        for window in itertools.chain([first], todo):
-            items = {w.index: run.items[w.index] for w in window}
-            outstanding[window[0].index] = window
-            next_start = window[-1].index + 1
-            pool.submit(lambda actor, job: actor.process.remote(*job, [detector_ref]), (window, items))
-            in_pool += 1
-            while in_pool >= 2 * n_actors:  # one window running on each actor, one waiting for it
-                collect()
-        while pool.has_next():
-            collect()
-        if outstanding or len(pids) > n_actors:  # an actor died: it may have left temporary files
+        pids = _start_actors(ray, actors, detector_ref)
+        outstanding = _dispatch(ray, run, progress, actors, detector_ref, itertools.chain([first], todo), pids)
+        if outstanding or len(pids) > len(actors):  # an actor died: it may have left temporary files
             remove_stray_parts(run.out)  # (the actors are idle now)
-        for window in outstanding.values():
-            for w in window:
-                if w.wanted:
-                    item = run.items[w.index]
-                    record = run.fail(
-                        w.index, item, f"{item.path}: its Ray worker died twice while processing it"
-                    )
-                    progress.message(f"error: {record['error']}")
-                    progress.advance(failed=1)
+        _fail_outstanding(run, progress, outstanding)
         run.done_upto = len(run.items)
     finally:
         for actor in actors:
             ray.kill(actor, no_restart=True)
         if started:
             ray.shutdown()
+
+
+def _actor_device(detector_device: str, gpus_per_worker: float | None) -> tuple[str, float]:
+    """(the device an actor runs the detector on, the GPUs it holds). gpus_per_worker None: 1 GPU if the
+    detector is on CUDA, else none; an actor without a GPU runs a CUDA detector on the CPU."""
+    gpus = gpus_per_worker if gpus_per_worker is not None else (1.0 if detector_device == "cuda" else 0.0)
+    device = "cuda" if gpus > 0 else ("cpu" if detector_device == "cuda" else detector_device)
+    return device, gpus
+
+
+def _start_actors(ray: Any, actors: list[Any], detector_ref: Any) -> set[int]:
+    """Loads the detector in every actor; their process ids. RayClusterError when they cannot start or
+    run another version of deal than this process."""
+    from ray.exceptions import RayError
+
+    try:
+        started_up = ray.get([a.ready.remote([detector_ref]) for a in actors])
+    except RayError as err:
+        raise RayClusterError(f"the Ray workers cannot start: {err}") from err
+    versions = {version for version, _ in started_up}
+    if versions != {__version__}:
+        raise RayClusterError(
+            f"the Ray workers run deal {', '.join(sorted(versions))}, this process deal "
+            f"{__version__}: install the same version on every node"
+        )
+    return {pid for _, pid in started_up}
+
+
+def _dispatch(
+    ray: Any,
+    run: Run,
+    progress: Progress,
+    actors: list[Any],
+    detector_ref: Any,
+    windows: Iterable[list[WorkItem]],
+    pids: set[int],
+) -> dict[int, list[WorkItem]]:
+    """Sends the windows through a pool of `actors`, keeping one running and one waiting on each, and
+    notes each returned record on the run (and rewrites the interim results). Adds the process id of every
+    answer to `pids` (a new one: an actor was restarted). Returns the windows that never came back
+    (their actor died twice), by first index."""
+    from ray.exceptions import RayError
+    from ray.util import ActorPool
+
+    pool = ActorPool(actors)
+    outstanding: dict[int, list[WorkItem]] = {}  # first index -> a window sent and not yet returned
+    next_start, in_pool = 0, 0
+
+    def collect() -> None:
+        nonlocal in_pool
+        in_pool -= 1
+        try:
+            start, records, pid = pool.get_next_unordered()
+        except RayError:  # its actor died twice: the window stays outstanding, failed at the end
+            return
+        pids.add(pid)
+        del outstanding[start]
+        for index, record in records:
+            run.note(index, record, progress)
+        run.done_upto = min(outstanding, default=next_start)
+        run.interim_results(upto=run.done_upto)
+
+    for window in windows:
+        items = {w.index: run.items[w.index] for w in window}
+        outstanding[window[0].index] = window
+        next_start = window[-1].index + 1
+        pool.submit(lambda actor, job: actor.process.remote(*job, [detector_ref]), (window, items))
+        in_pool += 1
+        while in_pool >= 2 * len(actors):  # one window running on each actor, one waiting for it
+            collect()
+    while pool.has_next():
+        collect()
+    return outstanding
+
+
+def _fail_outstanding(run: Run, progress: Progress, outstanding: dict[int, list[WorkItem]]) -> None:
+    """Records the wanted inputs of windows whose actor died twice as failed (the next run retries them)."""
+    for window in outstanding.values():
+        for w in window:
+            if w.wanted:
+                item = run.items[w.index]
+                record = run.fail(w.index, item, f"{item.path}: its Ray worker died twice while processing it")
+                progress.message(f"error: {record['error']}")
+                progress.advance(failed=1)

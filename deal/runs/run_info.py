@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from deal.runs.run import Run
+    from deal.inference.detector import Detector
 
 RUN_JSON = "run.json"
 RUN_TIMES_JSON = "run_times.json"
@@ -50,19 +50,18 @@ def _package_version(name: str) -> str | None:
         return None
 
 
-def run_info(run: Run, options: dict[str, Any]) -> dict[str, Any]:
-    """The content of run.json for a deal.runs.run.Run (its detector and case)."""
+def run_info(det: Detector, case: CaseInfo, options: dict[str, Any]) -> dict[str, Any]:
+    """The content of run.json for a run of `det` on `case` with `options`."""
     import torch
 
     from deal.metrics.image_score import VERDICT_RULE
     from deal.version import __version__
 
-    det = run.det
     info = det.info
     return {
         "format": FORMAT,
         "deal_version": __version__,
-        "case": run.case.as_dict(),
+        "case": case.as_dict(),
         "detector": {
             "name": det.name,
             "sha256": det.sha256,

@@ -2,7 +2,8 @@
 
 A baseline is a function ``image (HxWx3 uint8 RGB) -> (probs HxW float32 in [0, 1], score or None)``: the
 predictor deal.evaluation.benchmark.run_benchmark takes. :data:`BASELINES` is the registry (a plain dict).
-numpy and OpenCV only: no torch, no model.
+numpy and OpenCV only: no model (the spectral cue borrows the model's band filters, in torch). The classic
+forensic views (:mod:`deal.baselines.views`) are registered here under their baseline names.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from deal.baselines.centre import centre
 from deal.baselines.spectral import (
     finest_band_ratio,
     residual_kurtosis,
@@ -18,6 +20,7 @@ from deal.baselines.spectral import (
     spectral_slope,
     spectral_slope_map,
 )
+from deal.baselines.views import VIEWS, view_baseline
 
 Baseline = Callable[[np.ndarray], tuple[np.ndarray, "float | None"]]
 
@@ -27,9 +30,12 @@ def predict_everything(image: np.ndarray) -> tuple[np.ndarray, float]:
     return np.ones(image.shape[:2], np.float32), 1.0
 
 
+# The floors first (every pixel; the centre bump), then the views (each under its baseline name; the
+# spectral view is the spectral-slope baseline), then the other cues.
 BASELINES: dict[str, Baseline] = {
     "predict-everything": predict_everything,
-    "spectral-slope": spectral_slope,
+    "centre": centre,
+    **{view.baseline: view_baseline(view.name) for view in VIEWS.values()},
     "spectral-kurtosis": spectral_kurtosis,
 }
 
@@ -45,6 +51,7 @@ def get_baseline(name: str) -> Baseline:
 __all__ = [
     "BASELINES",
     "Baseline",
+    "centre",
     "finest_band_ratio",
     "get_baseline",
     "predict_everything",

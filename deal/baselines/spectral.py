@@ -53,20 +53,23 @@ def residual_kurtosis(image_uint8: np.ndarray, window: int = WINDOW) -> np.ndarr
     return (m4 / (m2 * m2 + 1e-12)).astype(np.float32)
 
 
-def _relative_logistic(evidence: np.ndarray, steepness: float) -> np.ndarray:
+SLOPE_STEEPNESS = 2.0  # the logistic's steepness of the spectral-slope map
+
+
+def relative_logistic(evidence: np.ndarray, steepness: float) -> np.ndarray:
     """A logistic of ``evidence`` (higher = edited) relative to the image's median: the median maps to 0.5."""
     z = -steepness * (evidence - np.median(evidence))
     return (1.0 / (1.0 + np.exp(np.clip(z, -50, 50)))).astype(np.float32)
 
 
-def spectral_slope_map(image_uint8: np.ndarray, steepness: float = 2.0, kurtosis_weight: float = 0.0) -> np.ndarray:
+def spectral_slope_map(image_uint8: np.ndarray, steepness: float = SLOPE_STEEPNESS, kurtosis_weight: float = 0.0) -> np.ndarray:
     """The cue as a map in [0, 1], per image: a logistic of minus the log ratio relative to the image's
     median (a ratio at the median gives 0.5, lower ratios more), optionally plus ``kurtosis_weight`` times the
     log residual kurtosis. ``float32 HxW``."""
     evidence = -np.log(finest_band_ratio(image_uint8))
     if kurtosis_weight:
         evidence = evidence + kurtosis_weight * np.log(residual_kurtosis(image_uint8) + EPS)
-    return _relative_logistic(evidence, steepness)
+    return relative_logistic(evidence, steepness)
 
 
 def spectral_slope(image_uint8: np.ndarray) -> tuple[np.ndarray, None]:

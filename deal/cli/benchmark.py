@@ -28,8 +28,12 @@ and that map is scored against the same mask: pixel_auc_control, pixel_f1_best_c
 lift (edit minus control) pixel_auc_lift, pixel_f1_best_lift.
 
 --baseline NAME also scores a training-free baseline on the same images under the same convention
-(repeatable): predict-everything (every pixel edited, score 1), spectral-slope (the finest-band
-energy deficit of generated pixels), spectral-kurtosis (the same plus residual kurtosis).
+(repeatable). Floors: predict-everything (every pixel edited, score 1), centre (a bump on the image's
+centre, the same for every image). The forensic views of `deal detect --views`: ela (error level at a
+JPEG re-save at quality 90), noise (local noise level against the image's median), jpeg (an 8x8 JPEG
+grid out of step with the image's; an all-zero map where the pixels carry no grid), spectral-slope
+(the finest-band energy deficit of generated pixels; the spectral view), copymove (regions copied
+within the image). And spectral-kurtosis (spectral-slope plus residual kurtosis).
 
 Perturbations (KIND=S1,S2,..., repeatable):
   jpeg=Q      JPEG re-compression at quality Q (1-100)
@@ -88,7 +92,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAME",
         help="also score this baseline on the same images (repeatable; no NAME: predict-everything): "
-        "predict-everything, spectral-slope, spectral-kurtosis",
+        "predict-everything, centre, ela, noise, jpeg, spectral-slope, copymove, spectral-kurtosis",
     )
 
 

@@ -50,7 +50,9 @@ def test_baseline_map_ranks_the_pasted_region_above_the_rest():
 
 
 def test_registry():
-    assert list(BASELINES) == ["predict-everything", "spectral-slope", "spectral-kurtosis"]
+    assert list(BASELINES) == [
+        "predict-everything", "centre", "ela", "noise", "jpeg", "spectral-slope", "copymove", "spectral-kurtosis"
+    ]
     ones, score = BASELINES["predict-everything"](np.zeros((4, 6, 3), np.uint8))
     assert ones.shape == (4, 6) and (ones == 1).all() and score == 1.0
     image, mask = _pasted_upsampled(seed=2)

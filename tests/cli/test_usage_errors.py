@@ -70,7 +70,7 @@ CASES = {
     "benchmark: bad perturbation": (["benchmark", "--dataset", str(COCOGLIDE), "--perturb", "zoom=2", "--out", "o"], "zoom"),
     "benchmark: a file as parent of --out": (["benchmark", "--dataset", str(COCOGLIDE), "--out", "a_file/b"], "--out a_file/b: cannot write there (a_file is a file, not a folder)"),
     "benchmark: missing detector": (["benchmark", "--dataset", str(COCOGLIDE), "--detector", "d.safetensors", "--out", "o"], "detector file not found: d.safetensors"),
-    "benchmark: unknown baseline": (["benchmark", "--dataset", str(COCOGLIDE), "--baseline", "nope", "--out", "o"], "unknown baseline 'nope'; choose one of predict-everything, spectral-slope, spectral-kurtosis"),
+    "benchmark: unknown baseline": (["benchmark", "--dataset", str(COCOGLIDE), "--baseline", "nope", "--out", "o"], "unknown baseline 'nope'; choose one of predict-everything, centre, ela, noise, jpeg, spectral-slope, copymove, spectral-kurtosis"),
     "benchmark: bad --bootstrap": (["benchmark", "--dataset", str(COCOGLIDE), "--bootstrap", "-1", "--out", "o"], "--bootstrap must be at least 0, got -1"),
     "evaluate: bad --bootstrap": (["evaluate", "--pred", ".", "--dataset", str(COCOGLIDE), "--bootstrap", "-1"], "--bootstrap must be at least 0, got -1"),
     "evaluate: missing --pred": (["evaluate", "--pred", "preds", "--dataset", str(COCOGLIDE)], "--pred preds: no such folder"),

@@ -301,7 +301,7 @@ def test_baseline_rows_score_the_predict_everything_floor(tmp_path, capsys, monk
     assert "predict-everything" in (out / "benchmark.md").read_text()
     assert BASELINES["predict-everything"](np.zeros((3, 5, 3), np.uint8))[0].shape == (3, 5)
     assert main([*argv, "--baseline", "nonsense"]) == 2
-    assert "unknown baseline 'nonsense'; choose one of predict-everything, spectral-slope" in capsys.readouterr().err
+    assert "unknown baseline 'nonsense'; choose one of predict-everything, centre, ela" in capsys.readouterr().err
 
 
 def test_benchmark_batches_are_deal_detects():

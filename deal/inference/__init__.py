@@ -2,7 +2,7 @@
 
 Public API (imported lazily, so importing a submodule stays light)::
 
-    from deal.inference import Detector, Detection, ImageLoadError
+    from deal.inference import Detector, Detection, ImageLoadError, NonFiniteMapError
 
 deal.inference never imports lightning.
 """
@@ -15,6 +15,7 @@ _EXPORTS = {
     "Detector": "deal.inference.detector",
     "Detection": "deal.inference.detection",
     "ImageLoadError": "deal.imageio",
+    "NonFiniteMapError": "deal.inference.detection",
 }
 
 __all__ = list(_EXPORTS)

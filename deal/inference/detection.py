@@ -9,7 +9,32 @@ import numpy as np
 from deal.inference.regions import MAX_REGIONS, find_regions
 from deal.metrics.image_score import TOP_FRACTION, VERDICT_RULE, check_image_thresholds, image_score, verdict
 
-__all__ = ["TOP_FRACTION", "VERDICT_RULE", "Detection", "image_score"]
+__all__ = [
+    "TOP_FRACTION", "VERDICT_RULE", "Detection", "NonFiniteMapError", "image_score", "non_finite_message",
+]
+
+
+class NonFiniteMapError(ValueError):
+    """The detector produced NaN or inf in a heatmap: such a map has no score and no verdict.
+
+    Attributes:
+        positions: the positions, in the call's list of images, of the maps that are not finite.
+        maps: every map of the call, None at those positions (the others are finite and usable).
+    """
+
+    def __init__(self, message: str, positions: list[int] | None = None, maps: list | None = None) -> None:
+        super().__init__(message)
+        self.positions = list(positions or [])
+        self.maps = list(maps or [])
+
+
+def non_finite_message(source: str) -> str:
+    """The one sentence of an image whose heatmap is not finite (the API's exception, the CLI's record)."""
+    return (
+        f"{source}: the detector produced non-finite values (NaN or inf) in the heatmap, so there is no "
+        "score and no verdict"
+    )
+
 
 @dataclass
 class Detection:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from deal.imageio import DEFAULT_MAX_PIXELS, ImageLoadError, load_any
-from deal.inference.detection import Detection
+from deal.inference.detection import Detection, NonFiniteMapError, non_finite_message
 from deal.inference.devices import autocast, precision, resolve_device
 from deal.inference.streaming import stream_outcomes, windows_of
 from deal.metrics.image_score import check_image_thresholds
@@ -240,14 +240,33 @@ class Detector:
         with torch.inference_mode(), autocast(self.device):
             return self.model(batch)
 
-    def heatmaps(self, images: Sequence[np.ndarray], batch_size: int = DEFAULT_BATCH_SIZE) -> list[np.ndarray]:
+    def heatmaps(
+        self,
+        images: Sequence[np.ndarray],
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        *,
+        sources: Sequence[str] | None = None,
+    ) -> list[np.ndarray]:
         """HxWx3 uint8 RGB arrays -> HxW float32 probability maps at each image's size.
 
         The input pipeline plans, batches and merges (the tiles of many images fill one batch, so
         throughput does not fall with the tile count); an image's result depends only on the list of
         images given.
+
+        Every map is checked here, the one place deal's inference produces heatmaps: a map holding NaN or
+        inf raises NonFiniteMapError naming the image (`sources`, else its position), whose `maps` keep the
+        finite maps of the others.
         """
-        return self.pipeline.heatmaps(images, self.forward, batch_size=batch_size, device=self.device)
+        maps = self.pipeline.heatmaps(images, self.forward, batch_size=batch_size, device=self.device)
+        bad = [i for i, m in enumerate(maps) if not np.isfinite(m).all()]
+        if bad:
+            names = [sources[i] if sources is not None else f"image {i + 1} of {len(maps)}" for i in bad]
+            raise NonFiniteMapError(
+                "; ".join(non_finite_message(name) for name in names),
+                bad,
+                [None if i in bad else m for i, m in enumerate(maps)],
+            )
+        return maps
 
     def predict(self, image: Any, threshold: float | None = None) -> Detection:
         """One image -> Detection.
@@ -260,9 +279,10 @@ class Detector:
 
         Raises:
             ImageLoadError: the input cannot be read or decoded (the message names it and the problem).
+            NonFiniteMapError: the detector produced NaN or inf in the heatmap (no score, no verdict).
         """
         loaded = load_any(image, max_pixels=self.max_pixels, provenance=self.provenance)
-        (heatmap,) = self.heatmaps([loaded.array])
+        (heatmap,) = self.heatmaps([loaded.array], sources=[loaded.source])
         return Detection.from_heatmap(
             heatmap,
             self.threshold if threshold is None else threshold,
@@ -285,7 +305,9 @@ class Detector:
 
         Inputs are decoded ahead (at most two batches) by `workers` threads (0: in the calling thread).
         on_error="raise" raises ImageLoadError at the first unreadable input; "skip" leaves it out (its
-        Detection is missing: use Detection.source, or run_detection for per-input error records).
+        Detection is missing: use Detection.source, or run_detection for per-input error records). A heatmap
+        with NaN or inf raises NonFiniteMapError whatever on_error says: it is the detector's failure, not
+        the input's, and an image is never dropped for it.
         """
         if on_error not in ("raise", "skip"):
             raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
@@ -294,5 +316,7 @@ class Detector:
         ):
             if outcome.detection is not None:
                 yield outcome.detection
+            elif outcome.non_finite:
+                raise NonFiniteMapError(outcome.error or non_finite_message(str(outcome.source)))
             elif on_error == "raise":
                 raise ImageLoadError(outcome.error or "unknown error")

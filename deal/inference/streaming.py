@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from deal.imageio import ImageLoadError, LoadedImage, load_any
-from deal.inference.detection import Detection
+from deal.inference.detection import Detection, NonFiniteMapError, non_finite_message
 from deal.modeling.constants import DEFAULT_BATCH_SIZE
 from deal.provenance import ProvenanceOptions
 
@@ -43,7 +43,9 @@ class HeatmapSource(Protocol):
     @property
     def image_thresholds(self) -> tuple[float, float]: ...
 
-    def heatmaps(self, images: list[np.ndarray], batch_size: int = DEFAULT_BATCH_SIZE) -> list[np.ndarray]: ...
+    def heatmaps(  # raises NonFiniteMapError for a map with NaN or inf
+        self, images: list[np.ndarray], batch_size: int = ..., *, sources: list[str] | None = None
+    ) -> list[np.ndarray]: ...
 
     def inference_mode_of(self, height: int, width: int) -> str: ...
 
@@ -59,7 +61,8 @@ class WorkItem:
 
 @dataclass
 class Outcome:
-    """The result for one wanted input: a Detection, or an error message naming the input."""
+    """The result for one wanted input: a Detection, or an error message naming the input (non_finite: the
+    error is a heatmap with NaN or inf, the detector's failure rather than the input's)."""
 
     index: int
     source: Any
@@ -68,6 +71,7 @@ class Outcome:
     error: str | None
     inference: str | None
     seconds: float
+    non_finite: bool = False
 
 
 def windows_of(items: Iterable[Any], batch_size: int) -> Iterator[list[WorkItem]]:
@@ -109,25 +113,34 @@ def _process_window(
     maps: dict[int, np.ndarray] = {}
     infer_seconds: dict[int, float] = {}
     errors: dict[int, str] = {}
+    non_finite: set[int] = set()
     # Every decoded image of the window runs, wanted or not, in one Detector.heatmaps call: the batches
     # (tiles of several images share them) then depend only on the window, so a resumed run computes
     # exactly the batches of an uninterrupted one.
     positions = [p for p, (ld, _, _) in enumerate(loads) if ld is not None]
     if positions and any(window[p].wanted for p in positions):
         t0 = time.perf_counter()
+        arrays, sources = [loads[p][0].array for p in positions], [loads[p][0].source for p in positions]
+        window_maps: list[np.ndarray | None]
         try:
-            window_maps = detector.heatmaps([loads[p][0].array for p in positions], batch_size=batch_size)
-            dt = (time.perf_counter() - t0) / len(positions)
-            for p, m in zip(positions, window_maps):
-                maps[p], infer_seconds[p] = m, dt
+            window_maps = list(detector.heatmaps(arrays, batch_size=batch_size, sources=sources))
+        except NonFiniteMapError as err:  # the detector's own check: the other maps of the window stand
+            window_maps = err.maps
         except Exception:  # e.g. out of memory on one huge image: find it, report it, go on with the others
+            window_maps = []
             for p in positions:
-                t0 = time.perf_counter()
-                try:
-                    (maps[p],) = detector.heatmaps([loads[p][0].array], batch_size=batch_size)
-                    infer_seconds[p] = time.perf_counter() - t0
-                except Exception as err:
-                    errors[p] = f"{_describe(window[p].source)}: inference failed: {type(err).__name__}: {err}"
+                name = _describe(window[p].source)
+                heatmap, error = _heatmap_alone(detector, loads[p][0], name, batch_size)
+                window_maps.append(heatmap)
+                if error:
+                    errors[p] = error
+        dt = (time.perf_counter() - t0) / len(positions)
+        for p, m in zip(positions, window_maps):
+            if m is not None:
+                maps[p], infer_seconds[p] = m, dt
+            elif p not in errors:
+                non_finite.add(p)
+                errors[p] = non_finite_message(loads[p][0].source)
     out = []
     for p, (item, (loaded, error, load_s)) in enumerate(zip(window, loads)):
         if not item.wanted:
@@ -135,22 +148,33 @@ def _process_window(
         detection, inference, t0 = None, None, time.perf_counter()
         error = error or errors.get(p)
         if error is None and loaded is not None:
-            heatmap = maps[p]
-            if not np.isfinite(heatmap).all():
-                error = f"{loaded.source}: the detector produced non-finite values (NaN or inf)"
-            else:
-                detection = Detection.from_heatmap(
-                    heatmap,
-                    threshold,
-                    source=loaded.source,
-                    notes=loaded.notes,
-                    image_thresholds=image_thresholds,
-                    provenance=loaded.provenance,
-                )
-                inference = detector.inference_mode_of(detection.height, detection.width)
+            detection = Detection.from_heatmap(
+                maps[p],
+                threshold,
+                source=loaded.source,
+                notes=loaded.notes,
+                image_thresholds=image_thresholds,
+                provenance=loaded.provenance,
+            )
+            inference = detector.inference_mode_of(detection.height, detection.width)
         seconds = load_s + infer_seconds.get(p, 0.0) + time.perf_counter() - t0
-        out.append(Outcome(item.index, item.source, loaded, detection, error, inference, seconds))
+        failed_map = p in non_finite
+        out.append(Outcome(item.index, item.source, loaded, detection, error, inference, seconds, failed_map))
     return out
+
+
+def _heatmap_alone(
+    detector: HeatmapSource, loaded: LoadedImage, name: str, batch_size: int
+) -> tuple[np.ndarray | None, str | None]:
+    """(map, None) of one image run on its own after its window failed; (None, None) when its map is not
+    finite; (None, error) when it fails too."""
+    try:
+        (heatmap,) = detector.heatmaps([loaded.array], batch_size=batch_size, sources=[loaded.source])
+        return heatmap, None
+    except NonFiniteMapError:
+        return None, None
+    except Exception as err:
+        return None, f"{name}: inference failed: {type(err).__name__}: {err}"
 
 
 def stream_outcomes(

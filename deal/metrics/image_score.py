@@ -55,7 +55,12 @@ def is_edited(score: Any, high: float) -> Any:
 
 
 def verdict(score: float, low: float, high: float) -> str:
-    """"edited" (score >= high), "authentic" (score < low) or "inconclusive" (in between). See VERDICT_RULE."""
+    """"edited" (score >= high), "authentic" (score < low) or "inconclusive" (in between). See VERDICT_RULE.
+
+    A score that is not a finite number (NaN, inf: a heatmap the detector got wrong) has no verdict:
+    ValueError, never "authentic" (NaN compares false with every threshold)."""
+    if not math.isfinite(score):
+        raise ValueError(f"the image score is {score}, not a finite number: it has no verdict")
     if is_edited(score, high):
         return "edited"
     return "inconclusive" if is_edited(score, low) else "authentic"

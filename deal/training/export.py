@@ -89,9 +89,31 @@ def calibration_heatmaps(
     Detector's own preprocessing, tiling, batching and dtype (bf16 on CUDA), as `deal detect` runs it."""
     dataset = LocalizationDataset(records)
     for start in range(0, len(records), batch_size):
-        chunk = [dataset[i] for i in range(start, min(start + batch_size, len(records)))]
-        maps = detector.heatmaps([sample["image"] for sample in chunk], batch_size=batch_size)
+        indices = range(start, min(start + batch_size, len(records)))
+        chunk = [dataset[i] for i in indices]
+        sources = [str(records[i].image) for i in indices]
+        maps = detector.heatmaps([sample["image"] for sample in chunk], batch_size=batch_size, sources=sources)
         yield from ((m, sample["mask"]) for m, sample in zip(maps, chunk))
+
+
+def calibration_records(paths: list[str], split: str | None, limit: int, *, needs_edits: bool) -> list[Record]:
+    """The validation records calibration runs on (at most `limit`; 0: all). ValueError, one sentence naming
+    the data, when there is nothing to calibrate on: no image, or (needs_edits: the pixel threshold is to
+    be calibrated) no edited image, whose masks the threshold is chosen on."""
+    records: list[Record] = []
+    for p in paths:
+        records += discover_records(p, split or None)
+    if limit:
+        records = records[:limit]
+    where = f"{', '.join(str(p) for p in paths)}" + (f" (split {split!r})" if split else "")
+    if not records:
+        raise ValueError(f"{where}: no validation images to calibrate on")
+    if needs_edits and not any(r.label for r in records):
+        raise ValueError(
+            f"{where}: the {len(records)} validation images hold no edited image, so the pixel threshold "
+            "cannot be calibrated; pass validation data with edits, or --threshold"
+        )
+    return records
 
 
 def export_checkpoint(
@@ -113,6 +135,8 @@ def export_checkpoint(
     (default: the validation data recorded in the checkpoint); the verdict's two image thresholds are
     calibrated on the same images at `precision` (deal.training.calibration) when both classes occur.
     `sam_checkpoint`: the frozen encoder's SAM file when the one recorded in the checkpoint has moved."""
+    # Given validation data is checked before the model loads; the checkpoint's own once it is read.
+    records = calibration_records(val, val_split, limit, needs_edits=threshold is None) if val else None
     if Path(checkpoint).suffix == ".safetensors":  # a detector file, recalibrated (e.g. on new validation data)
         model, ckpt = model_from_detector_file(checkpoint, sam_checkpoint)
     else:
@@ -125,11 +149,8 @@ def export_checkpoint(
         raise ValueError("no validation data to calibrate the threshold on: pass val paths or a threshold")
     if paths:
         split = val_split if val else data_hp.get("val_split", val_split)
-        records: list[Record] = []
-        for p in paths:
-            records += discover_records(p, split or None)
-        if limit:
-            records = records[:limit]
+        if records is None:
+            records = calibration_records(paths, split, limit, needs_edits=threshold is None)
         detector = Detector(model, DetectorInfo(name="calibration", config=model.config), device)
         scores: list[float] = []
 
@@ -140,7 +161,7 @@ def export_checkpoint(
 
         if any(r.label for r in records):
             calib = choose_threshold(pairs())
-        else:
+        else:  # a threshold was given (calibration_records checked): the image scores only
             calib = {}
             for _ in pairs():
                 pass

@@ -50,3 +50,30 @@ def test_export_says_what_the_verdict_cannot_say(tmp_path, monkeypatch, capsys):
     save_detector(written, model, name="d", image_thresholds=(0.2, 1.0), verdict_precision=0.9, precision_reached=True)
     assert main(["export", str(checkpoint), "--out", str(written)]) == 0
     assert "note:" not in capsys.readouterr().err
+
+
+def test_export_on_validation_data_without_edits_is_one_sentence_and_exit_2(tmp_path, capsys):
+    """No edited image: the pixel threshold has nothing to be calibrated on. One sentence naming the data,
+    exit 2, nothing written (it was a KeyError traceback); with --threshold the same data serves."""
+    import csv
+
+    model = MFPT(ModelConfig(encoder="tiny", image_size=96, input_policy="native", train_encoder=True))
+    old = save_detector(tmp_path / "old.safetensors", model, name="old", threshold=0.5)
+    manifest = write_dataset(tmp_path / "data", n_train=0, n_val=10)
+    with open(manifest, newline="") as f:
+        authentic = [row for row in csv.DictReader(f) if row["label"] == "0"]
+    with open(manifest, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(authentic[0]))
+        writer.writeheader()
+        writer.writerows(authentic)
+    new = tmp_path / "new.safetensors"
+    capsys.readouterr()
+    assert main(["export", str(old), "--out", str(new), "--val", str(manifest)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"deal export: error: {manifest} (split 'val'): the 2 validation images hold no edited image, so the pixel "
+        "threshold cannot be calibrated; pass validation data with edits, or --threshold"
+    )
+    assert not new.exists()
+    assert main(["export", str(old), "--out", str(new), "--val", str(manifest), "--threshold", "0.4"]) == 0
+    assert load_detector(new)[1].threshold == 0.4

@@ -5,7 +5,7 @@ deal.data.io) and the data tools all decode images here.
 Files are read once as bytes: the sha256 recorded for an image is the hash of exactly the bytes decoded.
 Conversions (documented in docs/detect.md, "Inputs"):
 
-- EXIF orientation is applied: outputs match the image as displayed.
+- EXIF orientation is applied, to files and PIL images alike: outputs match the image as displayed.
 - 16-bit and 32-bit grayscale (Pillow modes ``I;16*``, ``I``) are scaled from 0-65535 to 0-255 (rounded),
   not clipped; float grayscale (``F``) from 0-1 when its maximum is at most 1.
 - CMYK, palette, grayscale, 1-bit and YCbCr images go through Pillow's conversion to RGB.
@@ -13,12 +13,15 @@ Conversions (documented in docs/detect.md, "Inputs"):
   live in those values).
 - Animated or multi-page files: the first frame, with a note.
 - An image whose header declares more than ``max_pixels`` pixels is refused before it is decoded
-  (a decompression bomb guard).
+  (a decompression bomb guard), in one message naming that limit whatever Pillow's own limit is.
+- A PNG text chunk Pillow refuses (compressed text over its 1 MiB limit, as ComfyUI and A1111 workflows
+  can be) is set aside so that the pixels decode; the provenance records it.
+
+A file is opened and decoded once: the provenance reader reads the same opened image.
 """
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +31,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from deal.fileio import sha256_bytes
-from deal.provenance import ProvenanceOptions, read_provenance
+from deal.provenance import OpenedImage, ProvenanceOptions, open_image, read_provenance
 
 __all__ = [
     "DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "MIN_ANALYSABLE_SIDE", "ImageLoadError", "LoadedImage",
@@ -129,39 +132,51 @@ def ensure_pillow_limit(max_pixels: int) -> None:
         Image.MAX_IMAGE_PIXELS = max_pixels
 
 
-def _too_large(name: str, w: int, h: int, max_pixels: int) -> ImageLoadError:
+def _too_large(name: str, max_pixels: int, w: int | None = None, h: int | None = None) -> ImageLoadError:
+    """The one message of an image over the pixel limit (its size when known: Pillow's own guard refuses
+    far larger headers before telling their size)."""
+    size = f"{w}x{h} = {w * h:,} pixels, over" if w is not None and h is not None else "over"
     return ImageLoadError(
-        f"{name}: image is {w}x{h} = {w * h:,} pixels, over the limit of {max_pixels:,} "
-        "(a possible decompression bomb); raise --max-pixels to process it"
+        f"{name}: image is {size} the limit of {max_pixels:,} pixels (a possible decompression bomb); "
+        "raise --max-pixels to process it"
     )
+
+
+def as_displayed(img: Image.Image, notes: list[str]) -> Image.Image:
+    """The image as displayed: its EXIF orientation applied (a note says which), for files and PIL images
+    alike; the image itself when it has none."""
+    orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
+    if orientation in (None, 1):
+        return img
+    notes.append(f"EXIF orientation {orientation} applied")
+    return ImageOps.exif_transpose(img)
+
+
+def _decode_opened(opened: OpenedImage, name: str, max_pixels: int) -> tuple[np.ndarray, list[str]]:
+    img, notes = opened.image, []
+    w, h = img.size
+    if w * h > max_pixels:
+        raise _too_large(name, max_pixels, w, h)
+    frames = getattr(img, "n_frames", 1)
+    if frames > 1:
+        notes.append(f"{frames} frames (animated or multi-page): the first frame was analysed")
+    img.load()
+    return pil_to_rgb(as_displayed(img, notes)), notes
 
 
 def decode_image_bytes(
     data: bytes, name: str, *, max_pixels: int = DEFAULT_MAX_PIXELS
-) -> tuple[np.ndarray, list[str]]:
-    """Encoded image bytes -> (HxWx3 uint8 RGB as displayed, notes). ImageLoadError names `name`."""
+) -> tuple[np.ndarray, list[str], OpenedImage]:
+    """Encoded image bytes -> (HxWx3 uint8 RGB as displayed, notes, the opened and decoded image: what the
+    provenance reader reads). ImageLoadError names `name`."""
     if not data:
         raise ImageLoadError(f"{name}: empty file (0 bytes)")
     ensure_pillow_limit(max_pixels)
-    notes: list[str] = []
     try:
-        img = Image.open(io.BytesIO(data))
-        w, h = img.size
-        if w * h > max_pixels:
-            raise _too_large(name, w, h, max_pixels)
-        frames = getattr(img, "n_frames", 1)
-        if frames > 1:
-            notes.append(f"{frames} frames (animated or multi-page): the first frame was analysed")
-        img.load()
-        orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
-        if orientation not in (None, 1):
-            notes.append(f"EXIF orientation {orientation} applied")
-        img = ImageOps.exif_transpose(img)
-        array = pil_to_rgb(img)
-    except Image.DecompressionBombError as err:
-        raise ImageLoadError(
-            f"{name}: {err} (a possible decompression bomb); raise --max-pixels to process it"
-        ) from err
+        opened = open_image(data)
+        array, notes = _decode_opened(opened, name, max_pixels)
+    except Image.DecompressionBombError as err:  # Pillow's guard, far above ours: our limit, our words
+        raise _too_large(name, max_pixels) from err
     except UnidentifiedImageError as err:
         raise ImageLoadError(f"{name}: not an image Pillow can read ({len(data):,} bytes)") from err
     except ImageLoadError:
@@ -170,7 +185,7 @@ def decode_image_bytes(
         raise ImageLoadError(f"{name}: corrupt or truncated image data: {err}") from err
     if array.ndim != 3 or array.shape[0] == 0 or array.shape[1] == 0:
         raise ImageLoadError(f"{name}: decoded to an empty image of shape {array.shape}")
-    return array, notes
+    return array, notes, opened
 
 
 def load_image_file(
@@ -189,8 +204,10 @@ def load_image_file(
         raise ImageLoadError(f"{name}: is a folder, not an image file") from err
     except OSError as err:
         raise ImageLoadError(f"{name}: cannot read: {err.strerror or err}") from err
-    array, notes = decode_image_bytes(data, name, max_pixels=max_pixels)
-    prov = read_provenance(data, provenance) if provenance is not None and provenance.enabled else None
+    array, notes, opened = decode_image_bytes(data, name, max_pixels=max_pixels)
+    prov = None
+    if provenance is not None and provenance.enabled:
+        prov = read_provenance(data, provenance, opened=opened)
     return LoadedImage(array, name, sha256_bytes(data), len(data), notes, prov)
 
 
@@ -226,15 +243,16 @@ def load_any(
     if isinstance(item, Image.Image):
         w, h = item.size
         if w * h > max_pixels:
-            raise _too_large("PIL image", w, h, max_pixels)
-        return LoadedImage(pil_to_rgb(item), f"PIL image {w}x{h}")
+            raise _too_large("PIL image", max_pixels, w, h)
+        notes: list[str] = []
+        return LoadedImage(pil_to_rgb(as_displayed(item, notes)), f"PIL image {w}x{h}", notes=notes)
     if type(item).__module__.startswith("torch"):
         item = item.detach().cpu().numpy()
     if isinstance(item, np.ndarray):
         arr = _array_to_rgb(item, f"array of shape {item.shape}")
         h, w = arr.shape[:2]
         if w * h > max_pixels:
-            raise _too_large("array", w, h, max_pixels)
+            raise _too_large("array", max_pixels, w, h)
         return LoadedImage(arr, f"array {w}x{h}")
     raise ImageLoadError(
         f"cannot use an input of type {type(item).__name__}: pass a path, a PIL image, an array or a tensor"

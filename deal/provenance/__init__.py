@@ -9,16 +9,18 @@ Imports only Pillow, numpy and (for C2PA) c2pa-python. Every field is documented
 
 from deal.provenance.fields import FIELDS, fields_markdown
 from deal.provenance.options import ProvenanceOptions
-from deal.provenance.reader import SECTIONS, read_provenance
+from deal.provenance.reader import SECTIONS, OpenedImage, open_image, read_provenance
 from deal.provenance.summary import CSV_COLUMNS, badge, csv_fields
 
 __all__ = [
     "CSV_COLUMNS",
     "FIELDS",
     "SECTIONS",
+    "OpenedImage",
     "ProvenanceOptions",
     "badge",
     "csv_fields",
     "fields_markdown",
+    "open_image",
     "read_provenance",
 ]

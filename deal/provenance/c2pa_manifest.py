@@ -5,21 +5,29 @@ The reader is built with remote manifest fetching and OCSP fetching off: a manif
 (only a URL in the file) is reported as such and never fetched. Trust anchors are optional PEM text (the
 root certificates an analyst trusts); without them a correctly signed manifest is "valid" with
 `trusted: false` ("valid, but the signer is not on your trust list"), never "invalid".
+
+When the library cannot read a file, its error's type (never its message) decides, together with what the
+bytes hold: a manifest store in the file (an APP11 JUMBF segment in a JPEG, a caBX chunk in a PNG, a C2PA
+chunk in a WebP) that cannot be read is "unreadable" (present, unreadable: damaged or altered); no store
+and the library finding none, or failing on a damaged file that holds none, is "absent".
 """
 
 from __future__ import annotations
 
 import io
 import json
+import struct
 from typing import Any
 
-from deal.provenance.limits import MAX_C2PA_FILE_BYTES
+from deal.provenance.limits import MAX_C2PA_FILE_BYTES, MAX_SEGMENTS
+from deal.provenance.png_text import png_chunks
 
 # IPTC digital source types that declare generative AI (https://cv.iptc.org/newscodes/digitalsourcetype/).
 GENERATIVE_SOURCE_TYPES = ("trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia")
 # Pillow's format name -> the MIME type c2pa-python reads.
 MIME_TYPES = {
     "JPEG": "image/jpeg",
+    "MPO": "image/jpeg",  # a JPEG with a second picture (cameras' depth or preview): Pillow's name for it
     "PNG": "image/png",
     "WEBP": "image/webp",
     "TIFF": "image/tiff",
@@ -45,12 +53,53 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
-def c2pa_available() -> bool:
-    try:
-        import c2pa  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def _jpeg_has_jumbf(data: bytes) -> bool:
+    """Whether a JPEG's header segments (before the scan) hold an APP11 segment of JUMBF boxes (its common
+    identifier "JP", ISO 19566-5), where C2PA stores the manifest store; a segment cut short counts."""
+    pos = 2
+    for _ in range(MAX_SEGMENTS):
+        while pos < len(data) and data[pos] == 0xFF and pos + 1 < len(data) and data[pos + 1] == 0xFF:
+            pos += 1  # fill bytes
+        if pos + 4 > len(data) or data[pos] != 0xFF:
+            return False
+        marker = data[pos + 1]
+        if marker in (0xD9, 0xDA):  # end of image, start of scan: the header is over
+            return False
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # standalone markers
+            pos += 2
+            continue
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        if marker == 0xEB and data[pos + 4 : pos + 6] == b"JP":
+            return True
+        pos += 2 + length
+    return False
+
+
+def _webp_has_c2pa(data: bytes) -> bool:
+    pos = 12
+    for _ in range(MAX_SEGMENTS):
+        if pos + 8 > len(data):
+            return False
+        kind, (size,) = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])
+        if kind == b"C2PA":
+            return True
+        pos += 8 + size + (size & 1)
+    return False
+
+
+def manifest_store_in(data: bytes, image_format: str | None) -> bool | None:
+    """Whether the file's bytes hold an embedded C2PA manifest store, readable or not (JPEG: an APP11 JUMBF
+    segment; PNG: a caBX chunk; WebP: a C2PA chunk); None for a format where this is not looked for.
+
+    Looked for by hand: the C2PA library says only that it could not read a file, not whether a store is
+    there; an altered store must not pass for a file without one."""
+    if image_format in ("JPEG", "MPO"):
+        return _jpeg_has_jumbf(data)
+    if image_format == "PNG":
+        return any(chunk.kind == b"caBX" for chunk in png_chunks(data))
+    if image_format == "WEBP":
+        return _webp_has_c2pa(data)
+    return None
 
 
 def _settings(trust_anchors: str | None) -> dict[str, Any]:
@@ -63,7 +112,7 @@ def _settings(trust_anchors: str | None) -> dict[str, Any]:
 
 
 def empty_c2pa(state: str, reason: str | None = None) -> dict[str, Any]:
-    """The c2pa section with nothing read: state "absent", "unchecked" or "unreadable"."""
+    """The c2pa section with nothing read: state "absent", "unchecked" or "unreadable" (present, unreadable)."""
     return {
         "state": state,
         "trusted": None,
@@ -142,6 +191,21 @@ def _failures(results: Any) -> list[str]:
     return out
 
 
+def _unread(err: Exception, store: bool | None, c2pa: Any) -> dict[str, Any]:
+    """The section of a file the library could not read, by the error's type and whether the bytes hold a
+    manifest store (manifest_store_in)."""
+    what = f"{type(err).__name__.lstrip('_')}: {str(err)[:200]}"
+    if isinstance(err, c2pa.C2paError.RemoteManifest):
+        return empty_c2pa("unreadable", f"the manifest is remote and is not fetched ({what})")
+    if store:
+        return empty_c2pa("unreadable", f"the file holds a manifest store that cannot be read ({what})")
+    if isinstance(err, c2pa.C2paError.ManifestNotFound):
+        return empty_c2pa("absent")
+    if store is False:
+        return empty_c2pa("absent", f"no manifest store in the file; the C2PA library could not parse it ({what})")
+    return empty_c2pa("unreadable", f"the C2PA library could not read the file ({what})")
+
+
 def read_c2pa(data: bytes, image_format: str | None, trust_anchors: str | None = None) -> dict[str, Any]:
     """The C2PA section of a file's provenance (see deal.provenance.fields for every key).
 
@@ -170,13 +234,8 @@ def read_c2pa(data: bytes, image_format: str | None, trust_anchors: str | None =
             state = reader.get_validation_state()
             store = json.loads(reader.json())
             results = reader.get_validation_results()
-    except Exception as err:  # noqa: BLE001 - any error of the native reader is a note, never a crash
-        text = str(err)
-        if "ManifestNotFound" in type(err).__name__ or "ManifestNotFound" in text or "JUMBF" in text:
-            return empty_c2pa("absent")
-        if "RemoteManifest" in type(err).__name__ or "remote" in text.lower():
-            return empty_c2pa("unreadable", f"the manifest is remote and is not fetched: {text[:200]}")
-        return empty_c2pa("invalid", f"the manifest could not be read: {text[:300]}")
+    except Exception as err:  # noqa: BLE001 - any error of the native reader is a state, never a crash
+        return _unread(err, manifest_store_in(data, image_format), c2pa)
     manifests = store.get("manifests") if isinstance(store, dict) else None
     active = (manifests or {}).get(store.get("active_manifest")) if isinstance(store, dict) else None
     if not isinstance(active, dict):

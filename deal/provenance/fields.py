@@ -9,7 +9,9 @@ HOW_TO_READ = (
     "Content Credentials, and many platforms strip them. \"no C2PA\" means the provenance is unknown.",
     "\"C2PA valid\" means the bytes are exactly what was signed. It does not say the scene is real, and it "
     "says who signed only when the signer is trusted (on your trust list).",
-    "\"C2PA invalid\" means the file changed after it was signed, or the manifest is damaged: read the reason.",
+    "\"C2PA invalid\" means the file changed after it was signed, or the manifest is damaged: read the reason. "
+    "\"C2PA present, unreadable\" means the file holds a manifest too damaged or altered to read: a "
+    "manifest was there, whatever it declared.",
     "Metadata (EXIF, XMP, PNG text) is a claim anyone can write or strip. A generator trace says the file "
     "went through a generator; no trace proves nothing.",
     "Degradation notes (low quality, very small, upscaled) mean the pixels carry less evidence: they qualify "
@@ -20,11 +22,14 @@ HOW_TO_READ = (
 FIELDS: dict[str, tuple[str, str]] = {
     "c2pa.state": (
         "The Content Credentials (C2PA manifest) of the file: `valid` (signed, and the signature covers "
-        "these exact bytes), `invalid` (a manifest is present but does not check out), `absent` (no "
-        "manifest), `unchecked` (not read: a format C2PA is not read from, or the reader is not installed).",
+        "these exact bytes), `invalid` (a manifest is present but does not check out), `unreadable` (the "
+        "bytes hold a manifest store, an APP11 JUMBF segment of a JPEG or a caBX chunk of a PNG, that cannot "
+        "be read; or the manifest is remote and not fetched), `absent` (no manifest), `unchecked` (not read: "
+        "a format C2PA is not read from, or the reader is not installed).",
         "`absent` is the normal case: most cameras, phones, editors and websites write no manifest or strip "
         "it. A missing manifest is not evidence of editing. `invalid` means the file changed after signing or "
-        "the manifest is damaged; read `c2pa.reason`.",
+        "the manifest is damaged; `unreadable` means a manifest is there but damaged or altered so far that "
+        "it cannot be read (an altered \"AI-generated\" declaration does not vanish): read `c2pa.reason`.",
     ),
     "c2pa.trusted": (
         "Whether the signer's certificate chains to one of your trust anchors (--trust-anchors PEM file).",

@@ -11,6 +11,7 @@ MAX_C2PA_FILE_BYTES = 512 * 1024 * 1024  # files larger than this are not handed
 MAX_TEXT_CHUNK_BYTES = 4 * 1024 * 1024  # a PNG text chunk (compressed or not) larger than this is skipped
 MAX_INFLATED_BYTES = 4 * 1024 * 1024  # a zTXt/iTXt chunk is inflated to at most this many bytes
 MAX_PNG_CHUNKS = 10_000  # PNG chunks walked before giving up (a file of millions of empty chunks)
+MAX_SEGMENTS = 10_000  # JPEG segments or WebP chunks walked looking for a C2PA manifest store
 MAX_XMP_BYTES = 2 * 1024 * 1024  # an XMP packet larger than this is not searched
 MAX_THUMBNAIL_BYTES = 1024 * 1024  # an EXIF thumbnail larger than this is not decoded
 MAX_THUMBNAIL_PIXELS = 1024 * 1024

@@ -10,6 +10,7 @@ when the manifest carries no timestamp: a certificate that expires between two r
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,12 +22,31 @@ from deal.provenance.exif import read_metadata
 from deal.provenance.generators import known_ai_tool, metadata_traces, png_traces
 from deal.provenance.jpeg import read_jpeg
 from deal.provenance.options import ProvenanceOptions
-from deal.provenance.png_text import read_png_text
+from deal.provenance.png_text import pillow_readable, read_png_text
 from deal.provenance.thumbnail import read_thumbnail
 
 SECTIONS = ("c2pa", "metadata", "generator_traces", "jpeg", "exif_thumbnail", "degradation", "notes")
 # Pixel checks are skipped above this many pixels (deal detect refuses such images by default anyway).
 MAX_DECODE_PIXELS = 100_000_000
+
+
+@dataclass
+class OpenedImage:
+    """A file opened once with Pillow (open_image), for the decoder and the provenance reader alike.
+
+    image: the opened image (loaded by whoever decodes it first: the pixels are decoded once).
+    notes: what was set aside for Pillow to open it (PNG text chunks over its limit), for the record.
+    """
+
+    image: Image.Image
+    notes: list[str] = field(default_factory=list)
+
+
+def open_image(data: bytes) -> OpenedImage:
+    """Opens a file's bytes with Pillow (header only; load() decodes), setting aside the PNG text chunks
+    Pillow refuses (deal.provenance.png_text.pillow_readable). Raises what Image.open raises."""
+    readable, notes = pillow_readable(data)
+    return OpenedImage(Image.open(io.BytesIO(readable)), notes)
 
 
 def central_crop(img: Image.Image, side: int) -> Image.Image:
@@ -41,8 +61,14 @@ def _failed(notes: list[str], part: str, err: BaseException) -> None:
     notes.append(f"{part}: not read ({type(err).__name__}: {str(err)[:160]})")
 
 
-def read_provenance(data: bytes, options: ProvenanceOptions | None = None) -> dict[str, Any]:
-    """The provenance of one file's bytes: a dict with the keys of SECTIONS (see deal.provenance.fields)."""
+def read_provenance(
+    data: bytes, options: ProvenanceOptions | None = None, *, opened: OpenedImage | None = None
+) -> dict[str, Any]:
+    """The provenance of one file's bytes: a dict with the keys of SECTIONS (see deal.provenance.fields).
+
+    opened: the same bytes already opened (and decoded) by deal's image decoder, so that the pixels are
+    decoded once; None opens them here.
+    """
     options = options or ProvenanceOptions()
     notes: list[str] = []
     out: dict[str, Any] = {
@@ -62,7 +88,9 @@ def read_provenance(data: bytes, options: ProvenanceOptions | None = None) -> di
     except Exception as err:  # noqa: BLE001
         _failed(notes, "PNG text", err)
     try:
-        img = Image.open(io.BytesIO(data))
+        opened = opened or open_image(data)
+        img = opened.image
+        notes.extend(opened.notes)
     except Exception as err:  # noqa: BLE001 - not an image Pillow can open: only C2PA may still be read
         img = None
         _failed(notes, "image", err)
@@ -87,7 +115,7 @@ def read_provenance(data: bytes, options: ProvenanceOptions | None = None) -> di
     pixels = None
     if width * height <= MAX_DECODE_PIXELS:
         try:
-            img.load()
+            img.load()  # nothing to do when the decoder has loaded it
             pixels = img
         except Exception as err:  # noqa: BLE001 - truncated pixel data: the header-only parts still stand
             _failed(notes, "pixels", err)

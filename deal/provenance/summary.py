@@ -19,7 +19,7 @@ CSV_COLUMNS = (
 
 def badge(provenance: dict[str, Any] | None) -> tuple[str, str]:
     """(state key, label) of the C2PA badge: trusted, untrusted (valid, signer not trusted), invalid,
-    absent, unchecked."""
+    unreadable (a manifest is there but cannot be read), absent, unchecked."""
     c2pa = (provenance or {}).get("c2pa") or {}
     state = c2pa.get("state")
     if state == "valid":
@@ -28,6 +28,8 @@ def badge(provenance: dict[str, Any] | None) -> tuple[str, str]:
         return "untrusted", "C2PA valid, signer not trusted"
     if state == "invalid":
         return "invalid", "C2PA invalid"
+    if state == "unreadable":
+        return "unreadable", "C2PA present, unreadable"
     if state == "absent":
         return "absent", "no C2PA"
     return "unchecked", "C2PA not checked"
@@ -38,6 +40,8 @@ MEANS = {
     "trusted": "signed, unchanged since, by a signer on your trust list",
     "untrusted": "signed and unchanged since, but the signer is not on your trust list",
     "invalid": "the file changed after it was signed, or the manifest is damaged",
+    "unreadable": "the file holds Content Credentials that cannot be read: damaged or altered, or kept on a "
+    "server and not fetched",
     "absent": "no Content Credentials: the provenance is unknown (not a sign of editing)",
     "unchecked": "Content Credentials were not read for this file",
 }

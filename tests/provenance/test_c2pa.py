@@ -73,15 +73,68 @@ def test_an_unsigned_image_has_no_manifest():
     assert badge(p) == ("absent", "no C2PA")
 
 
-def test_a_damaged_manifest_is_a_state_never_a_crash(signed):
+def _altered(data: bytes, at: int, new: bytes) -> bytes:
+    return data[:at] + new + data[at + len(new) :]
+
+
+def test_an_altered_manifest_store_is_present_and_unreadable_never_absent(signed, chain):
+    """A manifest whose JUMBF box type was changed is still in the file: "unreadable", with the reason, and
+    the badge says so. A tampered "AI-generated" manifest must not pass for a file without one."""
+    jumb = signed.index(b"jumb")
+    c2pa = read_provenance(_altered(signed, jumb, b"jumx"))["c2pa"]
+    assert (c2pa["state"], c2pa["generative_ai"]) == ("unreadable", None)
+    assert c2pa["reason"].startswith("the file holds a manifest store that cannot be read (C2paVerify: ")
+    assert badge({"c2pa": c2pa}) == ("unreadable", "C2PA present, unreadable")
+    ai = sign(encode(photo(seed=3), quality=90), chain, source_type=GENERATIVE, generator="Adobe Firefly")
+    assert read_provenance(_altered(ai, ai.index(b"jumb"), b"jumx"))["c2pa"]["state"] == "unreadable"
+    png = sign(encode(photo(seed=4), "PNG"), chain, mime="image/png")
+    assert read_provenance(_altered(png, png.index(b"jumb"), b"jumx"))["c2pa"]["state"] == "unreadable"
+
+
+def test_a_damaged_manifest_has_exactly_one_state(signed):
+    """Bytes flipped inside the store: unreadable while the library cannot parse it, invalid once it parses
+    and the signature fails; a file cut inside the store: unreadable. Never absent."""
     start = signed.index(b"jumb")
-    for offset in (16, 64, 200, 400):
-        damaged = bytearray(signed)
-        damaged[start + offset] ^= 0xFF
-        c2pa = read_provenance(bytes(damaged))["c2pa"]
-        assert c2pa["state"] in ("invalid", "absent"), (offset, c2pa)
-    cut = read_provenance(signed[: start + 300])
-    assert cut["c2pa"]["state"] in ("invalid", "absent")
+    expected = {16: "unreadable", 64: "unreadable", 200: "unreadable", 1000: "unreadable", 2000: "invalid"}
+    for offset, state in expected.items():
+        flipped = _altered(signed, start + offset, bytes([signed[start + offset] ^ 0xFF]))
+        assert read_provenance(flipped)["c2pa"]["state"] == state, offset
+    assert read_provenance(signed[: start + 300])["c2pa"]["state"] == "unreadable"
+
+
+def test_a_truncated_file_without_a_manifest_is_absent():
+    """The C2PA library cannot parse a cut file; with no manifest store in its bytes the answer is absent
+    (it was "invalid"), whatever the library's error."""
+    plain = encode(photo(), quality=90)
+    for cut in (300, len(plain) // 2):
+        assert read_provenance(plain[:cut])["c2pa"]["state"] == "absent", cut
+    assert "no manifest store in the file" in read_provenance(plain[:300])["c2pa"]["reason"]
+    png = encode(photo(seed=4), "PNG")
+    assert read_provenance(png[:5000])["c2pa"]["state"] == "absent"
+
+
+def test_the_state_follows_the_error_type_not_its_message(monkeypatch):
+    """A ManifestNotFound error whose message says nothing of JUMBF is absent; an error whose message says
+    JUMBF is not (the old rule matched the word)."""
+    import c2pa
+
+    from deal.provenance import c2pa_manifest
+
+    class Raising:
+        def __init__(self, error):
+            self.error = error
+
+        def __call__(self, *args, **kwargs):
+            raise self.error
+
+    plain = encode(photo(), quality=90)
+    monkeypatch.setattr(c2pa, "Reader", Raising(c2pa.C2paError.ManifestNotFound("nothing here")))
+    assert c2pa_manifest.read_c2pa(plain, "JPEG")["state"] == "absent"
+    monkeypatch.setattr(c2pa, "Reader", Raising(c2pa.C2paError.Verify("bad JUMBF box")))
+    assert c2pa_manifest.read_c2pa(b"\xff\xd8\xff\xeb\x00\x10JP" + plain[2:], "JPEG")["state"] == "unreadable"
+    monkeypatch.setattr(c2pa, "Reader", Raising(c2pa.C2paError.RemoteManifest("elsewhere")))
+    remote = c2pa_manifest.read_c2pa(plain, "JPEG")
+    assert remote["state"] == "unreadable" and remote["reason"].startswith("the manifest is remote and is not fetched")
 
 
 def test_trust_anchors_that_are_not_pem_are_refused_naming_the_file(tmp_path):

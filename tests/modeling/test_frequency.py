@@ -5,6 +5,7 @@ import math
 import torch
 
 from deal.modeling.frequency import block_dct, block_dct_energy, dct_matrix, fft_bandpass, fft_highpass
+from tests.conftest import assert_outputs_close
 
 
 def test_dct_matrix_is_orthonormal_and_matches_scipy():
@@ -42,4 +43,5 @@ def test_bands_are_float32_under_bf16_autocast():
         got = {"hp": fft_highpass(x), "bp": fft_bandpass(x), **block_dct_energy(x)}
     for key in ref:
         assert got[key].dtype == torch.float32
-        assert torch.equal(got[key], ref[key]), key
+        # within float32 noise; bf16 would be off by ~1e-2
+        assert_outputs_close(got[key], ref[key])

@@ -23,6 +23,7 @@ __all__ = [
     "check_existing_file",
     "check_output_dir",
     "check_output_file",
+    "check_run_folder",
     "check_unit_interval",
 ]
 
@@ -56,9 +57,14 @@ def check_existing_file(path: str | os.PathLike, what: str) -> Path:
 
 
 def check_detector_file(path: str | os.PathLike | None) -> None:
-    """A ``--detector`` FILE that exists (None: the bundled detector, found by deal.hub)."""
+    """A ``--detector`` FILE that exists and is a deal detector file by its safetensors header (None: the
+    bundled detector, found by deal.hub)."""
+    from deal.modeling.detector_format import detector_file_problem
+
     if path is not None:
-        check_existing_file(path, "detector file")
+        problem = detector_file_problem(check_existing_file(path, "detector file"))
+        if problem:
+            raise UsageError(f"detector file {path}: {problem}")
 
 
 def check_datasets(specs: Sequence[str], split: str | None = None, option: str = "--dataset") -> dict:
@@ -104,3 +110,21 @@ def check_detect_inputs(inputs: Sequence[str], inputs_from: str | None, out: str
         missing = "; ".join(f"{item.path}: no such file or folder" for item in found[:3])
         more = f" (and {len(found) - 3} more)" if len(found) > 3 else ""
         raise UsageError(f"no images to process: {missing}{more}")
+
+
+def check_run_folder(path: str | os.PathLike) -> Path:
+    """A RUN_DIR of ``deal verify``: a folder holding what a run of ``deal detect`` writes (its manifest,
+    run.json or results.jsonl; a run that lost some of them is verify's to report, not a usage error)."""
+    from deal.runs.manifest import MANIFEST_NAME
+    from deal.runs.records import RESULTS_JSONL
+    from deal.runs.run_info import RUN_JSON
+
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"{path}: no such folder")
+    if not path.is_dir():
+        raise UsageError(f"{path}: is a file, not a run folder of deal detect")
+    markers = (MANIFEST_NAME, RUN_JSON, RESULTS_JSONL)
+    if not any((path / name).is_file() for name in markers):
+        raise UsageError(f"{path}: not a run folder of deal detect (it holds no {', '.join(markers)})")
+    return path

@@ -42,19 +42,21 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
-    from deal.cli.main import UsageError
-    from deal.fileio import sha256_file
+    from deal.cli import checks
+    from deal.errors import UsageError
     from deal.provenance import ProvenanceOptions
-    from deal.runs import MANIFEST_NAME, verify_run
 
-    if not Path(args.run_dir).is_dir():
-        raise UsageError(f"{args.run_dir}: no such folder")
-    if args.rerun < 0:
-        raise UsageError(f"--rerun must be >= 0, got {args.rerun}")
+    # Usage checks first, torch-free: one sentence and exit 2 at once.
+    checks.check_run_folder(args.run_dir)
+    checks.check_at_least(args.rerun, 0, "--rerun")
     try:
         anchors = ProvenanceOptions.from_pem_file(args.trust_anchors).trust_anchors
     except ValueError as err:
         raise UsageError(f"--trust-anchors: {err}") from err
+
+    from deal.fileio import sha256_file
+    from deal.runs import MANIFEST_NAME, verify_run
+
     result = verify_run(args.run_dir, rerun=args.rerun, seed=args.seed, trust_anchors=anchors)
     manifest = Path(args.run_dir) / MANIFEST_NAME
     if args.manifest_sha256 and manifest.is_file():

@@ -25,10 +25,10 @@ from typing import Any
 import torch
 
 from deal.modeling.config import ModelConfig
+from deal.modeling.detector_format import FORMAT, FORMAT_1, detector_file_problem
 from deal.modeling.mfpt import MFPT
 from deal.modeling.sam_checkpoint import CheckpointError, load_sam_checkpoint
 
-FORMAT = "deal-detector/2"
 ENCODER_PREFIX = "image_encoder."
 
 
@@ -154,7 +154,7 @@ def upgrade_metadata(meta: dict[str, str]) -> dict[str, str]:
     version = meta.get("format")
     if version == FORMAT:
         return meta
-    if version != "deal-detector/1":
+    if version != FORMAT_1:
         raise CheckpointError(f"not a deal detector file (format {version!r}, expected {FORMAT!r})")
     extra = dict(json.loads(meta.get("extra") or "{}"))
     calibration = dict(extra.pop("calibration", None) or {})
@@ -262,11 +262,11 @@ def read_detector_info(path: str | os.PathLike, *, with_sha256: bool = True) -> 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"detector file not found: {path}")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-    except Exception as err:
-        raise CheckpointError(f"{path}: not a safetensors detector file: {err}") from err
+    problem = detector_file_problem(path)  # the header, read as the command line's usage check reads it
+    if problem:
+        raise CheckpointError(f"{path}: {problem}")
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
     try:
         meta = upgrade_metadata(meta)
         return DetectorInfo.from_metadata(

@@ -28,6 +28,7 @@ from deal.runs.engine import Engine, LocalEngine
 from deal.runs.lock import RunLock, remove_stray_parts
 from deal.runs.manifest import write_manifest
 from deal.runs.progress import Progress
+from deal.runs.records import RESULTS_CSV, RESULTS_JSONL
 from deal.runs.run import Run, RunSummary, input_windows
 from deal.runs.run_info import RUN_JSON, RUN_TIMES_JSON, CaseInfo, now_utc, run_info
 
@@ -111,7 +112,7 @@ def run_detection(
     summary = RunSummary(
         n_inputs=len(items), n_processed=progress.processed, n_skipped=progress.skipped, n_failed=n_failed,
         verdicts=verdicts, seconds=time.perf_counter() - t_start, out_dir=out, report=report_path,
-        results_jsonl=out / "results.jsonl", results_csv=out / "results.csv",
+        results_jsonl=out / RESULTS_JSONL, results_csv=out / RESULTS_CSV,
     )
     if not quiet:
         progress.message(f"deal detect: {summary.text()}")

@@ -23,6 +23,9 @@ from deal.provenance import CSV_COLUMNS as PROVENANCE_CSV_COLUMNS
 from deal.provenance import csv_fields as provenance_csv_fields
 from deal.report.outputs import OUTPUT_KINDS
 
+RESULTS_JSONL = "results.jsonl"  # one record per input, in input order, in the run folder
+RESULTS_CSV = "results.csv"  # the same, one row per input
+
 # The per-image figures a record and a CSV row share, in this order.
 _SHARED_KEYS = (
     "path",

@@ -37,7 +37,15 @@ from deal.report.outputs import (
 )
 from deal.runs.discovery import InputFile
 from deal.runs.progress import Progress
-from deal.runs.records import is_complete, make_record, read_record, record_json, write_results
+from deal.runs.records import (
+    RESULTS_CSV,
+    RESULTS_JSONL,
+    is_complete,
+    make_record,
+    read_record,
+    record_json,
+    write_results,
+)
 from deal.runs.run_info import CaseInfo
 from deal.version import __version__
 
@@ -273,7 +281,7 @@ class Run:
                     verdicts[record["verdict"]] += 1
                 yield record
 
-        write_results(records(), self.out / "results.jsonl", self.out / "results.csv")
+        write_results(records(), self.out / RESULTS_JSONL, self.out / RESULTS_CSV)
         return failed[0], verdicts
 
     def metadata(self, inputs: Sequence[str | os.PathLike]) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from deal.inference.detector import Detector
 from deal.provenance import ProvenanceOptions
 from deal.runs.folder import run_detection
 from deal.runs.manifest import MANIFEST_NAME, read_manifest, run_files
+from deal.runs.records import RESULTS_JSONL
 from deal.runs.run_info import read_run_info
 
 # Record keys that legitimately differ between two analyses of the same input: the time it took, and
@@ -57,7 +58,7 @@ class VerifyResult:
 
 
 def _read_records(run_dir: Path, result: VerifyResult) -> list[dict[str, Any]]:
-    path = run_dir / "results.jsonl"
+    path = run_dir / RESULTS_JSONL
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as err:

@@ -48,11 +48,17 @@ def _tree(root: Path) -> set[str]:
 
 @pytest.fixture
 def work(tmp_path):
-    """An empty working folder holding a plain file (to use as an impossible parent) and an image."""
-    (tmp_path / "a_file").write_text("x")
+    """An empty working folder holding a plain file (to use as an impossible parent), images, and a
+    safetensors file without deal's metadata."""
+    import numpy as np
     from PIL import Image
+    from safetensors.numpy import save_file
 
+    (tmp_path / "a_file").write_text("x")
     Image.new("RGB", (32, 32)).save(tmp_path / "photo.png")
+    (tmp_path / "other").mkdir()  # out of the patterns' way
+    Image.new("RGB", (32, 32)).save(tmp_path / "other" / "notimg.jpg")
+    save_file({"w": np.zeros(4, np.float32)}, str(tmp_path / "plain.safetensors"))
     return tmp_path
 
 
@@ -64,12 +70,15 @@ CASES = {
     "detect: missing path": (["detect", "nope.jpg", "--out", "o"], "no images to process: nope.jpg: no such file or folder"),
     "detect: missing list": (["detect", "--inputs-from", "list.txt", "--out", "o"], "list.txt: cannot read this list of inputs"),
     "detect: missing detector": (["detect", "photo.png", "--out", "o", "--detector", "d.safetensors"], "detector file not found: d.safetensors"),
+    "detect: an image as detector": (["detect", "photo.png", "--out", "o", "--detector", "other/notimg.jpg"], "detector file other/notimg.jpg: not a deal detector file (not a safetensors file)"),
+    "detect: a safetensors file as detector": (["detect", "photo.png", "--out", "o", "--detector", "plain.safetensors"], "detector file plain.safetensors: not a deal detector file (a safetensors file without deal's metadata)"),
     "detect: a file as parent of --out": (["detect", "photo.png", "--out", "a_file/o"], "--out a_file/o: cannot write there (a_file is a file, not a folder)"),
     "detect: --out under /proc": (["detect", "photo.png", "--out", "/proc/deal_out"], "--out /proc/deal_out: cannot write to this folder"),
     "benchmark: missing dataset": (["benchmark", "--dataset", "x=/nope", "--out", "o"], "--dataset x=/nope: no such file or folder"),
     "benchmark: bad perturbation": (["benchmark", "--dataset", str(COCOGLIDE), "--perturb", "zoom=2", "--out", "o"], "zoom"),
     "benchmark: a file as parent of --out": (["benchmark", "--dataset", str(COCOGLIDE), "--out", "a_file/b"], "--out a_file/b: cannot write there (a_file is a file, not a folder)"),
     "benchmark: missing detector": (["benchmark", "--dataset", str(COCOGLIDE), "--detector", "d.safetensors", "--out", "o"], "detector file not found: d.safetensors"),
+    "benchmark: an image as detector": (["benchmark", "--dataset", str(COCOGLIDE), "--detector", "other/notimg.jpg", "--out", "o"], "detector file other/notimg.jpg: not a deal detector file"),
     "benchmark: unknown baseline": (["benchmark", "--dataset", str(COCOGLIDE), "--baseline", "nope", "--out", "o"], "unknown baseline 'nope'; choose one of predict-everything, centre, ela, noise, jpeg, spectral-slope, copymove, spectral-kurtosis"),
     "benchmark: bad --bootstrap": (["benchmark", "--dataset", str(COCOGLIDE), "--bootstrap", "-1", "--out", "o"], "--bootstrap must be at least 0, got -1"),
     "evaluate: bad --bootstrap": (["evaluate", "--pred", ".", "--dataset", str(COCOGLIDE), "--bootstrap", "-1"], "--bootstrap must be at least 0, got -1"),
@@ -82,6 +91,9 @@ CASES = {
     "train: missing config": (["train", "--config", "nope.yaml"], "--config nope.yaml: no such file"),
     "train: missing dataset": (["train", "--config", str(REPO_ROOT / "configs" / "train_tiny_cpu.yaml")], "data.train: dataset path does not exist: synth/train/manifest.csv"),
     "train: missing resume checkpoint": (["train", "--config", str(REPO_ROOT / "configs" / "train_tiny_cpu.yaml"), "--data.train", str(COCOGLIDE), "--data.train_split", "", "--data.val_split", "", "--ckpt_path", "last.ckpt"], "--ckpt_path last.ckpt: no such file"),
+    "verify: missing folder": (["verify", "/nope"], "/nope: no such folder"),
+    "verify: a file": (["verify", "a_file"], "a_file: is a file, not a run folder of deal detect"),
+    "verify: a folder that is not a run": (["verify", "."], ".: not a run folder of deal detect (it holds no MANIFEST.sha256, run.json, results.jsonl)"),
     "demo: bad option value": (["demo", "--n", "0"], "--n must be at least 1, got 0"),
     "demo: --out under /proc": (["demo", "--out", "/proc/deal_demo"], "--out /proc/deal_demo: cannot write to this folder"),
     "demo: a file as parent of --out": (["demo", "--out", "a_file/demo"], "--out a_file/demo: cannot write there (a_file is a file, not a folder)"),

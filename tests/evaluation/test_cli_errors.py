@@ -15,7 +15,7 @@ def _one_sentence(err: str) -> str:
 
 @pytest.mark.parametrize(
     "content, problem",
-    [(b"not a safetensors file", "not a safetensors detector file"), (None, "detector file not found")],
+    [(b"not a safetensors file", "not a deal detector file (not a safetensors file)"), (None, "detector file not found")],
 )
 def test_benchmark_detector_load_error(cocoglide, tmp_path, capsys, content, problem):
     detector = tmp_path / "broken.safetensors"

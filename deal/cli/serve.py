@@ -7,22 +7,27 @@ import os
 
 from deal.cli.run_options import add_device_and_batch_size
 from deal.imageio import DEFAULT_MAX_PIXELS
+from deal.serve.retention import DEFAULT_KEEP_DAYS, DEFAULT_KEEP_GB
 
-HELP = 'serve a page and an HTTP API whose jobs are deal detect runs (pip install "deal-forensics[serve]")'
+# What installs the serve extra from a clone of the repository (the package is not on an index).
+INSTALL_HINT = 'pip install -e ".[serve]"'
+HELP = f"serve a page and an HTTP API whose jobs are deal detect runs (needs the serve extra: {INSTALL_HINT})"
 
-DESCRIPTION = """\
+DESCRIPTION = f"""\
 Serve a web page (drop images, watch progress, open each image's view) and an HTTP API
-(POST /v1/jobs, GET /v1/jobs/ID, GET /v1/jobs/ID/results, GET /v1/detector, GET /healthz; the
-OpenAPI page at /docs). Each job is a `deal detect` run in a folder under --data, with the same
+(POST /v1/jobs, GET and DELETE /v1/jobs/ID, GET /v1/jobs/ID/results, GET /v1/detector, GET /healthz;
+the OpenAPI page at /docs). Each job is a `deal detect` run in a folder under --data, with the same
 outputs, records and report; one detector is loaded and jobs run one at a time. A server that is
-stopped or killed resumes its unfinished jobs when it starts again on the same --data.
+stopped or killed resumes its unfinished jobs when it starts again on the same --data. Ended jobs
+are deleted --keep-days after they ended, and the oldest first while all jobs hold more than --keep-gb.
 
 Safe by default: it listens on 127.0.0.1 only; any other --host needs --token (or $DEAL_SERVE_TOKEN),
 which every /v1 request must then carry as "Authorization: Bearer TOKEN". Uploads are bounded in
 bytes, count and pixels; server-side paths are accepted only under --allow-root folders, named
-ROOT/relative/path where ROOT is the folder's name. No CORS unless --cors-origin is given.
+ROOT/relative/path where ROOT is the folder's name. No CORS unless --cors-origin is given, and
+state-changing requests from another site's page are refused unless their origin is given so.
 
-Needs the serve extra: pip install "deal-forensics[serve]".
+Needs the serve extra; from a clone of the repository: {INSTALL_HINT}
 """
 
 
@@ -80,6 +85,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="jobs waiting or running at once (default: 100)",
     )
     parser.add_argument(
+        "--keep-days", type=float, default=DEFAULT_KEEP_DAYS, metavar="D",
+        help=f"delete ended jobs D days after they ended (default: {DEFAULT_KEEP_DAYS:g})",
+    )
+    parser.add_argument(
+        "--keep-gb", type=float, default=DEFAULT_KEEP_GB, metavar="GB",
+        help=f"delete the oldest ended jobs while all jobs hold more than GB GiB (default: {DEFAULT_KEEP_GB:g})",
+    )
+    parser.add_argument(
         "--tile",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -94,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
 
     missing = [m for m in ("fastapi", "uvicorn", "multipart") if importlib.util.find_spec(m) is None]
     if missing:
-        raise UsageError('deal serve needs FastAPI and uvicorn: pip install "deal-forensics[serve]"')
+        raise UsageError(f"deal serve needs FastAPI and uvicorn (the serve extra); from a clone: {INSTALL_HINT}")
     from deal.serve import ServeSettings, SettingsError, serve
 
     try:
@@ -116,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
             max_request_bytes=int(args.max_request_mb * 2**20),
             max_files=args.max_files,
             max_queued=args.max_queued,
+            keep_days=args.keep_days,
+            keep_bytes=int(args.keep_gb * 2**30),
             **({"workers": args.workers} if args.workers is not None else {}),
         )
         serve(settings)

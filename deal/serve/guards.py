@@ -1,4 +1,5 @@
-"""Request guards of `deal serve`: the request-size limit, the bearer token and the Host check.
+"""Request guards of `deal serve`: the request-size limit, the bearer token, the Host check and the
+cross-site check.
 
 Each refusal is a JSON body ``{"error": "<one sentence>"}`` with its status, like every error the server
 returns. The size limit is an ASGI middleware (hand-rolled: Starlette has none) so that it also covers a
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -116,6 +118,54 @@ class HostCheck:
         await self.app(scope, receive, send)
 
 
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def cross_site_origin(headers: dict[bytes, bytes], allowed_origins: Sequence[str]) -> str | None:
+    """The site a browser says a request comes from when that is not this server's own and not one of
+    `allowed_origins`; None for a same-origin request, an allowed origin or a client that is not a browser
+    (no Origin and no Sec-Fetch-Site header).
+
+    Sec-Fetch-Site, when the browser sends it, decides ("same-origin" and "none" pass; "same-site", another
+    port of the same host, does not). Without it, the Origin must name the Host the request was sent to.
+    """
+    origin = headers.get(b"origin", b"").decode("latin-1").strip()
+    fetch_site = headers.get(b"sec-fetch-site", b"").decode("latin-1").strip().lower()
+    if origin and origin in allowed_origins:
+        return None
+    if fetch_site in ("same-origin", "none"):
+        return None
+    if fetch_site:
+        return origin or f"a {fetch_site} page"
+    if not origin:
+        return None
+    host = headers.get(b"host", b"").decode("latin-1").strip().lower()
+    return None if urlsplit(origin).netloc.lower() == host else origin
+
+
+class CrossSiteCheck:
+    """Refuses (403) a state-changing request (POST, PUT, PATCH, DELETE) that a browser sends from another
+    site, unless its origin was allowed (--cors-origin): a page elsewhere cannot start or delete jobs
+    through the analyst's browser (a cross-site form post needs no CORS)."""
+
+    def __init__(self, app: ASGIApp, allowed_origins: Sequence[str] = ()) -> None:
+        self.app, self.allowed_origins = app, tuple(allowed_origins)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in STATE_CHANGING:
+            site = cross_site_origin(dict(scope["headers"]), self.allowed_origins)
+            if site is not None:
+                await send_error(
+                    send,
+                    403,
+                    f"a {scope['method']} from {site} is refused: this server takes state-changing requests "
+                    "from its own page, from clients that are not browsers and from the origins given with "
+                    "--cors-origin.",
+                )
+                return
+        await self.app(scope, receive, send)
+
+
 def token_matches(request: Request, token: str) -> bool:
     """Whether the request carries `token` (``Authorization: Bearer`` or the page's cookie), compared in
     constant time."""
@@ -130,7 +180,7 @@ def token_matches(request: Request, token: str) -> bool:
 
 def require_token(token: str | None) -> Callable[[Request], None]:
     """A FastAPI dependency: 401 unless the request carries `token` (no-op when token is None)."""
-    from deal.serve.uploads import RequestRefused
+    from deal.serve.errors import RequestRefused
 
     def check(request: Request) -> None:
         if token is not None and not token_matches(request, token):

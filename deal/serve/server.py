@@ -12,21 +12,31 @@ from deal.serve.settings import ServeSettings
 def serve(
     settings: ServeSettings, *, sockets: list[socket.socket] | None = None, log_level: str = "info"
 ) -> None:
-    """Loads the detector, resumes the jobs under settings.data and serves until SIGINT/SIGTERM.
+    """Takes the data folder, loads the detector, resumes the jobs under settings.data and serves until
+    SIGINT/SIGTERM.
 
     sockets: already bound sockets to serve on (tests); None binds settings.host:settings.port.
+
+    Raises:
+        SettingsError: another deal serve uses the data folder (before anything heavy is imported).
+        OSError: the port cannot be bound.
     """
-    import uvicorn
+    from deal.serve.data_lock import DataFolderLock
 
-    from deal.serve.app import create_app
+    lock = DataFolderLock(settings.data)  # first: a second server on this folder refuses at once
+    try:
+        announce = sockets is None
+        if sockets is None:  # bound before the detector loads, so that a port in use fails at once
+            sockets = [bind(settings.host, settings.port)]
+        import uvicorn
 
-    logging.basicConfig(level=getattr(logging, log_level.upper(), logging.INFO), format="%(message)s")
-    if sockets is None:  # bound before the detector loads, so that a port in use fails at once
-        sockets = [bind(settings.host, settings.port)]
-        announce = True
-    else:
-        announce = False
-    app = create_app(settings)
+        from deal.serve.app import create_app
+
+        logging.basicConfig(level=getattr(logging, log_level.upper(), logging.INFO), format="%(message)s")
+        app = create_app(settings, lock=lock)
+    except BaseException:
+        lock.close()
+        raise
     config = uvicorn.Config(
         app,
         host=settings.host,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from deal.imageio import DEFAULT_MAX_PIXELS, default_decode_workers
 from deal.modeling.constants import DEFAULT_BATCH_SIZE
+from deal.serve.retention import DAY, DEFAULT_KEEP_DAYS, DEFAULT_KEEP_GB, Retention
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -50,6 +51,8 @@ class ServeSettings:
         engine, address: "local", or "ray" on a Ray cluster (address as in `deal detect --address`).
         max_file_bytes, max_files, max_request_bytes: upload limits (one file; files per job; one request).
         max_queued: jobs waiting or running at once; more are refused with 503.
+        keep_days, keep_bytes: retention (deal.serve.retention): ended jobs are deleted keep_days after they
+            ended, and the oldest ended ones while all jobs hold more than keep_bytes.
     """
 
     data: Path
@@ -70,6 +73,8 @@ class ServeSettings:
     max_files: int = 500
     max_request_bytes: int = 1024 * 2**20
     max_queued: int = 100
+    keep_days: float = DEFAULT_KEEP_DAYS
+    keep_bytes: int = int(DEFAULT_KEEP_GB * 2**30)
 
     def __post_init__(self) -> None:
         self.data = Path(self.data)
@@ -93,6 +98,10 @@ class ServeSettings:
         ):
             if value < 1:
                 raise SettingsError(f"{name} must be >= 1, got {value}")
+        if not self.keep_days > 0:
+            raise SettingsError(f"--keep-days must be > 0, got {self.keep_days}")
+        if self.keep_bytes < 1:
+            raise SettingsError(f"--keep-gb must be > 0, got {self.keep_bytes / 2**30:g}")
         if self.workers < 0:
             raise SettingsError(f"workers must be >= 0, got {self.workers}")
         if self.engine not in ("local", "ray"):
@@ -113,6 +122,10 @@ class ServeSettings:
     def roots(self) -> dict[str, Path]:
         """Allowed roots by the name clients use (the folder's name), each fully resolved."""
         return {r.resolve().name: r.resolve() for r in self.allow_roots}
+
+    @property
+    def retention(self) -> Retention:
+        return Retention(max_age=self.keep_days * DAY, max_bytes=self.keep_bytes)
 
     @property
     def check_host_header(self) -> bool:

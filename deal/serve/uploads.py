@@ -16,22 +16,20 @@ import unicodedata
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from PIL import Image, UnidentifiedImageError
 
+from deal.fileio import atomic_write_bytes
 from deal.imageio import ensure_pillow_limit
 from deal.runs.discovery import NoInputsError, find_inputs
+from deal.serve.errors import RequestRefused
+
+if TYPE_CHECKING:
+    from fastapi import UploadFile
 
 MAX_NAME_LENGTH = 120
 _UNSAFE = re.compile(r"[^\w.\-]+")  # \w is Unicode-aware: letters and digits of any script stay
-
-
-class RequestRefused(Exception):
-    """A request the server refuses: `status` (HTTP) and one sentence."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
 
 
 def safe_file_name(name: str | None, index: int) -> str:
@@ -97,6 +95,26 @@ def check_image_bytes(data: bytes, name: str, *, max_bytes: int, max_pixels: int
             "(a possible decompression bomb).",
         )
     return width, height
+
+
+def store_uploads(
+    folder: Path, files: Sequence[UploadFile], *, max_file_bytes: int, max_pixels: int
+) -> list[dict[str, str]]:
+    """Checks each upload (check_image_bytes) and writes it into `folder` with a safe, unique name, in the
+    order given; returns each one's {"name": the client's name, "stored": the name it was stored under}."""
+    names = unique_names(safe_file_name(f.filename, i) for i, f in enumerate(files, 1))
+    stored = []
+    for upload, name in zip(files, names):
+        shown = upload.filename or name
+        if upload.size is not None and upload.size > max_file_bytes:
+            raise RequestRefused(
+                413, f"{shown}: {upload.size:,} bytes, over the limit of {max_file_bytes:,} bytes per file."
+            )
+        data = upload.file.read(max_file_bytes + 1)
+        check_image_bytes(data, shown, max_bytes=max_file_bytes, max_pixels=max_pixels)
+        atomic_write_bytes(folder / name, data)
+        stored.append({"name": upload.filename or "", "stored": name})
+    return stored
 
 
 def _inside(path: Path, root: Path) -> bool:

@@ -253,14 +253,15 @@ def test_without_the_serve_extra_one_sentence_and_exit_2(monkeypatch, tmp_path):
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         assert main(["serve", "--data", str(tmp_path)]) == 2
-    assert (
-        err.getvalue()
-        == 'deal serve: error: deal serve needs FastAPI and uvicorn: pip install "deal-forensics[serve]"\n'
+    assert err.getvalue() == (
+        "deal serve: error: deal serve needs FastAPI and uvicorn (the serve extra); from a clone: "
+        'pip install -e ".[serve]"\n'
     )
 
 
 def test_upload_names_and_paths_unit(tmp_path):
-    from deal.serve.uploads import RequestRefused, file_in, safe_file_name, unique_names
+    from deal.serve.errors import RequestRefused
+    from deal.serve.uploads import file_in, safe_file_name, unique_names
 
     assert safe_file_name("../../x.png", 1) == "x.png" and safe_file_name("...", 2) == "upload-2"
     assert safe_file_name("a" * 300 + ".jpeg", 1) == "a" * 115 + ".jpeg"
@@ -275,7 +276,8 @@ def test_upload_names_and_paths_unit(tmp_path):
 
 def test_the_pixel_limit_is_deal_detects(tmp_path):
     from deal.imageio import DEFAULT_MAX_PIXELS
-    from deal.serve.uploads import RequestRefused, check_image_bytes
+    from deal.serve.errors import RequestRefused
+    from deal.serve.uploads import check_image_bytes
 
     # Over Pillow's own warning level (89M pixels) but within deal detect's default limit: accepted.
     assert check_image_bytes(
@@ -292,22 +294,28 @@ def test_the_pixel_limit_is_deal_detects(tmp_path):
 
 
 def test_server_side_inputs_are_checked_again_when_the_job_starts(detector, tmp_path):
-    from deal.serve.jobs import JobOptions, JobStore
+    from deal.serve.job import JobOptions
+    from deal.serve.store import JobStore
+    from deal.serve.worker import JobWorker
+    from deal.serve.routes import status_of
     from deal.serve.uploads import server_inputs
 
     root = tmp_path / "photos"
     root.mkdir()
     (root / "a.png").write_bytes(png_bytes(16, 16, 0))
     (tmp_path / "private.png").write_bytes(png_bytes(16, 16, 1))
-    store = JobStore(tmp_path / "data", detector, batch_size=2)  # not started: this test runs the job itself
+    store = JobStore(tmp_path / "data")  # no worker thread: this test runs the job itself
+    worker = JobWorker(store, detector, batch_size=2, workers=0)
     try:
         args, roots, n = server_inputs(["photos/*.png"], {"photos": root.resolve()})
         assert n == 1
         job_id, folder = store.new_folder()
         job = store.submit(job_id, folder, args, JobOptions(report=None), n, roots=roots)
         (root / "b.png").symlink_to(tmp_path / "private.png")  # appears after the job was accepted
-        store._run(store.queue.get_nowait())
-        status = store.status(job)
+        queued = store.queue.get_nowait()
+        assert store.start_running(queued)
+        worker.run(queued)
+        status = status_of(store, job)
         assert status["state"] == "failed"
         assert status["errors"] == ["b.png: resolves outside the allowed roots (a symlink)."]
         assert not (folder / "out" / "b.png.json").exists()

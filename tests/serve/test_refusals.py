@@ -295,10 +295,10 @@ def test_the_pixel_limit_is_deal_detects(tmp_path):
 
 def test_server_side_inputs_are_checked_again_when_the_job_starts(detector, tmp_path):
     from deal.serve.job import JobOptions
-    from deal.serve.store import JobStore
-    from deal.serve.worker import JobWorker
     from deal.serve.routes import status_of
+    from deal.serve.store import JobStore
     from deal.serve.uploads import server_inputs
+    from deal.serve.worker import JobWorker
 
     root = tmp_path / "photos"
     root.mkdir()

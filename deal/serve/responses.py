@@ -108,9 +108,10 @@ def redacted_run_info(info: dict[str, Any], paths: ClientPaths) -> dict[str, Any
 
 def served_text(job: Job, path: Path) -> tuple[str, str] | None:
     """(the text to send, its media type) for a text file of the job's run folder that may name server
-    paths (JSON, JSON Lines, CSV, HTML), rewritten for the client; None for a file sent as it is."""
+    paths (JSON, JSON Lines, CSV, HTML, the sha256 manifest), rewritten for the client; None for a file sent
+    as it is."""
     suffix = path.suffix.lower()
-    if suffix not in (".json", ".jsonl", ".csv", ".html"):
+    if suffix not in (".json", ".jsonl", ".csv", ".html", ".sha256"):
         return None
     paths = ClientPaths(job)
     text = path.read_text(encoding="utf-8")
@@ -126,4 +127,6 @@ def served_text(job: Job, path: Path) -> tuple[str, str] | None:
         return "".join(line + "\n" for line in lines), "application/x-ndjson"
     if suffix == ".csv":
         return paths.text(text), "text/csv"
+    if suffix == ".sha256":
+        return paths.text(text), "text/plain"
     return paths.html(text), "text/html"

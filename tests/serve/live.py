@@ -148,3 +148,32 @@ def detect_records(inputs: list[str], out: Path, detector_file: Path, *extra: st
 
 def without_seconds(records: list[dict]) -> list[dict]:
     return [{k: v for k, v in r.items() if k != "seconds"} for r in records]
+
+
+class HeldJobs:
+    """Holds every job the worker starts until release() (a bounded wait): jobs stay queued or running."""
+
+    def __init__(self, monkeypatch) -> None:
+        import deal.serve.worker
+
+        self.event = threading.Event()
+        self.started = threading.Event()
+        real = deal.serve.worker.run_job
+
+        def held(*args, **kwargs):
+            self.started.set()
+            assert self.event.wait(60), "the test never released its held jobs"
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(deal.serve.worker, "run_job", held)
+
+    def release(self) -> None:
+        self.event.set()
+
+
+def wait_until(condition, timeout: float = 60) -> None:
+    """Polls `condition` (a bounded loop) until it is true."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "never true"
+        time.sleep(0.02)

@@ -67,5 +67,6 @@ def test_drop_a_file_watch_the_verdict_and_open_its_view(detector, tmp_path):
                  return {file: v.querySelector('.file').textContent,
                          panels: imgs.map(i => [i.alt, i.naturalWidth, i.naturalHeight])}; })()""",
         )
-    assert panels["file"] == record["path"]
+    assert record["path"].endswith("/inputs/dropped_photo.png")  # on disk: complete, for deal verify
+    assert panels["file"] == "inputs/dropped_photo.png"  # served: relative to the job
     assert panels["panels"] == [[p, 140, 96] for p in ("image", "heatmap", "contour", "overlay")]

@@ -181,7 +181,8 @@ def jobs_router(store: JobStore, detector: Detector, settings: ServeSettings) ->
     def get_results(job_id: str) -> list[dict[str, Any]]:
         job = existing(job_id)
         if job.state == "failed":
-            raise RequestRefused(409, sentence(f"job {job_id} failed: {status_of(store, job)['errors'][0]}"))
+            reason = (status_of(store, job)["errors"] or ["see its status"])[0]
+            raise RequestRefused(409, sentence(f"job {job_id} failed: {reason}"))
         if job.state != "done":
             raise RequestRefused(409, f"job {job_id} is {job.state}; its results come when it is done.")
         return job_records(job)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -130,8 +131,6 @@ class JobWorker:
 
     def run(self, job: Job) -> None:
         """Runs `job` (marked running) to its end and writes how it ended (state.json)."""
-        import time
-
         ended = self._outcome(job)
         ended["ended_at"] = time.time()
         with self.store.lock:

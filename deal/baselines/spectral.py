@@ -48,8 +48,10 @@ def residual_kurtosis(image_uint8: np.ndarray, window: int = WINDOW) -> np.ndarr
     x = _gray(image_uint8)
     r = x - cv2.medianBlur(np.round(x * 255).astype(np.uint8), 3).astype(np.float32) / 255.0
     box = (window, window)
-    m2 = cv2.blur(r * r, box, borderType=cv2.BORDER_REFLECT)
-    m4 = cv2.blur(r**4, box, borderType=cv2.BORDER_REFLECT)
+    # OpenCV's box filter keeps running sums, whose rounding leaves a flat area after a textured one at about
+    # -1e-18 instead of 0: the moments of a non-negative quantity are clipped at 0 (else the log is NaN).
+    m2 = np.maximum(cv2.blur(r * r, box, borderType=cv2.BORDER_REFLECT), 0.0)
+    m4 = np.maximum(cv2.blur(r**4, box, borderType=cv2.BORDER_REFLECT), 0.0)
     return (m4 / (m2 * m2 + 1e-12)).astype(np.float32)
 
 

@@ -167,9 +167,11 @@ def evaluate(detector, items: list[tuple], by_group: bool = False, baseline: str
         mask = read_mask(mask_path) if mask_path else np.zeros(image.shape[:2], np.uint8)
         control = None
         if label == 1 and original:
-            from deal.metrics.functional import restore_map
+            import torch
 
-            control = restore_map(predict(read_image(original))[0], mask.shape)
+            from deal.modeling.input_policy import resize_map
+
+            control = resize_map(torch.from_numpy(predict(read_image(original))[0]), mask.shape).numpy()
         args = (heatmap, mask, label, score, verdict, control)
         scorers["all"].add(*args)
         if by_group:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from deal.cli.metric_options import add_metric_convention_arguments
 from deal.modeling.constants import DEFAULT_BATCH_SIZE  # deal detect's (torch-free: --help stays fast)
@@ -23,9 +24,15 @@ fraction are those of the detector's verdict at its two calibrated image thresho
 deal detect's verdicts give. Headline numbers carry seeded 95% bootstrap intervals over images.
 
 Objectness control: where a dataset has the unedited originals (CoCoGlide real/, DEAL-300K
-originals, a manifest's original column), the detector also runs on each edited image's original,
-and that map is scored against the same mask: pixel_auc_control, pixel_f1_best_control, and the
-lift (edit minus control) pixel_auc_lift, pixel_f1_best_lift.
+originals, a manifest's original column), the map of each edited image's original is scored
+against the same mask: pixel_auc_control, pixel_f1_best_control, and the lift (edit minus control,
+over the paired images, n_control) pixel_auc_lift, pixel_f1_best_lift. Each image is predicted once:
+an original that is a record serves as its authentic image and as the control; an original that is
+not a record counts as an authentic image of the image-level metrics too.
+
+An image that cannot be read or that the detector or a baseline fails on is an error row (benchmark.json
+"errors", benchmark.md "Errors") and the run goes on; the detector's report is written before the
+baselines run. Exit code 1 when some image failed.
 
 --baseline NAME also scores a training-free baseline on the same images under the same convention
 (repeatable). Floors: predict-everything (every pixel edited, score 1), centre (a bump on the image's
@@ -97,11 +104,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
 
     from deal.baselines import get_baseline  # numpy and OpenCV only: no torch
     from deal.cli import checks
-    from deal.cli.metric_options import convention_from_args
     from deal.errors import UsageError
 
     # Usage checks first, torch-free: one sentence and exit 2 in well under a second.
@@ -123,15 +128,25 @@ def run(args: argparse.Namespace) -> int:
     records = checks.check_datasets(args.dataset, args.split)
     checks.check_output_dir(args.out, "--out")
 
-    from deal.data.errors import DatasetError
-    from deal.evaluation.benchmark import benchmark_markdown, run_benchmark, write_benchmark_report
-    from deal.evaluation.detector_benchmark import benchmark_detector
     from deal.inference.detector import Detector
 
     try:
         detector = Detector.load(path=args.detector, device=args.device)
     except (ValueError, OSError) as err:  # CheckpointError, missing file, unavailable device: they name it
         raise UsageError(str(err)) from err
+    return _run_and_write(args, detector, records, perturbations, baselines)
+
+
+def _run_and_write(args: argparse.Namespace, detector: Any, records: dict, perturbations: list, baselines: dict) -> int:
+    """The detector's rows, written at once; then each baseline's, the report rewritten after each. A baseline
+    that fails on an image adds an error row; one that fails outright adds one error row for the whole run:
+    the detector's results are on disk whatever a baseline does. Exit 1 when some image failed."""
+    import sys
+
+    from deal.cli.metric_options import convention_from_args
+    from deal.data.errors import DatasetError
+    from deal.evaluation.benchmark import benchmark_markdown, run_benchmark
+    from deal.evaluation.detector_benchmark import benchmark_detector
 
     try:
         report, convention = benchmark_detector(
@@ -145,22 +160,43 @@ def run(args: argparse.Namespace) -> int:
             weights=args.detector or "bundled",
             progress=sys.stderr.isatty(),
         )
-    except (DatasetError, ValueError) as err:  # an unreadable image (ImageLoadError names it)
+    except (DatasetError, ValueError) as err:  # a dataset that cannot be listed or planned: one sentence
         print(f"deal benchmark: error: {err}", file=sys.stderr)
         return 1
-    for name, baseline in baselines.items():  # under the detector's convention, on the same images
-        scored = run_benchmark(baseline, records, [], convention=convention, limit=args.limit, seed=args.seed)
-        for row in scored["results"]:
-            row.update(perturbation="baseline", strength=None, label=name)
-        report["results"] += scored["results"]
-    try:
-        written = write_benchmark_report(report, args.out)
-    except OSError as err:
-        print(f"deal benchmark: error: --out {args.out}: cannot write the report ({err})", file=sys.stderr)
+    written = _write(report, args.out)
+    if written is None:
         return 2
+    for name, baseline in baselines.items():  # under the detector's convention, on the same images
+        try:
+            scored = run_benchmark(baseline, records, [], convention=convention, limit=args.limit, seed=args.seed)
+        except Exception as err:  # noqa: BLE001 - a baseline never costs the detector's results
+            failure = f"the baseline failed: {type(err).__name__}: {err}"
+            report["errors"].append({"dataset": "", "run": name, "image": "", "file": "", "error": failure})
+        else:
+            for row in scored["results"]:
+                row.update(perturbation="baseline", strength=None, label=name)
+            report["results"] += scored["results"]
+            report["errors"] += [{**error, "run": name} for error in scored["errors"]]
+        written = _write(report, args.out)
+        if written is None:
+            return 2
     n_plots = len(written) - 2
     print(benchmark_markdown(report), end="")
-    print(
-        f"\nwrote {written['markdown']}, {written['json']}" + (f" and {n_plots} plot(s)" if n_plots else "")
-    )
+    print(f"\nwrote {written['markdown']}, {written['json']}" + (f" and {n_plots} plot(s)" if n_plots else ""))
+    if report["errors"]:
+        print(f"deal benchmark: {len(report['errors'])} image(s) failed; see Errors in {written['markdown']}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _write(report: dict, out: str) -> dict | None:
+    """write_benchmark_report, or None (and one sentence on stderr) when --out cannot be written."""
+    import sys
+
+    from deal.evaluation.benchmark import write_benchmark_report
+
+    try:
+        return write_benchmark_report(report, out)
+    except OSError as err:
+        print(f"deal benchmark: error: --out {out}: cannot write the report ({err})", file=sys.stderr)
+        return None

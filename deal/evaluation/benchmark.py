@@ -6,40 +6,46 @@ float (None: deal.metrics.image_score of the map, the mean of its top 1%), or an
 ``predict_batch(images) -> [(probs, score)]``.
 No model is needed to test it. Images are read with ``reader`` (default :func:`deal.data.io.read_image`;
 ``deal benchmark`` passes the Detector's own loader, so a map equals what ``deal detect`` writes) and
-handed to the predictor in chunks of ``batch_size`` consecutive records (``deal detect``'s windows).
+handed to the predictor in windows of ``batch_size`` consecutive records (``deal detect``'s windows).
 
 The metric convention is one :class:`~deal.metrics.convention.MetricConvention`: pixel F1 at 0.5
 (``pixel_f1``) and at its ``threshold`` (``pixel_f1_calibrated``) side by side, bootstrap intervals.
 
 Objectness control: an edited record with an ``original`` (CoCoGlide ``real/``, DEAL-300K originals, a
-manifest's original column) also has its original predicted (under the same perturbation, the same noise
-seed), in one ``predict_batch`` call per chunk, and that map is scored against the edited image's mask
-(``pixel_auc_control``, ``pixel_auc_lift``, ...: :class:`~deal.metrics.LocalizationMetrics` ``controls``).
-An original of another size than the mask has its map resized bilinearly to the mask's size. Control
-predictions are not counted in the throughput.
+manifest's original column) has its original's map (under the same perturbation) scored against the edited
+image's mask (``pixel_auc_control``, ``pixel_auc_lift``, ...: :class:`~deal.metrics.LocalizationMetrics`
+``controls``). Each image is predicted once per perturbation (:mod:`deal.evaluation.benchmark_plan`): an
+original that is a record of the dataset serves as its authentic image and as the control from one forward
+pass, and an original that is not a record is predicted once and counts as an authentic image too. A map of
+another size than the mask is resized bilinearly to it (:func:`deal.modeling.input_policy.resize_map`).
 
 Protocol: each image is read once; each perturbation is applied to it, the predictor runs on the
 result, and the map is compared with the ORIGINAL ground truth: for ``resize`` the map is resized
-back to the original size bilinearly. Noise is seeded per image from ``seed`` and the image name,
+back to the original size bilinearly. Noise is seeded per image from ``seed`` and the image's name,
 so runs are reproducible whatever ``limit`` or the order. Throughput counts predictor time only
-(not reading, perturbing or scoring). Peak memory: CUDA ``max_memory_allocated`` on a CUDA device,
-else the process's max RSS.
+(not reading, perturbing or scoring), over every image handed to the predictor. Peak memory: CUDA
+``max_memory_allocated`` on a CUDA device, else the process's max RSS. A map is kept in memory until every
+image that needs it is scored (an edit whose original's record comes later keeps its map until then).
+
+Failures: an image that cannot be read, or that the predictor fails on, is an error row of its own
+(``errors`` in the report) and the run goes on (:mod:`deal.evaluation.benchmark_run`).
 """
 
 from __future__ import annotations
 
 import time
-import zlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
+from deal.data.errors import DatasetError
 from deal.data.io import read_image
 from deal.data.sample import Record
+from deal.evaluation.benchmark_plan import Window, plan_windows
+from deal.evaluation.benchmark_run import BatchFn, DatasetRun
 from deal.evaluation.ground_truth import read_ground_truth
 from deal.evaluation.perturb import NONE, Perturbation
 from deal.evaluation.plots import plot_metric_vs_strength
@@ -47,9 +53,7 @@ from deal.evaluation.report import markdown_table
 from deal.evaluation.system import hardware_string, peak_memory, reset_peak_memory
 from deal.fileio import atomic_write_text, write_json
 from deal.metrics.convention import DEFAULT_CONVENTION, MetricConvention
-from deal.metrics.functional import restore_map
 from deal.metrics.keys import CONTROL_SENTENCE, INTERVAL_DEFINITION, METRIC_KEYS, metric_definitions
-from deal.metrics.localization import LocalizationMetrics
 
 PredictFn = Callable[[np.ndarray], tuple[np.ndarray, float | None]]
 HEADLINE_METRICS: tuple[str, ...] = ("pixel_f1", "pixel_auc")
@@ -61,6 +65,7 @@ LOCALIZATION_COLUMNS: tuple[str, ...] = (
     "pixel_f1_best",
     "pixel_f1_best_control",
     "pixel_f1_best_lift",
+    "n_control",  # the paired images the control and the lifts average over
     "pixel_f1",
     "pixel_f1_calibrated",
     "pixel_mcc",
@@ -68,6 +73,7 @@ LOCALIZATION_COLUMNS: tuple[str, ...] = (
     "pixel_f1_dataset",
 )
 IMAGE_COLUMNS: tuple[str, ...] = tuple(k for k in METRIC_KEYS if k not in LOCALIZATION_COLUMNS)
+ERROR_COLUMNS: tuple[str, ...] = ("dataset", "run", "image", "error")
 RESIZE_PROTOCOL = (
     "resize: image resized by the factor, predicted map resized back bilinearly to the original size"
 )
@@ -80,28 +86,12 @@ class BatchPredictor(Protocol):
         ...
 
 
-def _batch_fn(predictor: PredictFn | BatchPredictor) -> Callable[[list[np.ndarray]], Sequence[tuple]]:
+def _batch_fn(predictor: PredictFn | BatchPredictor) -> BatchFn:
     if isinstance(predictor, BatchPredictor):
         return predictor.predict_batch
     if callable(predictor):
         return lambda images: [predictor(im) for im in images]
     raise TypeError(f"predictor must be callable or have predict_batch(), got {type(predictor).__name__}")
-
-
-def _check_map(probs: Any, hw: tuple[int, int], where: str) -> np.ndarray:
-    probs = np.asarray(probs)
-    if probs.shape != tuple(hw):
-        raise ValueError(
-            f"{where}: the predictor returned a {probs.shape} map for a {hw[0]}x{hw[1]} (HxW) input"
-        )
-    if not np.issubdtype(probs.dtype, np.floating):
-        raise ValueError(f"{where}: the predictor returned a {probs.dtype} map; expected floats in [0, 1]")
-    return probs.astype(np.float32, copy=False)
-
-
-def image_seed(seed: int, name: str) -> int:
-    """The noise seed of one image: stable across runs, independent of order and ``limit``."""
-    return (seed + zlib.crc32(name.encode("utf-8"))) % (2**32)
 
 
 def run_benchmark(
@@ -127,96 +117,103 @@ def run_benchmark(
         datasets: ``{name: records}``.
         perturbations: what to apply besides "none" (which always runs first).
         convention: the metric convention (thresholds, inversion, border band, bootstrap intervals).
-        control: also predict the originals of edited records that have one (the objectness control).
+        control: also score the originals of edited records that have one (the objectness control).
         reader: ``path -> HxWx3 uint8 RGB`` (default :func:`deal.data.io.read_image`).
         limit: at most this many records per dataset (the first ones).
-        batch_size: images per ``predict_batch`` call.
+        batch_size: records per ``predict_batch`` call.
         seed: base seed of the noise perturbation.
         device: the predictor's device, for the peak-memory count and the hardware string.
         predictor_info: stored as is in the report (name, weights hash, ...).
 
     Returns:
         The report dict (JSON-ready): ``convention``, ``settings``, ``hardware``, ``peak_memory``,
-        ``results`` (one row per dataset x perturbation with ``metrics``, ``n_images``,
-        ``predict_seconds``, ``images_per_s``), ...
+        ``results`` (one row per dataset x perturbation with ``metrics``, ``n_images`` (scored),
+        ``n_errors``, ``n_predicted``, ``predict_seconds``, ``images_per_s``) and ``errors`` (one row per
+        image that could not be read or predicted, per perturbation).
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     predict_batch = _batch_fn(predictor)
     perts = list(dict.fromkeys([NONE, *perturbations]))
     reset_peak_memory(device)
     start = time.perf_counter()
-    rows = []
+    runs: list[DatasetRun] = []
     for name, all_records in datasets.items():
         records = list(all_records)[:limit] if limit is not None else list(all_records)
-        metrics = {p: LocalizationMetrics(convention=convention) for p in perts}
-        seconds = dict.fromkeys(perts, 0.0)
-        chunks = [records[i : i + batch_size] for i in range(len(records))[::batch_size]]
-        for chunk in tqdm(chunks, desc=f"benchmark {name}", disable=not progress, unit="batch"):
-            images = [reader(r.image) for r in chunk]
-            gts = [read_ground_truth(r, hw=im.shape[:2]) for r, im in zip(chunk, images)]
-            with_original = [i for i, r in enumerate(chunk) if control and r.label == 1 and r.original]
-            originals = {i: reader(chunk[i].original) for i in with_original}
-            for p in perts:
-                inputs = [p.apply(im, seed=image_seed(seed, r.name)) for r, im in zip(chunk, images)]
-                t0 = time.perf_counter()
-                outputs = list(predict_batch(inputs))
-                seconds[p] += time.perf_counter() - t0
-                if len(outputs) != len(inputs):
-                    raise ValueError(
-                        f"the predictor returned {len(outputs)} results for {len(inputs)} images"
-                    )
-                controls: list[np.ndarray | None] = [None] * len(chunk)
-                if with_original:  # the same perturbation and noise seed as the edited image
-                    ctrl_in = [p.apply(originals[i], seed=image_seed(seed, chunk[i].name)) for i in with_original]
-                    ctrl_out = list(predict_batch(ctrl_in))
-                    for i, x, (probs, _) in zip(with_original, ctrl_in, ctrl_out):
-                        where = f"{name}/{chunk[i].name} original ({p.label})"
-                        controls[i] = restore_map(_check_map(probs, x.shape[:2], where), gts[i].shape)
-                for r, x, gt, ctrl, (probs, score) in zip(chunk, inputs, gts, controls, outputs):
-                    probs = restore_map(
-                        _check_map(probs, x.shape[:2], f"{name}/{r.name} ({p.label})"), gt.shape
-                    )
-                    metrics[p].update(
-                        [torch.from_numpy(probs)],
-                        [torch.from_numpy(gt)],
-                        torch.tensor([r.label]),
-                        None if score is None else [float(score)],
-                        controls=[None if ctrl is None else torch.from_numpy(ctrl)],
-                    )
-        for p in perts:
-            rows.append(
-                {
-                    "dataset": name,
-                    "perturbation": p.kind,
-                    "strength": p.strength,
-                    "label": p.label,
-                    "n_images": len(records),
-                    "predict_seconds": seconds[p],
-                    "images_per_s": len(records) / seconds[p] if seconds[p] > 0 else float("nan"),
-                    "metrics": metrics[p].compute(),
-                }
-            )
+        runs += _run_dataset(name, records, perts, predict_batch, convention, control, reader, batch_size, seed, progress)
     return {
         "command": "benchmark",
         "convention": convention.describe(),
-        "settings": {
-            **convention.to_dict(),
-            "image_score": "the predictor's score (deal detect's for a detector; where a predictor gives none, "
-            "the mean of the top 1% of its map)",
-            "control": CONTROL_SENTENCE if control else "not run",
-            "limit": limit,
-            "batch_size": batch_size,
-            "seed": seed,
-            "perturbations": [p.label for p in perts],
-            "protocol": RESIZE_PROTOCOL,
-        },
+        "settings": _settings(convention, control, limit, batch_size, seed, perts),
         "predictor": dict(predictor_info or {}),
         "device": str(device) if device is not None else "cpu",
         "hardware": hardware_string(device),
         "peak_memory": peak_memory(device),
         "total_seconds": time.perf_counter() - start,
-        "results": rows,
+        "results": [run.row() for run in runs],
+        "errors": [error for run in runs for error in run.errors],
+    }
+
+
+def _run_dataset(
+    name: str,
+    records: list[Record],
+    perts: list[Perturbation],
+    predict_batch: BatchFn,
+    convention: MetricConvention,
+    control: bool,
+    reader: Callable[[str], np.ndarray],
+    batch_size: int,
+    seed: int,
+    progress: bool,
+) -> list[DatasetRun]:
+    """Every perturbation of one dataset, window by window (each image read once)."""
+    plan = plan_windows(records, batch_size, control)
+    runs = [DatasetRun(name, p, convention, plan.uses) for p in perts]
+    for window in tqdm(plan.windows, desc=f"benchmark {name}", disable=not progress, unit="batch"):
+        images, truths = _read_window(window, reader, runs)
+        for run in runs:
+            run.predict(predict_batch, window.records, images, seed)
+            run.predict(predict_batch, window.originals, images, seed)
+            run.score_ready([(item, truths.get(item.key, _NO_TRUTH)) for item in window.items])
+    return runs
+
+
+_NO_TRUTH = np.zeros((0, 0), np.uint8)  # the ground truth of an image that could not be read (never scored)
+
+
+def _read_window(
+    window: Window, reader: Callable[[str], np.ndarray], runs: list[DatasetRun]
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The decoded images and ground truths of a window by key; one that cannot be read fails in every run."""
+    images, truths = {}, {}
+    for item in window.items:
+        try:
+            image = reader(item.path)
+            truths[item.key] = read_ground_truth(item.ground_truth_record(), hw=image.shape[:2])
+            images[item.key] = image
+        except (DatasetError, OSError, ValueError) as err:
+            for run in runs:
+                run.fail(item, str(err))
+    return images, truths
+
+
+def _settings(
+    convention: MetricConvention,
+    control: bool,
+    limit: int | None,
+    batch_size: int,
+    seed: int,
+    perts: list[Perturbation],
+) -> dict[str, Any]:
+    return {
+        **convention.to_dict(),
+        "image_score": "the predictor's score (deal detect's for a detector; where a predictor gives none, "
+        "the mean of the top 1% of its map)",
+        "control": CONTROL_SENTENCE if control else "not run",
+        "limit": limit,
+        "batch_size": batch_size,
+        "seed": seed,
+        "perturbations": [p.label for p in perts],
+        "protocol": RESIZE_PROTOCOL,
     }
 
 
@@ -265,10 +262,26 @@ def benchmark_markdown(report: Mapping[str, Any], plots: Sequence[tuple[str, str
         "",
         markdown_table(table_rows, ["dataset", "perturbation", *IMAGE_COLUMNS, "images_per_s"]),
     ]
+    lines += _errors_section(report.get("errors") or [])
     if plots:
         lines += ["", "## Metrics against perturbation strength", ""]
         lines += [f"![{metric} vs {kind}]({rel})" for kind, metric, rel in plots]
     return "\n".join(lines) + "\n"
+
+
+def _errors_section(errors: Sequence[Mapping[str, Any]]) -> list[str]:
+    """benchmark.md's table of the images that could not be read or predicted (left out of the metrics)."""
+    if not errors:
+        return []
+    rows = [{k: str(e.get(k, "")).replace("|", "/").replace("\n", " ") for k in ERROR_COLUMNS} for e in errors]
+    return [
+        "",
+        "## Errors",
+        "",
+        f"{len(errors)} image(s) could not be read or predicted; each is left out of its run's metrics.",
+        "",
+        markdown_table(rows, list(ERROR_COLUMNS)),
+    ]
 
 
 def write_benchmark_report(report: Mapping[str, Any], out_dir: str | Path) -> dict[str, Path]:

@@ -17,9 +17,9 @@ from deal.data.sample import Record
 from deal.evaluation.ground_truth import read_ground_truth
 from deal.evaluation.predictions import PredictionError, PredictionIndex, load_prediction
 from deal.metrics.convention import DEFAULT_CONVENTION, MetricConvention
-from deal.metrics.functional import restore_map
 from deal.metrics.keys import interval_keys
 from deal.metrics.localization import COLUMNS, LocalizationMetrics
+from deal.modeling.input_policy import resize_map
 
 DEFAULT_THRESHOLD = 0.5  # the pixel threshold of maps that come without deal detect records
 # The image-level metrics that need authentic images; absent with maps for edited images only.
@@ -142,7 +142,7 @@ def _control_map(index: PredictionIndex, record: Record, hw: tuple[int, int]) ->
     loc = index.locate(original)
     if loc is None:
         return None
-    return restore_map(load_prediction(loc.path).probs, hw)
+    return resize_map(torch.from_numpy(load_prediction(loc.path).probs), hw).numpy()
 
 
 def _with_scores(metric: LocalizationMetrics, scores: list[float]) -> LocalizationMetrics:

@@ -9,14 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "CONVENTION",
     "INTERVAL_KEYS",
     "METRIC_KEYS",
     "LocalizationMetrics",
     "MetricConvention",
     "aggregate",
     "bootstrap_intervals",
-    "describe_convention",
 ]
 
 _LIGHT = {"METRIC_KEYS": "keys", "INTERVAL_KEYS": "keys", "MetricConvention": "convention"}

@@ -31,6 +31,8 @@ Conventions (see docs/metrics.md; every choice below is what :class:`Localizatio
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -42,17 +44,6 @@ NAN = float("nan")
 
 # The indices of the counts vector returned by :func:`confusion_counts`.
 TP, FP, FN, TN = 0, 1, 2, 3
-
-
-def restore_map(probs: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
-    """A probability map resized bilinearly to ``hw = (height, width)`` (unchanged when it already is): how a
-    map of another size than its mask is scored (a benchmark's resize undone; the objectness control's map of
-    an original of another size, in benchmark, evaluate and training validation alike). OpenCV's INTER_LINEAR."""
-    if probs.shape == tuple(hw):
-        return probs
-    import cv2  # here, not at the top: the pure metric functions need no OpenCV
-
-    return cv2.resize(probs.astype(np.float32), (hw[1], hw[0]), interpolation=cv2.INTER_LINEAR)
 
 
 def binarize_target(target: Tensor) -> Tensor:
@@ -141,17 +132,12 @@ def iou_from_counts(counts: Tensor) -> Tensor:
     return torch.where(tp + fn > 0, iou, torch.full_like(iou, NAN))
 
 
-def precision_from_counts(counts: Tensor) -> Tensor:
-    """TP / (TP + FP); 0 when nothing is flagged (scikit-learn's zero_division=0); NaN without GT positive."""
-    c = counts.to(torch.float64)
-    tp, fp, fn = c[..., TP], c[..., FP], c[..., FN]
-    prec = torch.where(tp + fp > 0, tp / (tp + fp).clamp_min(1), torch.zeros_like(tp))
-    return torch.where(tp + fn > 0, prec, torch.full_like(prec, NAN))
-
-
 def mcc_from_counts(counts: Tensor) -> Tensor:
-    """Matthews correlation from ``(..., 4)`` counts; 0 where a marginal is empty (scikit-learn's and
-    torchmetrics' ``binary_matthews_corrcoef`` convention); NaN where there is no GT positive.
+    """Matthews correlation from ``(..., 4)`` counts; 0 where a marginal is empty (nothing flagged, everything
+    flagged, or a mask that covers the image): scikit-learn's ``matthews_corrcoef`` convention. torchmetrics'
+    ``binary_matthews_corrcoef`` differs there (for example 1.0 for an all-flagged image whose mask covers
+    it, +-0.13 for an all-flagged or nothing-flagged 4x4 image with 6 edited pixels). NaN where there is no
+    GT positive.
 
     From the counts (not torchmetrics' function) because the counts are already oriented by ``inverted_max``
     and restricted to the border band's valid pixels."""
@@ -160,13 +146,6 @@ def mcc_from_counts(counts: Tensor) -> Tensor:
     denom = ((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)).sqrt()
     mcc = torch.where(denom > 0, (tp * tn - fp * fn) / denom.clamp_min(1e-300), torch.zeros_like(tp))
     return torch.where(tp + fn > 0, mcc, torch.full_like(mcc, NAN))
-
-
-def recall_from_counts(counts: Tensor) -> Tensor:
-    """TP / (TP + FN); NaN without GT positive."""
-    c = counts.to(torch.float64)
-    tp, fn = c[..., TP], c[..., FN]
-    return torch.where(tp + fn > 0, tp / (tp + fn).clamp_min(1), torch.full_like(tp, NAN))
 
 
 def oriented_counts(counts: Tensor, inverted_max: bool) -> Tensor:
@@ -216,32 +195,6 @@ def pixel_iou(
     return iou_from_counts(
         image_counts(probs, target, threshold, inverted_max=inverted_max, border_band=border_band)
     )
-
-
-def pixel_precision(
-    probs: Tensor,
-    target: Tensor,
-    threshold: float = 0.5,
-    *,
-    inverted_max: bool = False,
-    border_band: bool = False,
-) -> Tensor:
-    """Per-image precision of ``probs > threshold`` (float64 scalar; NaN when the GT is empty)."""
-    counts = image_counts(probs, target, threshold, inverted_max=inverted_max, border_band=border_band)
-    return precision_from_counts(counts)
-
-
-def pixel_recall(
-    probs: Tensor,
-    target: Tensor,
-    threshold: float = 0.5,
-    *,
-    inverted_max: bool = False,
-    border_band: bool = False,
-) -> Tensor:
-    """Per-image recall of ``probs > threshold`` (float64 scalar; NaN when the GT is empty)."""
-    counts = image_counts(probs, target, threshold, inverted_max=inverted_max, border_band=border_band)
-    return recall_from_counts(counts)
 
 
 def curve_counts(
@@ -341,36 +294,85 @@ def false_alarm_area(probs: Tensor, threshold: float = 0.5) -> Tensor:
     return (probs > threshold).sum().to(torch.float64) / max(probs.numel(), 1)
 
 
-def image_auc(scores: Tensor, labels: Tensor) -> Tensor:
+def _as_numpy(x: Tensor | np.ndarray | Sequence[float]) -> np.ndarray:
+    return x.detach().cpu().numpy() if isinstance(x, Tensor) else np.asarray(x)
+
+
+def safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """``num / den`` where ``den > 0``, NaN elsewhere (no warning)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+
+def _image_weights(n: int, weights: np.ndarray | None) -> np.ndarray:
+    if weights is None:
+        return np.ones((1, n))
+    w = np.asarray(weights, dtype=np.float64)
+    return w if w.ndim == 2 else w.reshape(1, n)
+
+
+def _one_or_many(values: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """A float64 scalar for unweighted calls, the ``(B,)`` vector for weighted ones."""
+    return np.float64(values[0]) if weights is None else values
+
+
+def image_auc(
+    scores: Tensor | np.ndarray | Sequence[float],
+    labels: Tensor | np.ndarray | Sequence[float],
+    weights: np.ndarray | None = None,
+) -> np.ndarray:
     """Image-level ROC-AUC of ``(N,)`` scores against ``(N,)`` labels (1 edited); NaN without both labels.
 
-    Rank-based on any real scores (torchmetrics' ``binary_auroc`` would apply a sigmoid to scores
-    outside [0, 1]); ties count half, as in scikit-learn.
+    The one implementation (:func:`deal.metrics.localization.aggregate` calls it for the point value and the
+    bootstrap alike). ``weights`` ``(B, N)``: how many times each image counts, one AUC per row (a ``(B,)``
+    array); None: every image once (a float64 scalar). Rank-based on any real scores (torchmetrics'
+    ``binary_auroc`` would apply a sigmoid to scores outside [0, 1]): the Mann-Whitney statistic, ties
+    counting half, scikit-learn's ``roc_auc_score`` at unit weights. Written by hand because no library
+    computes a weighted AUC for many weight vectors at once in O(B N) memory.
     """
-    return auc_from_curve(*curve_counts(scores.to(torch.float64), labels.reshape(-1) > 0.5))
+    s = _as_numpy(scores).astype(np.float64).reshape(-1)
+    positive = _as_numpy(labels).reshape(-1) > 0.5
+    w = _image_weights(s.size, weights)
+    values, group = np.unique(s, return_inverse=True)
+    b, k = w.shape[0], values.size
+    flat = (np.arange(b)[:, None] * k + group.reshape(1, -1)).ravel()  # (row, distinct score) bins
+
+    def per_score(x: np.ndarray) -> np.ndarray:  # (B, K) weight at each distinct score
+        return np.bincount(flat, weights=x.ravel(), minlength=b * k).reshape(b, k)
+
+    pos, neg = per_score(w * positive), per_score(w * ~positive)
+    below = np.cumsum(neg, axis=1) - neg  # negative weight strictly below each score
+    num = (pos * (below + 0.5 * neg)).sum(axis=1)
+    return _one_or_many(safe_div(num, pos.sum(axis=1) * neg.sum(axis=1)), weights)
 
 
-def image_decisions(scores: Tensor, low: float, high: float) -> tuple[Tensor, Tensor]:
+def image_decisions(scores: Tensor | np.ndarray, low: float, high: float) -> tuple[Tensor, Tensor]:
     """(called edited, called authentic) bool vectors of the verdict rule, vectorized: the one comparison
     deal.metrics.image_score.is_edited (edited when score >= high, authentic when not score >= low,
-    inconclusive in between)."""
+    inconclusive in between). Tensors give tensors, arrays arrays."""
     scores = scores.reshape(-1)
     return is_edited(scores, high), ~is_edited(scores, low)
 
 
-def image_balanced_accuracy(scores: Tensor, labels: Tensor, low: float = 0.5, high: float | None = None) -> Tensor:
+def image_balanced_accuracy(
+    scores: Tensor | np.ndarray | Sequence[float],
+    labels: Tensor | np.ndarray | Sequence[float],
+    low: float = 0.5,
+    high: float | None = None,
+    weights: np.ndarray | None = None,
+) -> np.ndarray:
     """Balanced accuracy of the verdict rule: mean of (edited images called edited) and (authentic images
     called authentic); an inconclusive verdict is not a correct one. high=None: one threshold (low).
-    NaN without both labels."""
+    NaN without both labels. ``weights`` as in :func:`image_auc` (the one implementation, which
+    :func:`deal.metrics.localization.aggregate` calls)."""
     high = low if high is None else high
-    labels = labels.reshape(-1) > 0.5
-    edited, authentic = image_decisions(scores, low, high)
-    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
-    if n_pos == 0 or n_neg == 0:
-        return torch.tensor(NAN, dtype=torch.float64)
-    tpr = int((edited & labels).sum()) / n_pos
-    tnr = int((authentic & ~labels).sum()) / n_neg
-    return torch.tensor((tpr + tnr) / 2, dtype=torch.float64)
+    s = _as_numpy(scores).astype(np.float64).reshape(-1)
+    edited = _as_numpy(labels).reshape(-1) > 0.5
+    w = _image_weights(s.size, weights)
+    called_edited, called_authentic = image_decisions(s, low, high)
+    tpr = safe_div(w @ (edited & called_edited), w @ edited)
+    tnr = safe_div(w @ (~edited & called_authentic), w @ ~edited)
+    return _one_or_many((tpr + tnr) / 2, weights)
 
 
 def counts_above(probs: Tensor, positive: Tensor, thresholds: Tensor) -> tuple[Tensor, Tensor]:

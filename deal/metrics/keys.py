@@ -19,13 +19,13 @@ METRIC_KEYS: dict[str, str] = {
     "pixel_mcc": "Matthews correlation of p > threshold per image (0 when undefined), mean over edited images",
     "pixel_auc": "pixel ROC-AUC per image, mean over edited images",
     "pixel_auc_control": "pixel AUC of the map of the edited image's unedited original against the same mask, "
-    "mean over edited images that have an original (an object detector scores high here too)",
-    "pixel_auc_lift": "pixel_auc minus pixel_auc_control per image, mean over edited images that have an original "
-    "(what the map says about the edit itself)",
-    "pixel_f1_best_control": "best F1 of the original's map against the same mask, mean over edited images that "
-    "have an original",
-    "pixel_f1_best_lift": "pixel_f1_best minus pixel_f1_best_control per image, mean over edited images that have an "
-    "original",
+    "mean over the paired images (n_control; an object detector scores high here too)",
+    "pixel_auc_lift": "pixel AUC of the edit minus pixel_auc_control, per paired image, mean over the paired "
+    "images (what the map says about the edit itself); equals pixel_auc minus pixel_auc_control only when every "
+    "edited image is paired",
+    "pixel_f1_best_control": "best F1 of the original's map against the same mask, mean over the paired images",
+    "pixel_f1_best_lift": "best F1 of the edit minus pixel_f1_best_control, per paired image, mean over the "
+    "paired images",
     "image_auc": "ROC-AUC of the image score over edited and authentic images; NaN unless both occur",
     "image_bacc": "balanced accuracy of the verdict (edited: score >= high; authentic: score < low; inconclusive "
     "counts as wrong) over edited and authentic images",
@@ -33,7 +33,8 @@ METRIC_KEYS: dict[str, str] = {
     "false_alarm_area": "fraction of pixels with p > threshold on an authentic image, mean over authentic images",
     "n_edited": "images with label 1 (edited)",
     "n_authentic": "images with label 0 (authentic)",
-    "n_control": "edited images whose unedited original was scored for the control",
+    "n_control": "paired images: edited images whose unedited original was scored for the control and whose "
+    "pixel AUC is defined (the images every control key and lift averages over)",
     "verdict_edited": "images (edited and authentic) whose verdict is edited",
     "verdict_inconclusive": "images (edited and authentic) whose verdict is inconclusive",
     "verdict_authentic": "images (edited and authentic) whose verdict is authentic",
@@ -89,7 +90,7 @@ COLUMN_TITLES: dict[str, str] = {
     "false_alarm_area": "false alarm",
     "n_edited": "edited",
     "n_authentic": "authentic",
-    "n_control": "controls",
+    "n_control": "paired",
     "verdict_edited": "called edited",
     "verdict_inconclusive": "called inconclusive",
     "verdict_authentic": "called authentic",

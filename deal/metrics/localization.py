@@ -32,11 +32,11 @@ from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
 from deal.metrics import functional as MF
-from deal.metrics.convention import DEFAULT_CONVENTION, MetricConvention
-from deal.metrics.image_score import image_score, is_edited
+from deal.metrics.convention import MetricConvention
+from deal.metrics.image_score import image_score
 from deal.metrics.keys import INTERVAL_KEYS, METRIC_KEYS, interval_keys
 
-__all__ = ["CONVENTION", "METRIC_KEYS", "LocalizationMetrics", "aggregate", "bootstrap_intervals", "describe_convention"]
+__all__ = ["METRIC_KEYS", "LocalizationMetrics", "aggregate", "bootstrap_intervals"]
 
 
 @contextlib.contextmanager
@@ -88,41 +88,6 @@ _EDITED_MEANS: dict[str, str | tuple[str, str]] = {
 }
 
 
-def describe_convention(
-    threshold: float = 0.5,
-    inverted_max: bool = False,
-    border_band: bool = False,
-    num_thresholds: int | None = None,
-    image_thresholds: tuple[float, float] | None = None,
-) -> str:
-    """One line naming the settings behind the numbers (:meth:`MetricConvention.describe`)."""
-    return MetricConvention(threshold, inverted_max, border_band, num_thresholds, image_thresholds).describe()
-
-
-CONVENTION: str = DEFAULT_CONVENTION.describe()
-
-
-def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
-
-
-def _weighted_auc(scores: np.ndarray, positive: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """ROC-AUC of ``scores`` (N,) against bool ``positive`` (N,) for each row of ``weights`` (B, N) (how many
-    times each image counts): the Mann-Whitney statistic, ties counting half (scikit-learn's value at ones)."""
-    values, group = np.unique(scores, return_inverse=True)
-    b, k = weights.shape[0], values.size
-    flat = (np.arange(b)[:, None] * k + group.reshape(1, -1)).ravel()  # (resample, distinct score) bins
-
-    def per_score(w: np.ndarray) -> np.ndarray:  # (B, K) weight at each distinct score; O(B N) memory
-        return np.bincount(flat, weights=w.ravel(), minlength=b * k).reshape(b, k)
-
-    pos, neg = per_score(weights * positive), per_score(weights * ~positive)
-    below = np.cumsum(neg, axis=1) - neg  # negative weight strictly below each score
-    num = (pos * (below + 0.5 * neg)).sum(axis=1)
-    return _safe_div(num, pos.sum(axis=1) * neg.sum(axis=1))
-
-
 def aggregate(rows: np.ndarray, image_thresholds: tuple[float, float], weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """The metrics (:data:`METRIC_KEYS`) of per-image ``rows`` (N, len(COLUMNS)), each as a ``(B,)`` array: one
     value per row of ``weights`` (B, N), how many times each image counts (None: every image once, B = 1).
@@ -139,21 +104,19 @@ def aggregate(rows: np.ndarray, image_thresholds: tuple[float, float], weights: 
 
     def mean_over(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
         keep = keep & ~np.isnan(values)
-        return _safe_div(w @ np.where(keep, values, 0.0), w @ keep.astype(np.float64))
+        return MF.safe_div(w @ np.where(keep, values, 0.0), w @ keep.astype(np.float64))
 
     for key, source in _EDITED_MEANS.items():
         values = col[source] if isinstance(source, str) else col[source[0]] - col[source[1]]
         out[key] = mean_over(values, edited)
     tp, fp, fn = (w @ col[k] for k in ("tp", "fp", "fn"))
-    out["pixel_f1_dataset"] = _safe_div(2 * tp, (2 * tp + fp + fn) * ((tp + fn) > 0))
+    out["pixel_f1_dataset"] = MF.safe_div(2 * tp, (2 * tp + fp + fn) * ((tp + fn) > 0))
     low, high = image_thresholds
-    called_edited, called_authentic = is_edited(col["score"], high), ~is_edited(col["score"], low)
+    called_edited, called_authentic = MF.image_decisions(col["score"], low, high)
     inconclusive = ~called_edited & ~called_authentic
-    out["image_auc"] = _weighted_auc(col["score"], edited, w)
-    tpr = _safe_div(w @ (edited & called_edited), w @ edited)
-    tnr = _safe_div(w @ (authentic & called_authentic), w @ authentic)
-    out["image_bacc"] = (tpr + tnr) / 2
-    out["image_inconclusive"] = _safe_div(w @ inconclusive, w.sum(axis=1))
+    out["image_auc"] = MF.image_auc(col["score"], edited, w)
+    out["image_bacc"] = MF.image_balanced_accuracy(col["score"], edited, low, high, w)
+    out["image_inconclusive"] = MF.safe_div(w @ inconclusive, w.sum(axis=1))
     out["false_alarm_area"] = mean_over(col["false_alarm"], authentic)
     out["n_edited"] = w @ edited
     out["n_authentic"] = w @ authentic
@@ -352,10 +315,7 @@ class LocalizationMetrics(Metric):
                 row["auc"] = float(MF.auc_from_curve(tps, fps))
                 if ctrl is not None:
                     ctrl = _check_probs(torch.as_tensor(ctrl), t.shape, f"controls[{i}]", f"targets[{i}]")
-                    tps, fps = MF.curve_counts(ctrl, positive, valid, c.num_thresholds)
-                    row["auc_control"] = float(MF.auc_from_curve(tps, fps))
-                    row["f1_best_control"] = float(MF.best_f1_from_curve(tps, fps, c.inverted_max))
-                    row["has_control"] = 1.0
+                    row.update(_paired_control(ctrl, positive, valid, row["auc"], c))
             else:
                 if bool(gt.any()):
                     raise ValueError(
@@ -388,6 +348,23 @@ class LocalizationMetrics(Metric):
         if self.metric_convention.bootstrap:
             out.update(bootstrap_intervals(rows, self.metric_convention))
         return out
+
+
+def _paired_control(
+    ctrl: Tensor, positive: Tensor, valid: Tensor | None, auc: float, c: MetricConvention
+) -> dict[str, float]:
+    """The control columns of an edited image whose original's map is ``ctrl``: scored against the same mask.
+    The image is paired (``has_control`` 1) only where the pixel AUC of the edit, hence of the control, is
+    defined (the mask has edited and unedited pixels that count); an unpaired image's control columns stay
+    NaN, so that every control key and lift averages over the same paired images, counted by n_control."""
+    if math.isnan(auc):
+        return {}
+    tps, fps = MF.curve_counts(ctrl, positive, valid, c.num_thresholds)
+    return {
+        "auc_control": float(MF.auc_from_curve(tps, fps)),
+        "f1_best_control": float(MF.best_f1_from_curve(tps, fps, c.inverted_max)),
+        "has_control": 1.0,
+    }
 
 
 def _check_probs(p: Tensor, shape: torch.Size, name: str, target: str = "its target") -> Tensor:

@@ -11,8 +11,9 @@ decide sizes. Augmentations (albumentations, in deal.data) act before it, on uin
   the patch size (a batch to its largest member); the encoder interpolates its position embeddings to
   the token grid. Large images are tiled by the input pipeline at this resolution.
 
-Images share a batch only when their padded shapes are equal (:func:`batch_shape_key`), so that an
-image's tensor, and so its prediction, never depends on the other images of its batch.
+Images share a batch only when their padded shapes are equal (the policy's ``padded_hw`` of its
+``placed_hw``), so that an image's tensor, and so its prediction, never depends on the other images of
+its batch.
 restore() returns logits at the exact original height and width.
 """
 
@@ -26,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from deal.modeling.policies import INPUT_POLICIES, check_policy, get_policy
-from deal.modeling.policies.base import longest_side_hw, round_up
+from deal.modeling.policies.base import round_up
 
 # SAM's pixel statistics on 0-255 RGB (segment_anything/build_sam.py).
 PIXEL_MEAN = (123.675, 116.28, 103.53)
@@ -35,8 +36,8 @@ PIXEL_STD = (58.395, 57.12, 57.375)
 ImageLike = np.ndarray | torch.Tensor
 
 __all__ = [
-    "INPUT_POLICIES", "PIXEL_MEAN", "PIXEL_STD", "Placement", "batch_shape_key", "check_policy",
-    "normalize", "placed_hw", "prepare_batch", "prepare_masks", "restore", "round_up", "sam_resized_hw",
+    "INPUT_POLICIES", "PIXEL_MEAN", "PIXEL_STD", "Placement", "check_policy", "normalize", "prepare_batch",
+    "prepare_masks", "resize_map", "restore", "round_up",
 ]
 
 
@@ -46,24 +47,6 @@ class Placement:
 
     original_hw: tuple[int, int]
     placed_hw: tuple[int, int]
-
-
-def sam_resized_hw(h: int, w: int, image_size: int) -> tuple[int, int]:
-    """SAM's longest-side resize: the (height, width) an image of h x w gets."""
-    return longest_side_hw(h, w, image_size)
-
-
-def placed_hw(h: int, w: int, policy: str, image_size: int) -> tuple[int, int]:
-    """The size an h x w image, run whole, has inside the batch, before padding."""
-    p = get_policy(policy, image_size)
-    return p.placed_hw(h, w, p.mode_of(h, w, tile=True))
-
-
-def batch_shape_key(h: int, w: int, *, policy: str, image_size: int, patch_size: int = 16) -> tuple[int, int]:
-    """The padded (height, width) of an h x w image alone. Images with equal keys may share a batch and
-    each still reaches the model as the identical tensor it would get alone."""
-    p = get_policy(policy, image_size, patch_size)
-    return p.padded_hw(p.placed_hw(h, w, p.mode_of(h, w, tile=True)))
 
 
 def _as_uint8_hwc(image: ImageLike) -> torch.Tensor:
@@ -146,13 +129,21 @@ def prepare_masks(
     return out
 
 
+def resize_map(m: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+    """An ``HxW`` map (logits or probabilities) resized bilinearly to ``hw = (height, width)`` as float32
+    (unchanged when it already has that size): THE map resize of deal. restore() brings logits back to an
+    image's size with it; deal benchmark (a resize perturbation undone, an original of another size than its
+    edit's mask), deal evaluate and training validation bring maps to a mask's size with it."""
+    m = m.float()
+    if tuple(m.shape[-2:]) == tuple(hw):
+        return m
+    return F.interpolate(m[None, None], size=tuple(hw), mode="bilinear", align_corners=False)[0, 0]
+
+
 def restore(logits: torch.Tensor, placements: Sequence[Placement]) -> list[torch.Tensor]:
-    """Bx1xH'xW' logits -> one HxW float32 logit map per image, at its original size."""
+    """Bx1xH'xW' logits -> one HxW float32 logit map per image, at its original size (resize_map)."""
     out = []
     for i, p in enumerate(placements):
         ph, pw = p.placed_hw
-        m = logits[i : i + 1, :, :ph, :pw].float()
-        if p.placed_hw != p.original_hw:
-            m = F.interpolate(m, size=p.original_hw, mode="bilinear", align_corners=False)
-        out.append(m[0, 0])
+        out.append(resize_map(logits[i, 0, :ph, :pw], p.original_hw))
     return out

@@ -17,13 +17,13 @@ import lightning as L
 import numpy as np
 import torch
 
-from deal.metrics.functional import restore_map
+from deal.metrics.convention import DEFAULT_CONVENTION
 from deal.metrics.keys import CONTROL_KEYS
 from deal.metrics.localization import LocalizationMetrics
 from deal.modeling.config import ModelConfig
 from deal.modeling.constants import DEFAULT_BATCH_SIZE
 from deal.modeling.input_pipeline import InputPipeline, Piece
-from deal.modeling.input_policy import Placement, prepare_masks
+from deal.modeling.input_policy import Placement, prepare_masks, resize_map
 from deal.modeling.mfpt import MFPT
 from deal.modeling.sam_checkpoint import CheckpointError, load_sam_checkpoint
 from deal.training.losses import segmentation_loss
@@ -88,7 +88,9 @@ class MFPTModule(L.LightningModule):
             _init_from_detector(self.model, config, init_detector)
         # Not a registered submodule (its weights are self.model's; the state dict keeps one copy).
         self.__dict__["forward_model"] = CompileOrEager(self.model) if compile else self.model
-        self.val_metrics = LocalizationMetrics(threshold=threshold, num_thresholds=256)
+        # deal benchmark's convention (exact best F1 and AUC over every distinct map value) at the validation
+        # threshold, without intervals: val/pixel_auc and val/pixel_f1_best are deal benchmark's numbers.
+        self.val_metrics = LocalizationMetrics(convention=DEFAULT_CONVENTION.replace(threshold=threshold, bootstrap=0))
         # The same metric of the predict-everything map (every pixel edited) on the same images: the floor
         # a run must beat to have learned anything.
         self.val_floor = LocalizationMetrics(threshold=threshold, num_thresholds=2)
@@ -135,7 +137,7 @@ class MFPTModule(L.LightningModule):
     def control_maps(self, batch: dict[str, Any], masks: list[torch.Tensor]) -> list[torch.Tensor | None]:
         """The objectness control of a validation batch: the map of each edited image's unedited original
         (batch["original"], where the dataset has one), run through the same input pipeline as the edit, at
-        the mask's size (deal.metrics.functional.restore_map, as deal benchmark); None elsewhere."""
+        the mask's size (deal.modeling.input_policy.resize_map, as deal benchmark); None elsewhere."""
         originals = batch.get("original") or [None] * len(masks)
         labels = [int(v) for v in batch["label"]]
         which = [i for i, o in enumerate(originals) if o is not None and labels[i] == 1]
@@ -145,7 +147,7 @@ class MFPTModule(L.LightningModule):
         images = [np.ascontiguousarray(torch.as_tensor(originals[i]).cpu().numpy()) for i in which]
         maps = self.pipeline.heatmaps(images, self, batch_size=DEFAULT_BATCH_SIZE, device=self.device)
         for i, m in zip(which, maps):
-            controls[i] = torch.from_numpy(restore_map(m, tuple(masks[i].shape[-2:]))).to(self.device)
+            controls[i] = resize_map(torch.from_numpy(m), tuple(masks[i].shape[-2:])).to(self.device)
         return controls
 
     def on_validation_epoch_end(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,11 +14,12 @@ from PIL import Image
 
 from deal.cli.main import main
 from deal.data.io import read_image
-from deal.evaluation.benchmark import image_seed, run_benchmark, write_benchmark_report
+from deal.evaluation.benchmark import run_benchmark, write_benchmark_report
+from deal.evaluation.benchmark_run import image_seed
 from deal.evaluation.ground_truth import read_ground_truth
 from deal.evaluation.perturb import Perturbation, parse_perturbation
-from deal.metrics import LocalizationMetrics, MetricConvention
-from deal.metrics.functional import restore_map
+from deal.metrics import METRIC_KEYS, LocalizationMetrics, MetricConvention
+from deal.modeling.input_policy import resize_map
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -67,33 +69,39 @@ def test_constant_maps_give_the_floor_under_every_perturbation(cocoglide_records
         "resize=0.75",
         "noise=5",
     ]
-    for row in report["results"]:
-        assert row["n_images"] == 4 and row["metrics"]["n_edited"] == 4
+    for row in report["results"]:  # the 4 edits, and their 4 originals as authentic images
+        assert row["n_images"] == 8 and row["metrics"]["n_edited"] == 4 and row["metrics"]["n_authentic"] == 4
         assert row["metrics"]["pixel_f1"] == pytest.approx(expected, abs=1e-12), row["label"]
         assert row["images_per_s"] > 0
+
+
+def _restored(probs, hw):
+    return resize_map(torch.from_numpy(probs), hw)
 
 
 def test_metrics_equal_a_direct_computation(mixed):
     perts = [Perturbation("jpeg", 50), Perturbation("resize", 0.5), Perturbation("noise", 3)]
     report = run_benchmark(gray_predictor, {"mix": mixed}, perts, seed=11)
     rows = {r["label"]: r["metrics"] for r in report["results"]}
+    originals = [r.original for r in mixed if r.original]
+    assert len(originals) == 2 and not {r.image for r in mixed} & set(originals)  # not records here
     for p in [Perturbation("none"), *perts]:
         direct = LocalizationMetrics(convention=MetricConvention())
+
+        def predicted(path, name, p=p):  # the map of one file under p, its noise seeded by its own name
+            return gray_predictor(p.apply(read_image(path), seed=image_seed(11, name)))
+
         for r in mixed:
-            image = read_image(r.image)
-            probs, score = gray_predictor(p.apply(image, seed=image_seed(11, r.name)))
+            probs, score = predicted(r.image, r.name)
             gt = read_ground_truth(r)
             control = None
-            if r.original:  # the objectness control: the original, same perturbation and seed, same mask
-                original = p.apply(read_image(r.original), seed=image_seed(11, r.name))
-                control = torch.from_numpy(restore_map(gray_predictor(original)[0], gt.shape))
-            direct.update(
-                [torch.from_numpy(restore_map(probs, gt.shape))],
-                [torch.from_numpy(gt)],
-                [r.label],
-                [score],
-                controls=[control],
-            )
+            if r.original:  # the objectness control: the original, same perturbation, scored on the same mask
+                control = _restored(predicted(r.original, Path(r.original).stem)[0], gt.shape)
+            direct.update([_restored(probs, gt.shape)], [torch.from_numpy(gt)], [r.label], [score], controls=[control])
+        for path in originals:  # the originals that are not records count as authentic images too, after them
+            probs, score = predicted(path, Path(path).stem)
+            hw = read_image(path).shape[:2]  # a resized image's map comes back to the image's size
+            direct.update([_restored(probs, hw)], [torch.zeros(hw)], [0], [score])
         expected = direct.compute()
         assert set(rows[p.label]) == set(expected)  # the intervals too
         for key in expected:
@@ -101,7 +109,7 @@ def test_metrics_equal_a_direct_computation(mixed):
     # the perturbations did change the input: the maps, hence the metrics, differ from "none"
     assert rows["jpeg=50"]["pixel_auc"] != rows["none"]["pixel_auc"]
     assert rows["resize=0.5"]["pixel_auc"] != rows["none"]["pixel_auc"]
-    assert rows["none"]["n_authentic"] == 2 and 0 <= rows["none"]["image_auc"] <= 1
+    assert rows["none"]["n_authentic"] == 4 and 0 <= rows["none"]["image_auc"] <= 1
     # both edited images have their original: control and lift are numbers, lift = edit - control per image
     none = rows["none"]
     assert none["n_control"] == 2 and 0 <= none["pixel_auc_control"] <= 1
@@ -127,15 +135,54 @@ def test_batch_predictor_matches_single(mixed):
     b = run_benchmark(gray_predictor, {"mix": mixed}, perts)
     # 2 chunks x (none, resize), each followed by the originals of its edited images (the control)
     assert batch.calls == [3, 2, 3, 2, 1, 1]
-    for ra, rb in zip(a["results"], b["results"]):
+    for ra, rb in zip(a["results"], b["results"]):  # the same rows in the same order: the intervals too
         assert ra["metrics"] == pytest.approx(rb["metrics"], nan_ok=True)
 
 
-def test_predictor_output_is_checked(mixed):
-    with pytest.raises(
-        ValueError, match=r"mix/.*\(none\): the predictor returned a \(10, 10\) map for a 256x256"
-    ):
-        run_benchmark(lambda im: (np.zeros((10, 10), np.float32), 0.0), {"mix": mixed}, limit=1)
+def test_a_predictor_that_fails_on_an_image_gives_an_error_row_and_the_run_goes_on(mixed, tmp_path):
+    """A wrong-size map, a NaN map and an exception each become an error row of their own; the other images
+    are scored, and a window that raises is asked again image by image."""
+    bad = {mixed[0].image: "size", mixed[2].image: "nan", mixed[3].image: "raise"}
+    by_id: dict[int, str] = {}
+
+    class Flaky:
+        def __init__(self):
+            self.calls = []
+
+        def predict_batch(self, images):
+            self.calls.append(len(images))
+            kinds = [by_id.get(id(im)) for im in images]
+            if "raise" in kinds:
+                raise RuntimeError("out of memory on this image")
+            out = []
+            for im, kind in zip(images, kinds):
+                probs, score = gray_predictor(im)
+                out.append((np.zeros((10, 10), np.float32) if kind == "size" else probs * np.nan if kind == "nan" else probs, score))
+            return out
+
+    def reader(path):
+        image = read_image(path)
+        if path in bad:
+            by_id[id(image)] = bad[path]
+        return image
+
+    flaky = Flaky()
+    report = run_benchmark(flaky, {"mix": mixed}, reader=reader, batch_size=4)
+    # the window of 4 raised, then each image alone; then the 2 originals (not records) in one window
+    assert flaky.calls == [4, 1, 1, 1, 1, 2]
+    errors = {e["image"]: e["error"] for e in report["errors"]}
+    assert errors == {
+        mixed[0].name: "the predictor returned a (10, 10) map for a 256x256 (HxW) input",
+        mixed[2].name: "the predictor returned a map with values outside [0, 1] (or NaN)",
+        mixed[3].name: "the predictor failed: RuntimeError: out of memory on this image",
+    }
+    assert all(e["dataset"] == "mix" and e["run"] == "none" for e in report["errors"])
+    (row,) = report["results"]
+    # scored: the one good edit (with its control) and the 2 originals as authentic images
+    assert (row["n_images"], row["n_errors"], row["metrics"]["n_edited"], row["metrics"]["n_authentic"]) == (3, 3, 1, 2)
+    assert row["metrics"]["n_control"] == 1
+    md = write_benchmark_report(report, tmp_path)["markdown"].read_text()
+    assert "## Errors" in md and f"| mix | none | {mixed[3].name} | the predictor failed: RuntimeError" in md
 
 
 def test_report_files(cocoglide_records, tmp_path):
@@ -321,3 +368,82 @@ def test_benchmark_batches_are_deal_detects():
     from deal.modeling.constants import DEFAULT_BATCH_SIZE
 
     assert DEFAULT_BATCH_SIZE == detect_default
+
+
+def _with_their_originals(records, n):
+    """The first ``n`` edits of the fixture and the records of their originals (real/), edits first."""
+    edits = [r for r in records if r.label == 1][:n]
+    by_image = {r.image: r for r in records if r.label == 0}
+    return edits + [by_image[e.original] for e in edits]
+
+
+def test_an_original_that_is_a_record_is_predicted_once_for_both_uses(cocoglide_records):
+    """CoCoGlide's real/ images are records and the originals of the edits: one forward pass each serves the
+    authentic image and the control (same file, same perturbation, same noise seed)."""
+    records = _with_their_originals(cocoglide_records, 2)
+    batch = GrayBatch()
+    perts = [Perturbation("noise", 5)]
+    report = run_benchmark(batch, {"c": records}, perts, batch_size=4, seed=3)
+    assert batch.calls == [4, 4]  # one window of 4 per perturbation, no window of originals
+    for row, p in zip(report["results"], [Perturbation("none"), *perts]):
+        assert (row["n_images"], row["n_predicted"], row["n_errors"]) == (4, 4, 0)
+        direct = LocalizationMetrics(convention=MetricConvention())
+        maps = {r.image: gray_predictor(p.apply(read_image(r.image), seed=image_seed(3, r.name))) for r in records}
+        for r in records:
+            gt = read_ground_truth(r)
+            control = torch.from_numpy(maps[r.original][0]) if r.original else None
+            direct.update([torch.from_numpy(maps[r.image][0])], [torch.from_numpy(gt)], [r.label], [maps[r.image][1]], controls=[control])
+        m = row["metrics"]
+        assert (m["n_edited"], m["n_authentic"], m["n_control"]) == (2, 2, 2)
+        expected = direct.compute()
+        assert {k: m[k] for k in METRIC_KEYS} == pytest.approx({k: expected[k] for k in METRIC_KEYS}, nan_ok=True)
+
+
+def test_originals_that_are_not_records_count_as_authentic_images(cocoglide_records):
+    """A manifest's original column (here: edits whose real/ records are left out) gives the image-level
+    metrics their authentic images: one forward pass per original serves the control and image AUC."""
+    edits = [r for r in cocoglide_records if r.label == 1][:3]
+    batch = GrayBatch()
+    m = run_benchmark(batch, {"c": edits}, batch_size=3)["results"][0]["metrics"]
+    assert batch.calls == [3, 3]  # the window of edits, then their 3 originals once
+    assert (m["n_edited"], m["n_authentic"], m["n_control"]) == (3, 3, 3)
+    scores = [gray_predictor(read_image(p))[1] for p in [*(e.image for e in edits), *(e.original for e in edits)]]
+    from sklearn.metrics import roc_auc_score
+
+    assert m["image_auc"] == pytest.approx(roc_auc_score([1, 1, 1, 0, 0, 0], scores))
+    assert 0.0 <= m["false_alarm_area"] <= 1.0
+    off = run_benchmark(GrayBatch(), {"c": edits}, control=False)["results"][0]["metrics"]
+    assert off["n_authentic"] == 0 and np.isnan(off["image_auc"])
+
+
+@pytest.mark.filterwarnings("ignore:The ``compute`` method")
+def test_a_failing_baseline_never_costs_the_detectors_results(tmp_path, capsys, monkeypatch, cocoglide):
+    """A baseline that raises on every image: the detector's rows are written, each failed image is an error
+    row naming the baseline, the other baselines still run, and the exit code says something failed."""
+    import deal.baselines as baselines
+    import deal.inference.detector as detector_module
+    from deal.inference.detection import Detection
+
+    class Everything:
+        name, sha256, device = "ones", None, "cpu"
+        threshold, image_thresholds, max_pixels = 0.5, (0.5, 0.5), 10**8
+
+        def predict_many(self, images, batch_size=8):
+            return [Detection.from_heatmap(np.ones(im.shape[:2], np.float32), 0.5) for im in images]
+
+    def broken(image):
+        raise FloatingPointError("log of a negative moment")
+
+    monkeypatch.setattr(detector_module.Detector, "load", classmethod(lambda cls, path=None, device="auto": Everything()))
+    monkeypatch.setitem(baselines.BASELINES, "spectral-kurtosis", broken)
+    out = tmp_path / "bench"
+    argv = ["benchmark", "--dataset", f"CocoGlide={cocoglide}", "--limit", "2", "--out", str(out), "--bootstrap", "0"]
+    assert main([*argv, "--baseline", "spectral-kurtosis", "--baseline"]) == 1
+    report = json.loads((out / "benchmark.json").read_text())
+    rows = [(r["label"], r["n_images"], r["n_errors"]) for r in report["results"]]
+    assert rows == [("none", 4, 0), ("spectral-kurtosis", 0, 4), ("predict-everything", 4, 0)]
+    assert [(e["run"], e["error"]) for e in report["errors"]] == [
+        ("spectral-kurtosis", "the predictor failed: FloatingPointError: log of a negative moment")
+    ] * 4  # the 2 edits and their 2 originals
+    assert "## Errors" in (out / "benchmark.md").read_text()
+    assert "4 image(s) failed" in capsys.readouterr().err

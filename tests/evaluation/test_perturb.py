@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from deal.evaluation import perturb
 from deal.evaluation.perturb import Perturbation, parse_perturbation
-from deal.metrics.functional import restore_map
+from deal.modeling.input_policy import resize_map
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +38,26 @@ def test_resize_changes_size_and_the_map_comes_back(image):
     assert perturb.resize(image, 1.5).shape == (96, 144, 3)
     probs = np.zeros((32, 48), np.float32)
     probs[:, 24:] = 1.0
-    back = restore_map(probs, (64, 96))
-    assert back.shape == (64, 96) and back.dtype == np.float32
+    back = resize_map(torch.from_numpy(probs), (64, 96))
+    assert back.shape == (64, 96) and back.dtype == torch.float32
     assert back[:, :46].max() == 0.0 and back[:, 50:].min() == 1.0  # bilinear: only the seam is in between
-    assert restore_map(probs, (32, 48)) is probs
+    assert torch.equal(resize_map(torch.from_numpy(probs), (32, 48)), torch.from_numpy(probs))
+
+
+def test_one_map_resize_for_the_model_the_benchmark_evaluate_and_validation():
+    """A map comes back to an image's or a mask's size one way: the input policy's resize_map (bilinear,
+    half-pixel centres), which restore() uses for the model's logits; OpenCV's resize is not used for maps."""
+    from deal.evaluation import benchmark_run, evaluate
+    from deal.metrics import functional
+    from deal.modeling import input_policy
+    from deal.modeling.input_policy import Placement, restore
+    from deal.training import module
+
+    assert benchmark_run.resize_map is evaluate.resize_map is module.resize_map is input_policy.resize_map
+    assert not hasattr(functional, "restore_map")
+    logits = torch.randn(1, 1, 16, 24)
+    (restored,) = restore(logits, [Placement(original_hw=(40, 60), placed_hw=(16, 24))])
+    torch.testing.assert_close(restored, resize_map(logits[0, 0], (40, 60)), rtol=0, atol=0)
 
 
 def test_blur_smooths_and_noise_is_seeded(image):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 import pytest
 import torch
@@ -11,7 +9,7 @@ from PIL import Image
 
 from deal.imageio import ImageLoadError
 from deal.inference.detection import Detection, image_score
-from deal.modeling.input_policy import batch_shape_key, prepare_batch, restore
+from deal.modeling.input_policy import prepare_batch, restore
 from tests.inference.conftest import TILE, smooth_image
 
 
@@ -149,13 +147,15 @@ def test_sam_policy_resizes_and_restores():
     from deal.inference.detector import Detector
     from deal.modeling.config import ModelConfig
     from deal.modeling.mfpt import MFPT
+    from deal.modeling.policies import get_policy
 
     torch.manual_seed(1)
     model = MFPT(ModelConfig(encoder="tiny", image_size=64, input_policy="sam", train_encoder=True))
     det = Detector(model, None, "cpu")
     imgs = [smooth_image(50, 90, 11), smooth_image(130, 40, 12)]  # any sizes share a batch
-    key = partial(batch_shape_key, policy="sam", image_size=64)
-    assert key(50, 90) == key(130, 40) == (64, 64)
+    policy = get_policy("sam", 64)
+    padded = [policy.padded_hw(policy.placed_hw(h, w, policy.mode_of(h, w, tile=True))) for h, w in ((50, 90), (130, 40))]
+    assert padded == [(64, 64), (64, 64)]
     for img, d in zip(imgs, det.predict_many(imgs, batch_size=2)):
         batch, placements = prepare_batch([img], policy="sam", image_size=64)
         with torch.no_grad():

@@ -13,8 +13,6 @@ from sklearn.metrics import (
     f1_score,
     jaccard_score,
     precision_recall_curve,
-    precision_score,
-    recall_score,
     roc_auc_score,
 )
 
@@ -30,8 +28,6 @@ def test_hand_computed_threshold_metrics():
     assert MF.image_counts(PROBS, GT).tolist() == [2, 2, 2, 2]
     assert float(MF.pixel_f1(PROBS, GT)) == 0.5  # 4 / (4 + 2 + 2)
     assert float(MF.pixel_iou(PROBS, GT)) == pytest.approx(1 / 3)
-    assert float(MF.pixel_precision(PROBS, GT)) == 0.5
-    assert float(MF.pixel_recall(PROBS, GT)) == 0.5
     # at 0.45 the 0.5 positive is flagged too: TP 3, FP 2, FN 1 -> 6 / 9
     assert float(MF.pixel_f1(PROBS, GT, 0.45)) == pytest.approx(2 / 3)
 
@@ -63,8 +59,6 @@ def test_edge_cases():
     zeros = torch.zeros(2, 2)
     assert float(MF.pixel_f1(zeros, gt)) == 0.0  # all-zero prediction on an edited image
     assert float(MF.pixel_iou(zeros, gt)) == 0.0
-    assert float(MF.pixel_precision(zeros, gt)) == 0.0
-    assert float(MF.pixel_recall(zeros, gt)) == 0.0
     assert float(MF.best_f1(zeros, gt)) == pytest.approx(2 / 3)  # ">= 0" flags everything: 4 / (4 + 2)
     assert float(MF.pixel_auc(zeros, gt)) == 0.5
     empty = torch.zeros(2, 2, dtype=torch.int64)
@@ -72,7 +66,6 @@ def test_edge_cases():
         MF.pixel_f1(zeros, empty),
         MF.pixel_f1(torch.ones(2, 2), empty),
         MF.pixel_iou(zeros, empty),
-        MF.pixel_precision(zeros, empty),
         MF.best_f1(zeros, empty),
         MF.pixel_auc(zeros, empty),
         MF.pixel_auc(zeros, torch.ones(2, 2)),  # all edited: AUC undefined too
@@ -94,8 +87,6 @@ def test_against_sklearn(seed, levels):
     y, pred = gt.ravel(), (probs > 0.5).ravel()
     assert float(MF.pixel_f1(p, t)) == pytest.approx(f1_score(y, pred))
     assert float(MF.pixel_iou(p, t)) == pytest.approx(jaccard_score(y, pred))
-    assert float(MF.pixel_precision(p, t)) == pytest.approx(precision_score(y, pred, zero_division=0))
-    assert float(MF.pixel_recall(p, t)) == pytest.approx(recall_score(y, pred))
     prec, rec, _ = precision_recall_curve(y, probs.ravel())
     best = np.max(np.where(prec + rec > 0, 2 * prec * rec / np.maximum(prec + rec, 1e-12), 0))
     assert float(MF.best_f1(p, t)) == pytest.approx(best)
@@ -175,3 +166,21 @@ def test_image_level_against_sklearn():
         float(MF.image_balanced_accuracy(torch.tensor([0.9, 0.4, 0.3, 0.6]), torch.tensor([1, 1, 0, 0])))
         == 0.5
     )
+
+
+def test_image_auc_and_balanced_accuracy_take_weights_as_the_bootstrap_does():
+    """The one implementation of the image metrics: each row of weights counts each image that many times,
+    as scikit-learn's sample_weight does (aggregate calls it for the point value and every resample)."""
+    from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+
+    rng = np.random.default_rng(7)
+    labels = rng.integers(0, 2, 30)
+    scores = np.round(rng.random(30), 1)  # ties
+    weights = rng.integers(0, 4, (3, 30)).astype(np.float64)
+    auc = MF.image_auc(scores, labels, weights)
+    bacc = MF.image_balanced_accuracy(scores, labels, 0.5, 0.5, weights)
+    assert auc.shape == bacc.shape == (3,)
+    for row, a, b in zip(weights, auc, bacc):
+        assert a == pytest.approx(roc_auc_score(labels, scores, sample_weight=row))
+        assert b == pytest.approx(balanced_accuracy_score(labels, scores >= 0.5, sample_weight=row))
+    assert float(MF.image_auc(scores, labels)) == pytest.approx(roc_auc_score(labels, scores))

@@ -9,7 +9,7 @@ import pytest
 import torch
 from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
 
-from deal.metrics import CONVENTION, METRIC_KEYS, LocalizationMetrics
+from deal.metrics import METRIC_KEYS, LocalizationMetrics, MetricConvention
 from deal.metrics import functional as MF
 
 
@@ -91,7 +91,8 @@ def test_matches_functional_and_sklearn(inverted_max, border_band):
         assert out["pixel_auc"] == pytest.approx(np.mean(aucs))
         y, s = gts.numpy().ravel(), probs.numpy().ravel()
         assert out["pixel_f1_dataset"] == pytest.approx(f1_score(y, s > 0.5))  # authentic pixels pooled too
-    scores = probs.flatten(1).amax(1).numpy()
+    flat = np.sort(probs.flatten(1).numpy(), axis=1)  # the top 1% of 40 x 48 pixels: the 20 highest
+    scores = flat[:, -math.ceil(0.01 * flat.shape[1]) :].mean(axis=1)
     assert out["image_auc"] == pytest.approx(roc_auc_score(labels.numpy(), scores))
     assert out["image_bacc"] == pytest.approx(balanced_accuracy_score(labels.numpy(), scores > 0.5))
     authentic = [i for i in range(len(labels)) if labels[i] == 0]
@@ -161,7 +162,8 @@ def test_input_errors():
 
 
 def test_convention_names_the_settings():
-    assert "p>0.5" in CONVENTION and "inverted max off" in CONVENTION
+    default = MetricConvention().describe()
+    assert "p>0.5" in default and "inverted max off" in default
     m = LocalizationMetrics(0.3, inverted_max=True, border_band=True, num_thresholds=256)
     assert "p>0.3" in m.convention and "inverted max on" in m.convention and "erode 15" in m.convention
     assert "256-step grid" in m.convention
@@ -204,3 +206,31 @@ def test_distributed_sync_equals_one_pass():
     for key in METRIC_KEYS:
         assert synced[key] == pytest.approx(expected[key], nan_ok=True), key
     assert next(sent, None) is None  # every state went through the gather
+
+
+def test_image_auc_and_bacc_rank_the_top_1pct_score_not_the_map_mean_or_maximum():
+    """Edits with a small hot spot (top 1% high, mean low) against authentic maps that are uniformly
+    moderate or have one hot pixel: the top-1% score separates them, the mean and the maximum do not."""
+    edited, authentic = [], []
+    for i in range(3):
+        m = torch.full((20, 20), 0.1)
+        m[i : i + 2, 5:7] = 0.95  # 4 pixels: the top 1% of 400
+        edited.append(m)
+    authentic.append(torch.full((20, 20), 0.45))  # mean 0.45 > every edit's, score 0.45 < 0.5
+    hot = torch.full((20, 20), 0.2)
+    hot[3, 3] = 0.9  # max 0.9 >= 0.5, top-1% mean (0.9 + 3 x 0.2) / 4 = 0.375 < 0.5
+    authentic.append(hot)
+    maps = edited + authentic
+    gts = [torch.zeros(20, 20, dtype=torch.uint8) for _ in maps]
+    for g in gts[:3]:
+        g[8:12, 8:12] = 1
+    labels = torch.tensor([1, 1, 1, 0, 0])
+    m = LocalizationMetrics()
+    m.update(maps, gts, labels)
+    out = m.compute()
+    assert out["image_auc"] == 1.0 and out["image_bacc"] == 1.0
+    # the same maps scored by their mean, or by their maximum, give other numbers: the check discriminates
+    for other in (torch.stack(maps).mean(dim=(1, 2)), torch.stack(maps).amax(dim=(1, 2))):
+        alt = LocalizationMetrics()
+        alt.update(maps, gts, labels, scores=other)
+        assert (alt.compute()["image_auc"], alt.compute()["image_bacc"]) != (1.0, 1.0)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from deal.modeling.input_policy import PIXEL_MEAN, PIXEL_STD, prepare_batch, restore, sam_resized_hw
+from deal.modeling.input_policy import PIXEL_MEAN, PIXEL_STD, prepare_batch, restore
 
 
 def _images():
@@ -32,7 +32,7 @@ def test_sam_policy_resizes_longest_side_and_restores_original_size():
     images = _images()
     batch, placements = prepare_batch(images, policy="sam", image_size=128)
     assert batch.shape == (2, 3, 128, 128)
-    assert placements[0].placed_hw == sam_resized_hw(37, 53, 128) == (89, 128)
+    assert placements[0].placed_hw == (89, 128)  # the longest side to 128: 37 * 128 / 53 = 89.4
     assert placements[1].placed_hw == (128, 40)
     assert batch[0, :, 89:, :].abs().max() == 0  # padding below the resized image
     maps = restore(torch.ones(2, 1, 128, 128), placements)

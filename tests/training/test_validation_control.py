@@ -16,9 +16,9 @@ import torch
 from deal.data.discover import discover_records
 from deal.data.io import read_image, read_mask
 from deal.metrics.convention import MetricConvention
-from deal.metrics.functional import restore_map
 from deal.metrics.localization import LocalizationMetrics
 from deal.modeling.config import ModelConfig
+from deal.modeling.input_policy import resize_map
 from deal.training.datamodule import LocalizationDataModule
 from deal.training.module import MFPTModule
 from tests.conftest import require_shared
@@ -77,8 +77,8 @@ def write_pairs(root, *, same: bool) -> list:
 
 def reference(module: MFPTModule, records) -> dict[str, float]:
     """The control computed by hand: each image and each original through the module's input pipeline, the
-    original's map at the mask's size, one LocalizationMetrics as validation's (256-step grid, p > 0.5)."""
-    metrics = LocalizationMetrics(threshold=0.5, num_thresholds=256)
+    original's map at the mask's size, one LocalizationMetrics as validation's (exact, p > 0.5)."""
+    metrics = LocalizationMetrics(threshold=0.5)
     for r in records:
         image = read_image(r.image)
         mask = torch.from_numpy(read_mask(r.mask)) if r.mask else torch.zeros(image.shape[:2], dtype=torch.uint8)
@@ -87,7 +87,7 @@ def reference(module: MFPTModule, records) -> dict[str, float]:
             control = None
             if r.label == 1 and r.original:
                 (ctrl,) = module.pipeline.heatmaps([read_image(r.original)], module, batch_size=8, device=module.device)
-                control = torch.from_numpy(restore_map(ctrl, tuple(mask.shape)))
+                control = resize_map(torch.from_numpy(ctrl), tuple(mask.shape))
         metrics.update([torch.from_numpy(probs)], [mask], torch.tensor([r.label]), controls=[control])
     return metrics.compute()
 
@@ -144,10 +144,9 @@ def test_validation_control_on_cocoglide_equals_deal_benchmark(tmp_path):
     logged = validate(module, dm)
     path = save_detector(tmp_path / "tiny.safetensors", module.model, name="tiny", threshold=0.5)
     detector = Detector.load(path, "cpu")
-    report, _ = benchmark_detector(
-        detector, {"cocoglide": records}, convention=MetricConvention(num_thresholds=256, bootstrap=0)
-    )
+    # deal benchmark's own convention (exact best F1 and AUC): validation logs the same numbers
+    report, _ = benchmark_detector(detector, {"cocoglide": records}, convention=MetricConvention(bootstrap=0))
     bench = report["results"][0]["metrics"]
     assert bench["n_control"] == logged["val/n_control"] == 3
-    for key in ("pixel_auc", "pixel_auc_control", "pixel_auc_lift"):
+    for key in ("pixel_auc", "pixel_auc_control", "pixel_auc_lift", "pixel_f1_best", "pixel_f1_best_lift"):
         assert logged[f"val/{key}"] == pytest.approx(bench[key], abs=1e-6), key

@@ -247,8 +247,13 @@ def test_cli_with_a_fake_detector(cocoglide, cocoglide_records, tmp_path, monkey
     module.Detector = FakeDetector
     monkeypatch.setitem(sys.modules, "deal.inference.detector", module)
     out = tmp_path / "bench"
-    fake_file = tmp_path / "x.safetensors"  # the CLI checks that a --detector file exists before loading it
-    fake_file.write_bytes(b"")
+    # the CLI checks a --detector file's safetensors header before loading it: deal's format, no tensors
+    from safetensors.numpy import save_file
+
+    from deal.modeling.detector_format import FORMAT
+
+    fake_file = tmp_path / "x.safetensors"
+    save_file({}, str(fake_file), metadata={"format": FORMAT})
     code = main(
         [
             "benchmark",

@@ -128,7 +128,8 @@ def run_benchmark(
     Returns:
         The report dict (JSON-ready): ``convention``, ``settings``, ``hardware``, ``peak_memory``,
         ``results`` (one row per dataset x perturbation with ``metrics``, ``n_images`` (scored),
-        ``n_errors``, ``n_predicted``, ``predict_seconds``, ``images_per_s``) and ``errors`` (one row per
+        ``n_errors``, ``n_predicted``, ``predict_seconds``, ``images_per_s``, ``predict_cpu_seconds``: the
+        process's CPU time in the predictor, ``megapixels``: of the images it was given) and ``errors`` (one row per
         image that could not be read or predicted, per perturbation).
     """
     predict_batch = _batch_fn(predictor)

@@ -99,6 +99,8 @@ class DatasetRun:
         self.maps: dict[str, Prediction | str] = {}  # key -> map, or why it failed
         self.waiting: list[tuple[Item, np.ndarray]] = []  # (image, ground truth) until its maps are in
         self.seconds = 0.0  # predictor time
+        self.cpu_seconds = 0.0  # the process's CPU time (all threads) in the predictor
+        self.megapixels = 0.0  # of the images handed to the predictor
         self.n_predicted = 0  # images handed to the predictor
         self.positions: list[int] = []  # Item.position of each row of self.metrics, in the order scored
         self.errors: list[dict[str, Any]] = []
@@ -116,9 +118,11 @@ class DatasetRun:
         if not items:
             return
         inputs = [self.perturbation.apply(images[it.key], seed=image_seed(seed, it.name)) for it in items]
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         results = predict_each(predict_batch, inputs)
         self.seconds += time.perf_counter() - start
+        self.cpu_seconds += time.process_time() - cpu_start
+        self.megapixels += sum(x.shape[0] * x.shape[1] for x in inputs) / 1e6
         self.n_predicted += len(inputs)
         for item, result in zip(items, results):
             if isinstance(result, str):
@@ -174,6 +178,8 @@ class DatasetRun:
             "n_predicted": self.n_predicted,
             "predict_seconds": self.seconds,
             "images_per_s": self.n_predicted / self.seconds if self.seconds > 0 else float("nan"),
+            "predict_cpu_seconds": self.cpu_seconds,
+            "megapixels": self.megapixels,
             "metrics": self._in_dataset_order().compute(),
         }
 

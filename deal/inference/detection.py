@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from deal.baselines.views import ViewResult
 from deal.inference.regions import MAX_REGIONS, find_regions
 from deal.metrics.image_score import TOP_FRACTION, VERDICT_RULE, check_image_thresholds, image_score, verdict
 
@@ -54,6 +55,9 @@ class Detection:
         source: the input (a path) or a description of an in-memory input.
         notes: conversions applied to the input (EXIF rotation, first frame of an animation, ...).
         provenance: what the file says about its origin (deal.provenance; docs/provenance.md), or None.
+        views: the classic forensic views asked for (``views=`` of Detector.predict, ``deal detect --views``),
+            by name: deal.baselines.views.ViewResult (``map`` HxW float32 in [0, 1] or None, ``score``,
+            ``note``); empty when none was asked for.
     """
 
     heatmap: np.ndarray
@@ -69,6 +73,7 @@ class Detection:
     notes: list[str] = field(default_factory=list)
     image_thresholds: tuple[float, float] | None = None
     provenance: dict | None = None
+    views: dict[str, ViewResult] = field(default_factory=dict)
 
     @property
     def verdict(self) -> str:
@@ -88,6 +93,7 @@ class Detection:
         max_regions: int = MAX_REGIONS,
         image_thresholds: tuple[float, float] | None = None,
         provenance: dict | None = None,
+        views: dict[str, ViewResult] | None = None,
     ) -> Detection:
         """Builds the Detection of an HxW float32 probability map."""
         if heatmap.ndim != 2:
@@ -109,4 +115,5 @@ class Detection:
             notes=list(notes or []),
             image_thresholds=None if image_thresholds is None else check_image_thresholds(*image_thresholds),
             provenance=provenance,
+            views=dict(views or {}),
         )

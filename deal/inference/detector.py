@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from deal.baselines.views import check_view_names, run_views
 from deal.imageio import DEFAULT_MAX_PIXELS, ImageLoadError, load_any
 from deal.inference.detection import Detection, NonFiniteMapError, non_finite_message
 from deal.inference.devices import autocast, precision, resolve_device
@@ -268,7 +269,7 @@ class Detector:
             )
         return maps
 
-    def predict(self, image: Any, threshold: float | None = None) -> Detection:
+    def predict(self, image: Any, threshold: float | None = None, views: Sequence[str] = ()) -> Detection:
         """One image -> Detection.
 
         Args:
@@ -276,11 +277,14 @@ class Detector:
                 float on [0, 1]).
             threshold: overrides the detector's pixel threshold (the mask); the verdict keeps
                 image_thresholds.
+            views: classic forensic views to compute too (deal.baselines.views: "ela", "noise", "jpeg",
+                "spectral", "copymove"), in Detection.views; ValueError on an unknown name.
 
         Raises:
             ImageLoadError: the input cannot be read or decoded (the message names it and the problem).
             NonFiniteMapError: the detector produced NaN or inf in the heatmap (no score, no verdict).
         """
+        names = check_view_names(views)
         loaded = load_any(image, max_pixels=self.max_pixels, provenance=self.provenance)
         (heatmap,) = self.heatmaps([loaded.array], sources=[loaded.source])
         return Detection.from_heatmap(
@@ -290,6 +294,7 @@ class Detector:
             notes=loaded.notes,
             image_thresholds=self.image_thresholds,
             provenance=loaded.provenance,
+            views=run_views(names, loaded.array),
         )
 
     def predict_many(
@@ -300,6 +305,7 @@ class Detector:
         *,
         threshold: float | None = None,
         on_error: str = "raise",
+        views: Sequence[str] = (),
     ) -> Iterator[Detection]:
         """Streams one Detection per input, in input order, with bounded memory.
 
@@ -311,8 +317,10 @@ class Detector:
         """
         if on_error not in ("raise", "skip"):
             raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+        names = tuple(check_view_names(views))
         for outcome in stream_outcomes(
-            self, windows_of(items, batch_size), batch_size=batch_size, workers=workers, threshold=threshold
+            self, windows_of(items, batch_size), batch_size=batch_size, workers=workers, threshold=threshold,
+            views=names,
         ):
             if outcome.detection is not None:
                 yield outcome.detection

@@ -19,11 +19,12 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
+from deal.baselines.views import ViewResult, run_views
 from deal.imageio import ImageLoadError, LoadedImage, load_any
 from deal.inference.detection import Detection, NonFiniteMapError, non_finite_message
 from deal.modeling.constants import DEFAULT_BATCH_SIZE
@@ -72,6 +73,7 @@ class Outcome:
     inference: str | None
     seconds: float
     non_finite: bool = False
+    views: dict[str, ViewResult] = field(default_factory=dict)
 
 
 def windows_of(items: Iterable[Any], batch_size: int) -> Iterator[list[WorkItem]]:
@@ -88,23 +90,30 @@ def _describe(source: Any) -> str:
     return str(source) if isinstance(source, (str, os.PathLike)) else type(source).__name__
 
 
+Load = tuple[LoadedImage | None, str | None, float, dict[str, ViewResult]]
+
+
 def _timed_load(
-    source: Any, max_pixels: int, provenance: ProvenanceOptions | None = None
-) -> tuple[LoadedImage | None, str | None, float]:
+    source: Any, max_pixels: int, provenance: ProvenanceOptions | None = None, views: tuple[str, ...] = ()
+) -> Load:
+    """Decode one input and compute the asked-for views of it (in the decoding thread, not the model's):
+    (image or None, error or None, seconds of decoding, views by name; a failing view is a note in them)."""
     t0 = time.perf_counter()
     try:
-        return load_any(source, max_pixels=max_pixels, provenance=provenance), None, time.perf_counter() - t0
+        loaded = load_any(source, max_pixels=max_pixels, provenance=provenance)
     except ImageLoadError as err:
-        return None, str(err), time.perf_counter() - t0
+        return None, str(err), time.perf_counter() - t0, {}
     except Exception as err:  # anything else must not stop a run of a million images
         message = f"{_describe(source)}: unexpected error while reading: {type(err).__name__}: {err}"
-        return None, message, time.perf_counter() - t0
+        return None, message, time.perf_counter() - t0, {}
+    seconds = time.perf_counter() - t0
+    return loaded, None, seconds, run_views(views, loaded.array)
 
 
 def _process_window(
     detector: HeatmapSource,
     window: list[WorkItem],
-    loads: list[tuple[LoadedImage | None, str | None, float]],
+    loads: list[Load],
     *,
     batch_size: int,
     threshold: float,
@@ -117,7 +126,7 @@ def _process_window(
     # Every decoded image of the window runs, wanted or not, in one Detector.heatmaps call: the batches
     # (tiles of several images share them) then depend only on the window, so a resumed run computes
     # exactly the batches of an uninterrupted one.
-    positions = [p for p, (ld, _, _) in enumerate(loads) if ld is not None]
+    positions = [p for p, (ld, *_) in enumerate(loads) if ld is not None]
     if positions and any(window[p].wanted for p in positions):
         t0 = time.perf_counter()
         arrays, sources = [loads[p][0].array for p in positions], [loads[p][0].source for p in positions]
@@ -142,7 +151,7 @@ def _process_window(
                 non_finite.add(p)
                 errors[p] = non_finite_message(loads[p][0].source)
     out = []
-    for p, (item, (loaded, error, load_s)) in enumerate(zip(window, loads)):
+    for p, (item, (loaded, error, load_s, views)) in enumerate(zip(window, loads)):
         if not item.wanted:
             continue
         detection, inference, t0 = None, None, time.perf_counter()
@@ -155,11 +164,12 @@ def _process_window(
                 notes=loaded.notes,
                 image_thresholds=image_thresholds,
                 provenance=loaded.provenance,
+                views=views,
             )
             inference = detector.inference_mode_of(detection.height, detection.width)
         seconds = load_s + infer_seconds.get(p, 0.0) + time.perf_counter() - t0
         failed_map = p in non_finite
-        out.append(Outcome(item.index, item.source, loaded, detection, error, inference, seconds, failed_map))
+        out.append(Outcome(item.index, item.source, loaded, detection, error, inference, seconds, failed_map, views))
     return out
 
 
@@ -185,6 +195,7 @@ def stream_outcomes(
     workers: int = 0,
     threshold: float | None = None,
     prefetch: int = 2,
+    views: tuple[str, ...] = (),
 ) -> Iterator[Outcome]:
     """One Outcome per wanted item, in window order.
 
@@ -196,6 +207,8 @@ def stream_outcomes(
         workers: decoding threads (0: decode in the calling thread).
         threshold: overrides the detector's pixel threshold (the mask; the verdict keeps its thresholds).
         prefetch: windows decoded ahead of the current one.
+        views: classic forensic views (deal.baselines.views) to compute of each image, in the decoding
+            threads; their results are in Outcome.views and Detection.views.
     """
     if workers < 0:
         raise ValueError(f"workers must be >= 0, got {workers}")
@@ -210,7 +223,9 @@ def stream_outcomes(
             if not any(item.wanted for item in window):
                 continue
             futures = (
-                [pool.submit(_timed_load, w.source, detector.max_pixels, provenance) for w in window] if pool else None
+                [pool.submit(_timed_load, w.source, detector.max_pixels, provenance, views if w.wanted else ()) for w in window]
+                if pool
+                else None
             )
             pending.append((window, futures))
             return
@@ -224,7 +239,7 @@ def stream_outcomes(
             if futures is not None:
                 loads = [f.result() for f in futures]
             else:
-                loads = [_timed_load(w.source, detector.max_pixels, provenance) for w in window]
+                loads = [_timed_load(w.source, detector.max_pixels, provenance, views if w.wanted else ()) for w in window]
             yield from _process_window(
                 detector, window, loads, batch_size=batch_size, threshold=thr, image_thresholds=detector.image_thresholds
             )

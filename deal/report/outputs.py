@@ -12,6 +12,8 @@ overlay    <name>.overlay.jpg          the image in gray, the heatmap blended in
                                        OVERLAY_ALPHA * p), and the mask's contour when given (JPEG q 90)
 npz        <name>.npz                  TruFor-compatible: map (float32 HxW), score (float), imgsize (H, W)
 json       <name>.json                 the result record (written last: its presence means complete)
+view-V     <name>.view-V.png           a classic forensic view's map (``deal detect --views``; V: ela, noise,
+                                       jpeg, spectral, copymove), encoded as the heatmap
 =========  ==========================  ===========================================================
 
 The overlay is legible on any subject: the image is shown in gray, so no colour of the subject can be
@@ -59,6 +61,19 @@ def parse_save(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
 
 def output_name(name: str, kind: str) -> str:
     return name + SUFFIXES[kind]
+
+
+VIEW_KIND_PREFIX = "view-"  # a view's map is output kind "view-<view>" in a record's outputs
+
+
+def view_kind(view: str) -> str:
+    """The output kind of view ``view``'s map ("view-ela")."""
+    return VIEW_KIND_PREFIX + view
+
+
+def view_output_name(name: str, view: str) -> str:
+    """The file of view ``view``'s map of input ``name``: ``<name>.view-<view>.png``."""
+    return f"{name}.{view_kind(view)}.png"
 
 
 def heatmap_u8(heatmap: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from deal.baselines.views import check_view_names
 from deal.fileio import write_json
 from deal.inference.detector import Detector
 from deal.modeling.constants import DEFAULT_BATCH_SIZE
@@ -56,6 +57,7 @@ def run_detection(
     ray_options: RayOptions | None = None,
     case: CaseInfo | None = None,
     make_progress: Callable[[int], Progress] | None = None,
+    views: Sequence[str] = (),
 ) -> RunSummary:
     """Runs `detector` over files, folders and glob patterns; writes outputs under `out_dir`.
 
@@ -79,15 +81,19 @@ def run_detection(
         case: the case, examiner and note, recorded in run.json and shown in the report.
         make_progress: builds the run's Progress from its number of inputs, for a caller that watches it
             (deal serve); None: Progress(n, quiet=quiet), on stderr.
+        views: classic forensic views (deal.baselines.views: ela, noise, jpeg, spectral, copymove) computed
+            in the decoding threads; each map is written beside the heatmap (``<name>.view-<view>.png``)
+            and named in the record (outputs ``view-<view>``, ``views``); the report shows them as layers.
 
     Returns:
         RunSummary (exit_code 1 if some input failed).
 
     Raises:
-        NoInputsError: nothing matched. ValueError: a bad `save` / `report` / `engine` value.
+        NoInputsError: nothing matched. ValueError: a bad `save` / `report` / `engine` / `views` value.
         RunLockedError. deal.runs.ray_engine.RayUnavailableError: engine="ray" without Ray installed.
     """
     kinds = parse_save(save)
+    views = tuple(check_view_names(views))
     chosen, ray_options = _check_and_choose_engine(report, batch_size, workers, writers, engine, ray_options)
     out = Path(out_dir)
     listed = read_input_list(inputs_from) if inputs_from is not None else []
@@ -97,13 +103,13 @@ def run_detection(
         progress.message(f"warning: {w}")
     options = _recorded_options(
         inputs, inputs_from, out_dir, kinds, report, overwrite, engine, ray_options,
-        batch_size=batch_size, workers=workers, writers=writers,
+        batch_size=batch_size, workers=workers, writers=writers, views=views,
     )
     out.mkdir(parents=True, exist_ok=True)
     t_start, started = time.perf_counter(), now_utc()
     with RunLock(out):
         remove_stray_parts(out)
-        run = Run(items, root, out, detector, kinds, report, overwrite, case)
+        run = Run(items, root, out, detector, kinds, report, overwrite, case, views=views)
         _execute(chosen, run, progress, batch_size=batch_size, workers=workers, writers=writers)
         n_failed, verdicts = run.write_results()
         shown = [*inputs, *(["--inputs-from", inputs_from] if inputs_from is not None else [])]
@@ -132,6 +138,7 @@ def _recorded_options(
     batch_size: int,
     workers: int,
     writers: int,
+    views: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """run_detection's options as run.json records them."""
     return {
@@ -144,6 +151,7 @@ def _recorded_options(
         "batch_size": batch_size,
         "workers": workers,
         "writers": writers,
+        "views": list(views),
         "engine": engine,
         "ray": None if ray_options is None else dataclasses.asdict(ray_options),
     }

@@ -102,6 +102,7 @@ class DetectWorker:
         kinds: tuple[str, ...],
         report: str | None,
         *,
+        views: tuple[str, ...] = (),
         cwd: str,
         threads: int,
         batch_size: int,
@@ -119,7 +120,7 @@ class DetectWorker:
         if os.path.isdir(cwd):  # relative inputs and output folder, as the driver sees them
             os.chdir(cwd)
         torch.set_num_threads(threads)
-        self.device, self.settings = device, (root, out_dir, kinds, report)
+        self.device, self.settings = device, (root, out_dir, kinds, report, views)
         self.batch_size, self.decoders, self.writers = batch_size, decoders, writers
         self.run: Run | None = None
 
@@ -128,8 +129,8 @@ class DetectWorker:
             import ray
 
             detector = ray.get(detector_ref[0]).replace(device=self.device)
-            root, out_dir, kinds, report = self.settings
-            self.run = Run({}, root, out_dir, detector, kinds, report, overwrite=True)
+            root, out_dir, kinds, report, views = self.settings
+            self.run = Run({}, root, out_dir, detector, kinds, report, overwrite=True, views=views)
         return self.run
 
     def ready(self, detector_ref: list[Any]) -> tuple[str, int]:
@@ -263,6 +264,7 @@ def _execute_on_ray(
                 run.root,
                 run.kinds,
                 run.report,
+                views=run.views,
                 cwd=os.getcwd(),
                 threads=max(1, int(options.cpus_per_worker)),
                 batch_size=batch_size,

@@ -8,7 +8,10 @@ image_threshold_high (of the verdict: deal.metrics.image_score.VERDICT_RULE), ed
 n_regions, regions (the 50 largest), inference ("native" | "tiled" | "resized" | "sam"), tile, outputs
 (kind -> path relative to the output folder), detector (name, sha256), device, deal_version, seconds,
 error (null, or a message naming the file and the problem), notes (list of strings), provenance (what the
-file's bytes say about its origin: deal.provenance, documented in docs/provenance.md; null for a failed input).
+file's bytes say about its origin: deal.provenance, documented in docs/provenance.md; null for a failed input),
+views (the classic forensic views asked for, ``deal detect --views``: view -> {score, note, seconds}; the
+map of each is output kind ``view-<view>`` in outputs; a view that does not apply or failed has a note and
+no map).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 
 from deal.provenance import CSV_COLUMNS as PROVENANCE_CSV_COLUMNS
 from deal.provenance import csv_fields as provenance_csv_fields
-from deal.report.outputs import OUTPUT_KINDS
+from deal.report.outputs import OUTPUT_KINDS, VIEW_KIND_PREFIX
 
 RESULTS_JSONL = "results.jsonl"  # one record per input, in input order, in the run folder
 RESULTS_CSV = "results.csv"  # the same, one row per input
@@ -54,6 +57,7 @@ RECORD_KEYS = (
     "error",
     "notes",
     "provenance",
+    "views",
 )
 CSV_COLUMNS = (
     *_SHARED_KEYS,
@@ -67,6 +71,7 @@ CSV_COLUMNS = (
     "seconds",
     "error",
     "notes",
+    "views",
     *PROVENANCE_CSV_COLUMNS,
 )
 
@@ -76,7 +81,7 @@ def make_record(**values: Any) -> dict[str, Any]:
     unknown = set(values) - set(RECORD_KEYS)
     if unknown:
         raise ValueError(f"unknown record key(s) {sorted(unknown)}")
-    defaults: dict[str, Any] = {"regions": [], "outputs": {}, "notes": []}
+    defaults: dict[str, Any] = {"regions": [], "outputs": {}, "notes": [], "views": {}}
     return {k: values.get(k, defaults.get(k)) for k in RECORD_KEYS}
 
 
@@ -125,6 +130,26 @@ def is_complete(
     return all(p.is_file() for p in extra_files)
 
 
+def views_cell(views: dict[str, dict[str, Any]]) -> str:
+    """The views of a record in one CSV cell: ``ela=0.83; jpeg=n/a`` (n/a: no map; its note is in the
+    record)."""
+    return "; ".join(f"{name}={'n/a' if v.get('score') is None else format(v['score'], '.4f')}" for name, v in views.items())
+
+
+def views_complete(record: dict[str, Any], out_dir: Path, views: Iterable[str]) -> bool:
+    """Whether the record has every view in ``views``, each with its map on disk where it has one (a view
+    that did not apply has none; one that failed is computed again)."""
+    found = record.get("views") or {}
+    outputs = record.get("outputs") or {}
+    for name in views:
+        if name not in found or found[name].get("failed"):
+            return False
+        kind = VIEW_KIND_PREFIX + name
+        if kind in outputs and not (out_dir / outputs[kind]).is_file():
+            return False
+    return True
+
+
 def csv_row(record: dict[str, Any]) -> list[Any]:
     """A record flattened to CSV_COLUMNS (regions as a count, outputs one column per kind)."""
     outputs = record.get("outputs") or {}
@@ -135,6 +160,7 @@ def csv_row(record: dict[str, Any]) -> list[Any]:
     flat["detector_name"] = detector.get("name")
     flat["detector_sha256"] = detector.get("sha256")
     flat["notes"] = "; ".join(record.get("notes") or [])
+    flat["views"] = views_cell(record.get("views") or {})
     flat.update(provenance_csv_fields(record.get("provenance")))
     return ["" if flat.get(c) is None else flat.get(c) for c in CSV_COLUMNS]
 

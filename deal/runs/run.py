@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from deal.fileio import atomic_write_bytes, atomic_write_text
+from deal.inference.detection import Detection
 from deal.inference.detector import Detector
 from deal.inference.streaming import Outcome, WorkItem, stream_outcomes
 from deal.metrics.image_score import VERDICTS, detector_verdict_limitation
@@ -34,6 +35,8 @@ from deal.report.outputs import (
     output_name,
     overlay_jpg,
     thumbnail_jpg,
+    view_kind,
+    view_output_name,
 )
 from deal.runs.discovery import InputFile
 from deal.runs.progress import Progress
@@ -44,6 +47,7 @@ from deal.runs.records import (
     make_record,
     read_record,
     record_json,
+    views_complete,
     write_results,
 )
 from deal.runs.run_info import CaseInfo
@@ -108,8 +112,10 @@ class Run:
         report: str | None,
         overwrite: bool,
         case: CaseInfo | None = None,
+        views: Sequence[str] = (),
     ) -> None:
         self.items, self.root, self.out, self.det = items, root, out_dir, detector
+        self.views = tuple(views)  # classic forensic views (deal.baselines.views), computed while decoding
         self.kinds, self.report, self.overwrite = kinds, report, overwrite
         self.case = case or CaseInfo()  # case, examiner and note: run.json and the report's settings
         self.version = __version__
@@ -195,6 +201,8 @@ class Run:
         extra = [self.thumb_path(item)] if self.report else []
         kinds = [k for k in self.kinds if k != "json"]
         record = read_record(self.record_path(item))
+        if record is not None and not views_complete(record, self.out, self.views):
+            return False
         return self.det.provenance.made((record or {}).get("provenance")) and is_complete(
             record,
             self.out,
@@ -235,6 +243,7 @@ class Run:
                     rel = self.rel_output(item, kind)
                     atomic_write_bytes(self.out / rel, encoders[kind]())
                     outputs[kind] = rel
+            views = self._write_views(d, item, outputs)
             if self.report:
                 atomic_write_bytes(self.thumb_path(item), thumbnail_jpg(loaded.array, d.heatmap))
             if "json" in self.kinds:
@@ -255,6 +264,7 @@ class Run:
                 seconds=round(outcome.seconds + time.perf_counter() - t0, 4),
                 notes=list(d.notes),
                 provenance=d.provenance,
+                views=views,
             )
             atomic_write_text(record_path, record_json(record))
             return record
@@ -264,6 +274,22 @@ class Run:
                 error=f"{item.path}: cannot write outputs: {type(err).__name__}: {err}",
                 seconds=round(outcome.seconds + time.perf_counter() - t0, 4),
             )
+
+    def _write_views(self, d: Detection, item: InputFile, outputs: dict[str, str]) -> dict[str, dict[str, Any]]:
+        """Writes each view's map (encoded as the heatmap) beside the heatmap; returns the record's views."""
+        views = {}
+        for name, view in d.views.items():
+            if view.map is not None:
+                rel = view_output_name(item.rel, name)
+                atomic_write_bytes(self.out / rel, heatmap_png(view.map))
+                outputs[view_kind(name)] = rel
+            views[name] = {
+                "score": None if view.score is None else round(view.score, 6),
+                "note": view.note,
+                "seconds": round(view.seconds, 4),
+                "failed": view.failed,
+            }
+        return views
 
     # --- results --------------------------------------------------------------------------------
     def write_results(self, upto: int | None = None) -> tuple[int, dict[str, int]]:
@@ -360,7 +386,7 @@ def process_windows(
 
     with ThreadPoolExecutor(writers, thread_name_prefix="deal-write") as pool:
         try:
-            for outcome in stream_outcomes(run.det, windows, batch_size=batch_size, workers=workers):
+            for outcome in stream_outcomes(run.det, windows, batch_size=batch_size, workers=workers, views=run.views):
                 item = items[outcome.index]
                 if outcome.error is not None:
                     failed: Future = Future()

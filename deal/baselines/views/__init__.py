@@ -72,8 +72,11 @@ class ViewResult:
     failed: bool = field(default=False)
 
 
-def check_view_names(names: Iterable[str]) -> list[str]:
-    """The names, de-duplicated in order; ValueError naming the unknown one and the choices."""
+def check_view_names(names: str | Iterable[str]) -> list[str]:
+    """The names (a list, or one comma-separated string as ``--views`` takes), de-duplicated in order;
+    ValueError naming the unknown one and the choices."""
+    if isinstance(names, str):
+        names = names.split(",")
     names = list(dict.fromkeys(n.strip() for n in names if n.strip()))
     for name in names:
         if name not in VIEWS:

@@ -197,8 +197,8 @@ def run(args: argparse.Namespace) -> int:
     from deal.errors import UsageError
 
     # Usage checks first, torch-free: a mistake is one sentence and exit 2 in well under a second.
-    image_thresholds, save, ray_options = _check_usage(args)
     views = _check_views(args.views)
+    image_thresholds, save, ray_options = _check_usage(args)
 
     from PIL import Image
 

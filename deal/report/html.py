@@ -29,10 +29,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from deal.baselines.views import VIEWS
+from deal.baselines.views.reliability import MODEL, measured_detector_sha256, reliability_line
 from deal.imageio import default_decode_workers
 from deal.metrics.image_score import SCORE_RULE, VERDICT_RULE, VERDICTS, verdict_limitation
 from deal.provenance.fields import HOW_TO_READ
 from deal.report.provenance import provenance_view
+from deal.report.views import MODEL_LAYER
 
 MAX_ROWS = 2000
 MAX_THUMBNAILS = 200
@@ -145,6 +148,9 @@ def _row(record: dict[str, Any], score: float, thumb: bytes | None, view: Any, n
             for panel, rel in view.files.items()
         ]
     outputs = record.get("outputs") or {}
+    layers = [] if view is None else [
+        {**_layer(layer, record), "width": view.width, "height": view.height} for layer in view.layers
+    ]
     links = [
         {"url": _url(outputs[k]), "name": outputs[k]}
         for k in ("overlay", "heatmap", "mask", "npz", "json")
@@ -168,9 +174,32 @@ def _row(record: dict[str, Any], score: float, thumb: bytes | None, view: Any, n
         "low": _fmt(low),
         "high": _fmt(high),
         "panels": panels,
+        "layers": layers,
         "links": links,
         "notes": notes,
         "provenance": provenance_view(record.get("provenance")),
+    }
+
+
+def _layer(layer: Any, record: dict[str, Any]) -> dict[str, Any]:
+    """What the template shows of one layer: its title, score, note, image and one-line reliability (the
+    shipped figures of deal.baselines.views.reliability; the model's only for the detector they measured)."""
+    if layer.name == MODEL_LAYER:
+        title = "model (the detector's heatmap)"
+        sha = (record.get("detector") or {}).get("sha256")
+        reliability = reliability_line(MODEL) if sha and sha == measured_detector_sha256() else (
+            "reliability not measured for this detector"
+        )
+    else:
+        title = VIEWS[layer.name].title if layer.name in VIEWS else layer.name
+        reliability = reliability_line(VIEWS[layer.name].baseline) if layer.name in VIEWS else ""
+    return {
+        "name": layer.name,
+        "title": title,
+        "url": _url(layer.file) if layer.file else None,
+        "score": None if layer.score is None else float(layer.score),
+        "note": layer.note,
+        "reliability": reliability,
     }
 
 
@@ -273,6 +302,7 @@ def write_report(
         except Exception as err:  # e.g. disk full or a corrupt map: this row has no view, the report goes on
             return View(notes=[f"The view could not be made: {type(err).__name__}: {err}."])
         written.update(view.files.values())
+        written.update(layer.file for layer in view.layers if layer.file)
         return view
 
     kwargs.setdefault("make_view", view_of)

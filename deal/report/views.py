@@ -8,6 +8,9 @@ html.MAX_VIEWS), from the input decoded again the way detect decoded it and the 
 (``<name>.npz`` or ``<name>.heatmap.png``; ``<name>.mask.png`` or the heatmap above the record's
 threshold). Images larger than VIEW_SIDE pixels on their longest side are shown downscaled (area); the
 view links the full-resolution outputs. The panels' bytes depend only on the inputs and maps.
+
+With ``deal detect --views``, a view also has layers: the model's overlay and each classic view's map drawn
+the same way over the image (``<name>.layer-<view>.jpg``), which the report switches between.
 """
 
 from __future__ import annotations
@@ -21,7 +24,15 @@ import numpy as np
 
 from deal.fileio import atomic_write_bytes
 from deal.imageio import DEFAULT_MAX_PIXELS, ImageLoadError, load_image_file
-from deal.report.outputs import STATE_DIR, SUFFIXES, contour_rgb, heatmap_rgb, jpeg_bytes, overlay_rgb
+from deal.report.outputs import (
+    STATE_DIR,
+    SUFFIXES,
+    contour_rgb,
+    heatmap_rgb,
+    jpeg_bytes,
+    overlay_rgb,
+    view_kind,
+)
 
 PANELS = ("image", "heatmap", "contour", "overlay")
 VIEW_DIR = f"{STATE_DIR}/report"  # relative to the output folder
@@ -30,11 +41,27 @@ VIEW_QUALITY = 90
 
 
 @dataclass
+class Layer:
+    """One layer of a view: the model's map (name MODEL_LAYER) or a classic view's (deal detect --views),
+    over the image in gray. file: its JPEG relative to the output folder, None when it has no map (note
+    says why); score: its image-level score, or None."""
+
+    name: str
+    file: str | None
+    note: str | None = None
+    score: float | None = None
+
+
+MODEL_LAYER = "model"
+
+
+@dataclass
 class View:
     """One row's view. files: panel -> path relative to the output folder (posix); absent panels missing.
 
     width, height: the panels' size in pixels; scale: panel size / image size; notes: what is missing or
-    changed, in sentences.
+    changed, in sentences; layers: the model's map and each classic view's, to switch between over the
+    image (empty when the run computed no views).
     """
 
     files: dict[str, str] = field(default_factory=dict)
@@ -42,6 +69,7 @@ class View:
     height: int = 0
     scale: float = 1.0
     notes: list[str] = field(default_factory=list)
+    layers: list[Layer] = field(default_factory=list)
 
 
 def output_stem(record: dict[str, Any]) -> str | None:
@@ -127,7 +155,35 @@ def make_view(out_dir: Path, record: dict[str, Any], name: str) -> View:
         rel = f"{VIEW_DIR}/{name}.{panel}.jpg"
         atomic_write_bytes(out_dir / rel, jpeg_bytes(rgb, VIEW_QUALITY))
         view.files[panel] = rel
+    if heatmap is not None and record.get("views"):
+        view.layers = _layers(out_dir, record, name, image, (h, w), view.files.get("overlay"))
     return view
+
+
+def _layers(
+    out_dir: Path, record: dict[str, Any], name: str, image: np.ndarray, hw: tuple[int, int], overlay: str | None
+) -> list[Layer]:
+    """The model's layer (its overlay panel) and one per view of the record: its saved map
+    (``<name>.view-<view>.png``) over the shown image, as the overlay draws the heatmap (no contour)."""
+    layers = [Layer(MODEL_LAYER, overlay, None, record.get("score"))]
+    outputs = record.get("outputs") or {}
+    size = (image.shape[1], image.shape[0])
+    for view_name, found in record["views"].items():
+        note, score, rel = found.get("note"), found.get("score"), outputs.get(view_kind(view_name))
+        if rel is None:
+            layers.append(Layer(view_name, None, note or "no map", score))
+            continue
+        gray = cv2.imread(str(out_dir / rel), cv2.IMREAD_GRAYSCALE)
+        if gray is None or gray.shape != hw:
+            layers.append(Layer(view_name, None, f"{rel} is missing or not at the image's size", score))
+            continue
+        vmap = gray.astype(np.float32) / 255.0
+        if size != (hw[1], hw[0]):
+            vmap = _resize(vmap, size)
+        panel = f"{VIEW_DIR}/{name}.layer-{view_name}.jpg"
+        atomic_write_bytes(out_dir / panel, jpeg_bytes(overlay_rgb(image, vmap), VIEW_QUALITY))
+        layers.append(Layer(view_name, panel, note, score))
+    return layers
 
 
 def remove_stale_views(out_dir: Path, keep: set[str]) -> int:

@@ -45,10 +45,11 @@ def _matched_pairs(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     points = np.array([k.pt for k in keypoints], np.float32)
     matches = cv2.BFMatcher(cv2.NORM_L2).knnMatch(descriptors, descriptors, k=3)
     pairs = set()
-    for m in matches:  # m[0] is the keypoint itself (distance 0)
-        if len(m) < 3:
+    for m in matches:  # one of the three is the keypoint itself (an exact copy also has distance 0)
+        others = [x for x in m if x.trainIdx != x.queryIdx]
+        if len(others) < 2:
             continue
-        best, second = m[1], m[2]
+        best, second = others[0], others[1]
         if best.distance < RATIO * second.distance:
             a, b = best.queryIdx, best.trainIdx
             if np.linalg.norm(points[a] - points[b]) >= MIN_SHIFT:

@@ -63,8 +63,13 @@ def load_reliability(path: Path = RELIABILITY_FILE) -> dict[str, Any]:
         return {"entries": {}}
 
 
+def measured_detector_sha256(entry: str = LABEL_ENTRY) -> str | None:
+    """The sha256 of the detector whose map the entry measured (the bundled one), or None."""
+    return (load_reliability().get("entries", {}).get(entry) or {}).get("detector", {}).get("sha256")
+
+
 def _signed(value: float) -> str:
-    return f"{value:+.3f}"
+    return f"{round(value, 3) + 0.0:+.3f}"  # + 0.0: no "-0.000"
 
 
 def reliability_line(name: str, entry: str = LABEL_ENTRY, data: dict[str, Any] | None = None) -> str:

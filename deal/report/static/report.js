@@ -1,5 +1,6 @@
 // The HTML report's behaviour: header clicks sort (numbers by data-v); a row click, Enter, or #view=N opens
-// its view in a row below it (a second click or Esc closes it), the arrow keys step through the rows.
+// its view in a row below it (a second click or Esc closes it), the arrow keys step through the rows; a
+// view's layer buttons switch the map shown over the image.
 (function(){
 var table=document.getElementById('results');
 var ths=table.tHead.rows[0].cells;
@@ -52,6 +53,17 @@ document.addEventListener('keydown',function(e){
   if(current===null||e.target.tagName==='BUTTON')return;
   if(e.key==='Escape')close();else if(e.key==='ArrowRight')step(1);else if(e.key==='ArrowLeft')step(-1);
 });
-var m=/^#view=(\d+)$/.exec(location.hash);
-if(m){var tr=table.querySelector('tbody tr[data-view="'+m[1]+'"]');if(tr)tr.click();}
+// Layers: a radio per layer (the model's map, each classic view) switches the one image over the photo;
+// #view=N&layer=NAME opens row N's view on that layer.
+function showLayer(input){
+  var img=input.closest('figure').querySelector('img.layer');
+  if(input.dataset.url){img.src=input.dataset.url;img.removeAttribute('data-src');img.dataset.layer=input.value;}
+}
+document.querySelectorAll('.layer-choice input').forEach(function(input){
+  input.addEventListener('change',function(){if(input.checked)showLayer(input);});
+});
+var m=/^#view=(\d+)(?:&layer=([\w-]+))?$/.exec(location.hash);
+if(m){var tr=table.querySelector('tbody tr[data-view="'+m[1]+'"]');if(tr)tr.click();
+  var pick=m[2]&&document.querySelector('#view-'+m[1]+' .layer-choice input[value="'+m[2]+'"]');
+  if(pick&&!pick.disabled){pick.checked=true;showLayer(pick);}}
 })();

@@ -4,8 +4,9 @@ Checks, each reported with its count and the files involved:
 
 * ``missing_files``: a record's image, mask or original that does not exist (manifest rows).
 * ``missing_masks``: DEAL-300K edited images with no ``<coco>_<tag>.png`` mask.
-* ``unreadable``: images or masks Pillow cannot decode.
-* ``size_mismatch``: a mask whose size differs from its image.
+* ``unreadable``: images, masks or originals (the unedited source of an edit, the objectness control's
+  input) that deal's decoder cannot read.
+* ``size_mismatch``: a mask, or an original, whose size differs from its image.
 * ``non_binary_masks``: more than ``non_binary_share`` (default 1%) of the mask's pixels lie
   between 10 and 245 (0/255 masks with a few anti-aliased edge pixels pass; JPEG-saved or soft
   masks do not).
@@ -79,10 +80,13 @@ class FileCheck:
     mask: str | None
     label: int
     split: str
+    original: str | None = None
     image_error: str = ""
     mask_error: str = ""
+    original_error: str = ""
     image_hw: tuple[int, int] | None = None
     mask_hw: tuple[int, int] | None = None
+    original_hw: tuple[int, int] | None = None
     sha256: str = ""
     phash: int = 0
     edited_fraction: float = 0.0
@@ -141,15 +145,26 @@ def phash_int(rgb: Any) -> int:
     return int.from_bytes(np.packbits(bits).tobytes(), "big")
 
 
-def check_file(task: tuple[str, str | None, int, str]) -> FileCheck:
-    """Read one record's image and mask and measure them. Module-level for the process pool."""
+def _check_original(out: FileCheck) -> None:
+    """An original is read as the control reads it (deal's decoder): its error, or its size."""
+    from deal.data import DatasetError, read_image
+
+    try:
+        rgb = read_image(out.original)
+        out.original_hw = (int(rgb.shape[0]), int(rgb.shape[1]))
+    except (DatasetError, OSError) as err:
+        out.original_error = str(err)
+
+
+def check_file(task: tuple[str, str | None, int, str, str | None]) -> FileCheck:
+    """Read one record's image, mask and original and measure them. Module-level for the process pool."""
     import numpy as np
 
     from deal.data import DatasetError, read_image
     from deal.data.io import MASK_THRESHOLD, mask_values
 
-    image, mask, label, split = task
-    out = FileCheck(image=image, mask=mask, label=label, split=split)
+    image, mask, label, split, original = task
+    out = FileCheck(image=image, mask=mask, label=label, split=split, original=original)
     try:
         rgb = read_image(image)
         out.image_hw = (int(rgb.shape[0]), int(rgb.shape[1]))
@@ -158,6 +173,8 @@ def check_file(task: tuple[str, str | None, int, str]) -> FileCheck:
         del rgb
     except (DatasetError, OSError) as err:
         out.image_error = str(err)
+    if original is not None:
+        _check_original(out)
     if mask is None:
         return out
     try:
@@ -172,6 +189,23 @@ def check_file(task: tuple[str, str | None, int, str]) -> FileCheck:
     out.border_share = float(frame.mean())
     out.soft_share = float(((values >= SOFT_LOW) & (values <= SOFT_HIGH)).mean())
     return out
+
+
+def _size_finding(c: FileCheck, role: str, hw: tuple[int, int], file: str) -> dict[str, Any] | None:
+    """The size_mismatch finding of a mask or an original whose size differs from its image's, else None."""
+    if c.image_hw is None or hw == c.image_hw:
+        return None
+    (h, w), (ih, iw) = hw, c.image_hw
+    return {"file": file, "image": c.image, "detail": f"{role} {w}x{h} vs image {iw}x{ih} (WxH)"}
+
+
+def _original_findings(c: FileCheck, f: dict[str, list[dict[str, Any]]]) -> None:
+    if c.original is None:
+        return
+    if c.original_error:
+        f["unreadable"].append({"file": c.original, "detail": c.original_error, "role": "original"})
+    elif c.original_hw is not None and (finding := _size_finding(c, "original", c.original_hw, c.original)):
+        f["size_mismatch"].append(finding)
 
 
 # ----------------------------------------------------------------------------- near duplicates
@@ -250,7 +284,7 @@ def diagnose(
     f = report.findings
     f["missing_masks"] = [{"file": p} for p in missing_masks]
 
-    tasks: list[tuple[str, str | None, int, str]] = []
+    tasks: list[tuple[str, str | None, int, str, str | None]] = []
     seen: set[str] = set()
     for r in records:
         absent = [
@@ -263,7 +297,8 @@ def diagnose(
         if r.image in seen or "image" in roles:
             continue
         seen.add(r.image)
-        tasks.append((r.image, None if "mask" in roles else r.mask, r.label, r.split))
+        original = None if "original" in roles else r.original
+        tasks.append((r.image, None if "mask" in roles else r.mask, r.label, r.split, original))
 
     by_sha: dict[str, list[int]] = defaultdict(list)
     hashed: list[tuple[str, str, int, str]] = []  # (image, split, phash, sha256) of readable images
@@ -275,16 +310,14 @@ def diagnose(
         else:
             by_sha[c.sha256].append(len(hashed))
             hashed.append((c.image, c.split, c.phash, c.sha256))
+        _original_findings(c, f)
         if c.mask is None:
             continue
         if c.mask_error:
             f["unreadable"].append({"file": c.mask, "detail": c.mask_error})
             continue
-        if c.image_hw is not None and c.mask_hw != c.image_hw:
-            (mh, mw), (ih, iw) = c.mask_hw, c.image_hw
-            f["size_mismatch"].append(
-                {"file": c.mask, "image": c.image, "detail": f"mask {mw}x{mh} vs image {iw}x{ih} (WxH)"}
-            )
+        if finding := _size_finding(c, "mask", c.mask_hw, c.mask):
+            f["size_mismatch"].append(finding)
         if c.soft_share > options.non_binary_share:
             f["non_binary_masks"].append({"file": c.mask, "soft_share": round(c.soft_share, 6)})
         if c.edited_fraction > options.inverted_fraction and c.border_share > options.inverted_border:

@@ -52,7 +52,8 @@ def _clean(root: Path) -> list[dict[str, str]]:
 def _write_manifest(root: Path, rows: list[dict[str, str]]) -> Path:
     path = root / "manifest.csv"
     with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=["image", "mask", "label", "split"])
+        fields = ["image", "mask", "label", "split"] + (["original"] if any("original" in r for r in rows) else [])
+        writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
     return path
@@ -101,7 +102,29 @@ def _near_duplicate(root, rows):
     return "near_duplicates", ["t1.png", "s1.png"]
 
 
+def _with_original(root, rows) -> Path:
+    """t0's edit gets an original (t1 stands in for it: readable and the same size, so clean)."""
+    rows[0]["original"] = "t1.png"
+    return root / "t1.png"
+
+
+def _unreadable_original(root, rows):
+    _with_original(root, rows)
+    rows[0]["original"] = "orig_bad.png"
+    (root / "orig_bad.png").write_bytes(b"\x89PNG garbage")
+    return "unreadable", ["orig_bad.png"]
+
+
+def _original_of_another_size(root, rows):
+    _with_original(root, rows)
+    rows[0]["original"] = "orig_small.png"
+    Image.fromarray(np.zeros((H, W - 4, 3), np.uint8)).save(root / "orig_small.png")
+    return "size_mismatch", ["orig_small.png"]
+
+
 FAULTS = [
+    _unreadable_original,
+    _original_of_another_size,
     _missing_file,
     _unreadable,
     _size_mismatch,
@@ -115,6 +138,22 @@ FAULTS = [
 
 def _names(item: dict) -> list[str]:
     return [Path(p).name for p in item.get("files") or [item["file"]]]
+
+
+def test_an_original_is_checked_like_an_image(tmp_path):
+    """A readable original of the edit's size passes; the findings of one that is not say it is the
+    original and how the sizes differ."""
+    rows = _clean(tmp_path)
+    _with_original(tmp_path, rows)
+    assert diagnose(_write_manifest(tmp_path, rows), workers=1, progress=False).ok
+    _original_of_another_size(tmp_path, rows)
+    report = diagnose(_write_manifest(tmp_path, rows), workers=1, progress=False)
+    (finding,) = report.findings["size_mismatch"]
+    assert finding["detail"] == f"original {W - 4}x{H} vs image {W}x{H} (WxH)"
+    assert Path(finding["image"]).name == "t0.png"
+    _unreadable_original(tmp_path, rows)
+    (finding,) = diagnose(_write_manifest(tmp_path, rows), workers=1, progress=False).findings["unreadable"]
+    assert finding["role"] == "original" and "orig_bad.png" in finding["detail"]
 
 
 def test_clean_dataset_passes(tmp_path, capsys):

@@ -104,11 +104,15 @@ FIELDS: dict[str, tuple[str, str]] = {
         "A trace says the file went through a generator. Its absence says nothing: saving or uploading "
         "removes it.",
     ),
-    "jpeg.quality / quality_exact": (
-        "The JPEG quality (1-100) whose standard (IJG) tables match the file's; `quality_exact` is true "
-        "when they match exactly (libjpeg, Pillow and many programs), false when the encoder used its own "
-        "tables (then the quality is the closest).",
-        "Low quality (70 and below) erases fine traces; see `degradation`.",
+    "jpeg.quality / quality_exact / tables / quality_distance": (
+        "The JPEG quality (1-100) whose standard (IJG) tables are closest to the file's; `quality_exact` is "
+        "true and `tables` `IJG` when they match exactly (libjpeg, Pillow and many programs); `tables` "
+        "`non-standard` when the encoder used tables of its own shape (Photoshop, many cameras), with "
+        "`quality_distance` the mean absolute difference of the quantization steps from the closest IJG "
+        "tables (0 when exact).",
+        "For non-standard tables the quality is only the nearest IJG equivalent (the CSV and report say "
+        "\"non-standard tables (closest IJG quality 94, mean step difference 0.99)\"): such a number is not "
+        "the encoder's own setting. Low quality (70 and below) erases fine traces; see `degradation`.",
     ),
     "jpeg.subsampling / progressive": (
         "Chroma subsampling (4:4:4, 4:2:2, 4:2:0 or grayscale) and whether the JPEG is progressive.",

@@ -4,7 +4,9 @@ indication of double compression.
 Quality: libjpeg (and so Pillow, most cameras' and editors' encoders) scales the example tables of the
 JPEG standard (ITU T.81 Annex K) by the IJG formula; a file whose tables equal that scaling for some
 quality q was saved at quality q exactly ("quality_exact": true). Other encoders (cameras with their own
-tables, Photoshop's 0-12 scale) get the quality whose IJG tables are closest (an estimate).
+tables, Photoshop's 0-12 scale) use tables of another shape, for which no IJG quality is "the" quality:
+they are reported as non-standard tables, with the IJG quality whose tables are closest and how far they
+are (the mean absolute difference of the quantization steps), never as a bare number that looks exact.
 
 Double compression (a heuristic): when a JPEG is decoded and saved again as JPEG, the DCT coefficients
 of the second file are quantized twice; if the first quantization step was coarser than the second, the
@@ -54,12 +56,15 @@ def ijg_table(base: tuple[int, ...], quality: int, force_baseline: bool = True) 
     return np.clip(table, 1, 255 if force_baseline else 32767)
 
 
-def estimate_quality(tables: dict[int, list[int]]) -> tuple[int | None, bool]:
-    """(IJG quality 1-100 whose tables match best, whether they match exactly); (None, False) if no table."""
+def estimate_quality(tables: dict[int, list[int]]) -> tuple[int | None, bool, float | None]:
+    """(IJG quality 1-100 whose tables are closest, whether they match exactly, the mean absolute
+    difference of the steps from those tables); (None, False, None) if there is no table. Luminance and
+    chrominance (the first two tables) are compared entry by entry."""
     if not tables:
-        return None, False
+        return None, False, None
     luma = np.asarray(tables[min(tables)], dtype=np.int64)
     chroma = np.asarray(tables[sorted(tables)[1]], dtype=np.int64) if len(tables) > 1 else None
+    entries = luma.size + (chroma.size if chroma is not None else 0)
     best, best_err = None, None
     for q in range(1, 101):
         err = int(np.abs(ijg_table(ANNEX_K_LUMA, q) - luma).sum())
@@ -67,7 +72,7 @@ def estimate_quality(tables: dict[int, list[int]]) -> tuple[int | None, bool]:
             err += int(np.abs(ijg_table(ANNEX_K_CHROMA, q) - chroma).sum())
         if best_err is None or err < best_err:
             best, best_err = q, err
-    return best, best_err == 0
+    return best, best_err == 0, round(best_err / entries, 2)
 
 
 def _dct_matrix() -> np.ndarray:
@@ -130,7 +135,7 @@ def read_jpeg(img: Image.Image) -> dict[str, Any] | None:
     if img.format != "JPEG":
         return None
     tables = {int(k): [int(v) for v in t] for k, t in (getattr(img, "quantization", None) or {}).items()}
-    quality, exact = estimate_quality(tables)
+    quality, exact, distance = estimate_quality(tables)
     try:
         sampling = SUBSAMPLING.get(JpegImagePlugin.get_sampling(img), "other")
     except Exception:  # noqa: BLE001 - a malformed frame header
@@ -140,6 +145,8 @@ def read_jpeg(img: Image.Image) -> dict[str, Any] | None:
     section: dict[str, Any] = {
         "quality": quality,
         "quality_exact": exact,
+        "tables": None if quality is None else ("IJG" if exact else "non-standard"),
+        "quality_distance": distance,
         "subsampling": sampling,
         "progressive": bool(img.info.get("progressive") or img.info.get("progression")),
         "quantization_tables": {str(k): v for k, v in sorted(tables.items())},

@@ -64,6 +64,19 @@ def flags(provenance: dict[str, Any] | None) -> list[str]:
     return out
 
 
+def jpeg_quality_text(jpeg: dict[str, Any] | None) -> str:
+    """The JPEG quality in words, for the CSV and the report: the number for IJG tables (exact); for other
+    tables, that they are non-standard, the closest IJG quality and how far (deal.provenance.jpeg); "" when
+    there is none."""
+    if not jpeg or jpeg.get("quality") is None:
+        return ""
+    if jpeg.get("quality_exact"):
+        return str(jpeg["quality"])
+    distance = jpeg.get("quality_distance")
+    far = f", mean step difference {distance:g}" if distance is not None else ""
+    return f"non-standard tables (closest IJG quality {jpeg['quality']}{far})"
+
+
 def csv_fields(provenance: dict[str, Any] | None) -> dict[str, Any]:
     """The CSV_COLUMNS of one record ("" where unknown)."""
     p = provenance or {}
@@ -78,7 +91,7 @@ def csv_fields(provenance: dict[str, Any] | None) -> dict[str, Any]:
         "generator_traces": "; ".join(
             f"{t['tool']} ({t['source']})" for t in p.get("generator_traces") or []
         ),
-        "jpeg_quality": jpeg.get("quality", ""),
+        "jpeg_quality": jpeg_quality_text(jpeg),
         "double_jpeg": {True: "indicated", False: "not indicated"}.get(
             (jpeg.get("double_compression") or {}).get("indicated"), ""
         ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deal.provenance.summary import MEANS, badge, flags
+from deal.provenance.summary import MEANS, badge, flags, jpeg_quality_text
 
 
 def _yes_no(value: bool | None, yes: str, no: str, unknown: str = "cannot tell") -> str:
@@ -44,8 +44,8 @@ def _rows(p: dict[str, Any]) -> list[tuple[str, str, str]]:
     if not p.get("generator_traces"):
         rows.append(("generator traces", "none found", ""))
     if jpeg:
-        how = "exact" if jpeg.get("quality_exact") else "estimated, non-standard tables"
-        rows.append(("JPEG quality", f"{jpeg.get('quality')} ({how}), {jpeg.get('subsampling')}", ""))
+        quality = (jpeg_quality_text(jpeg) or "unknown") + (" (exact)" if jpeg.get("quality_exact") else "")
+        rows.append(("JPEG quality", f"{quality}, {jpeg.get('subsampling')}", ""))
         dc = jpeg.get("double_compression") or {}
         score = f", score {dc['score']}" if dc.get("score") is not None else ""
         indicated = _yes_no(dc.get("indicated"), "indicated", "not indicated")

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from deal.provenance import read_provenance
-from deal.provenance.jpeg import ANNEX_K_LUMA, ijg_table
+from deal.provenance.jpeg import ANNEX_K_CHROMA, ANNEX_K_LUMA, ijg_table
 from tests.provenance.builders import encode, exif_block, photo
 
 
@@ -25,6 +25,40 @@ def test_quality_of_foreign_tables_is_the_closest_and_not_exact():
     table = (ijg_table(ANNEX_K_LUMA, 80) + 1).tolist()  # an encoder with its own tables
     jpeg = read_provenance(encode(photo(), qtables=[table, table]))["jpeg"]
     assert jpeg["quality_exact"] is False and abs(jpeg["quality"] - 79) <= 2
+
+
+# Tables of a Photoshop-like encoder: small steps everywhere, flat at the high frequencies, not an IJG scaling.
+PHOTOSHOP_LIKE_LUMA = [
+    2, 2, 2, 2, 3, 4, 5, 6, 2, 2, 2, 2, 3, 4, 5, 6, 2, 2, 2, 2, 4, 5, 7, 9, 2, 2, 2, 4, 5, 7, 9, 12,
+    3, 3, 4, 5, 8, 10, 12, 12, 4, 4, 5, 7, 10, 12, 12, 12, 5, 5, 7, 9, 12, 12, 12, 12, 6, 6, 9, 12, 12, 12, 12, 12,
+]  # fmt: skip
+PHOTOSHOP_LIKE_CHROMA = [
+    3, 3, 5, 9, 13, 15, 15, 15, 3, 4, 6, 11, 14, 12, 12, 12, 5, 6, 9, 14, 12, 12, 12, 12,
+    9, 11, 14, 12, 12, 12, 12, 12, 13, 14, *[12] * 6, 15, *[12] * 7, 15, *[12] * 7, 15, *[12] * 7,
+]  # fmt: skip
+
+
+def test_non_standard_tables_are_reported_as_such_with_the_closest_quality_and_the_distance():
+    """Never a bare number that looks exact: the section, the CSV and the report say "non-standard tables",
+    the closest IJG quality (94: its steps differ from these by 0.99 on average, luminance 1.11 and
+    chrominance 0.88) and that distance."""
+    from deal.provenance import csv_fields
+    from deal.report.provenance import provenance_view
+
+    data = encode(photo(), qtables=[PHOTOSHOP_LIKE_LUMA, PHOTOSHOP_LIKE_CHROMA])
+    p = read_provenance(data)
+    jpeg = p["jpeg"]
+    assert jpeg["quantization_tables"]["0"] == PHOTOSHOP_LIKE_LUMA
+    assert (jpeg["quality"], jpeg["quality_exact"], jpeg["tables"]) == (94, False, "non-standard")
+    luma_err = np.abs(ijg_table(ANNEX_K_LUMA, 94) - PHOTOSHOP_LIKE_LUMA).sum()
+    chroma_err = np.abs(ijg_table(ANNEX_K_CHROMA, 94) - PHOTOSHOP_LIKE_CHROMA).sum()
+    assert jpeg["quality_distance"] == round((luma_err + chroma_err) / 128, 2) == 0.99
+    text = "non-standard tables (closest IJG quality 94, mean step difference 0.99)"
+    assert csv_fields(p)["jpeg_quality"] == text
+    assert ("JPEG quality", f"{text}, 4:2:0", "") in provenance_view(p)["rows"]
+    standard = read_provenance(encode(photo(), quality=90))
+    assert (standard["jpeg"]["tables"], standard["jpeg"]["quality_distance"]) == ("IJG", 0.0)
+    assert csv_fields(standard)["jpeg_quality"] == "90"
 
 
 @pytest.mark.parametrize(("subsampling", "expected"), [(0, "4:4:4"), (1, "4:2:2"), (2, "4:2:0")])

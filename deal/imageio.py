@@ -207,7 +207,7 @@ def load_image_file(
     array, notes, opened = decode_image_bytes(data, name, max_pixels=max_pixels)
     prov = None
     if provenance is not None and provenance.enabled:
-        prov = read_provenance(data, provenance, opened=opened)
+        prov = read_provenance(data, provenance, opened=opened, name=name)
     return LoadedImage(array, name, sha256_bytes(data), len(data), notes, prov)
 
 

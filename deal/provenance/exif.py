@@ -5,6 +5,7 @@ orientation), read with Pillow. XMP is searched with bounded regular expressions
 from __future__ import annotations
 
 import re
+from pathlib import PurePath
 from typing import Any
 
 from PIL import ExifTags, Image
@@ -12,6 +13,21 @@ from PIL import ExifTags, Image
 from deal.provenance.limits import MAX_XMP_BYTES
 
 _MAX_VALUE_CHARS = 200
+# Photo editors, matched as words in EXIF Software and XMP CreatorTool (any case): the file went through
+# one. Generative-AI tools are deal.provenance.generators' traces, not here.
+EDITING_APPLICATIONS = (
+    "Photoshop", "Lightroom", "Camera Raw", "GIMP", "Affinity Photo", "Pixelmator", "Paint.NET",
+    "PaintShop", "Capture One", "Snapseed", "Photopea", "Canva", "Krita", "Luminar", "darktable",
+    "RawTherapee", "PhotoScape", "Picsart", "Facetune", "Fotor", "ACDSee", "DxO PhotoLab", "Photo Editor",
+)  # fmt: skip
+_EDITOR_PATTERN = re.compile(
+    r"(?<![\w])(" + "|".join(re.escape(n) for n in EDITING_APPLICATIONS) + r")(?![\w])", re.I
+)
+# File name extensions -> the formats (Pillow's names) a file so named is expected to hold.
+EXTENSION_FORMATS = {
+    ".jpg": ("JPEG", "MPO"), ".jpeg": ("JPEG", "MPO"), ".jpe": ("JPEG", "MPO"), ".png": ("PNG",),
+    ".webp": ("WEBP",), ".tif": ("TIFF",), ".tiff": ("TIFF",), ".bmp": ("BMP",), ".gif": ("GIF",),
+}  # fmt: skip
 _IFD0 = {"make": 0x010F, "model": 0x0110, "software": 0x0131, "datetime": 0x0132, "orientation": 0x0112}
 _EXIF_IFD = {"datetime_original": 0x9003, "datetime_digitized": 0x9004}
 _USER_COMMENT = 0x9286
@@ -61,12 +77,37 @@ def _xmp_values(pattern: re.Pattern[bytes], xmp: bytes) -> list[str]:
     return out
 
 
+def editing_software(section: dict[str, Any]) -> str | None:
+    """The EXIF Software or XMP CreatorTool value that names a photo editor (EDITING_APPLICATIONS), or None."""
+    for key in ("software", "creator_tool"):
+        value = section.get(key)
+        if value and _EDITOR_PATTERN.search(value):
+            return value
+    return None
+
+
+def extension_matches(name: str | None, image_format: str | None) -> bool | None:
+    """Whether a file's name says the format its bytes hold (None: no name, or an extension not known)."""
+    if not name or not image_format:
+        return None
+    expected = EXTENSION_FORMATS.get(PurePath(name).suffix.lower())
+    return None if expected is None else image_format in expected
+
+
 def read_metadata(
-    img: Image.Image, png_texts: dict[str, str], notes: list[str]
+    img: Image.Image, png_texts: dict[str, str], notes: list[str], name: str | None = None
 ) -> tuple[dict[str, Any], str | None]:
-    """(the metadata section, the EXIF UserComment text or None). Problems are appended to `notes`."""
+    """(the metadata section, the EXIF UserComment text or None). Problems, and a name that says another
+    format than the bytes hold (`name`: the file's name), are appended to `notes`."""
+    matches = extension_matches(name, img.format)
+    if matches is False:
+        notes.append(
+            f"format: the file is named {PurePath(name).suffix} but its bytes are {img.format} (renamed, or "
+            "saved by a program that kept the old name)"
+        )
     section: dict[str, Any] = {
         "format": img.format,
+        "extension_matches": matches,
         "exif": False,
         **dict.fromkeys(_IFD0),
         **dict.fromkeys(_EXIF_IFD),
@@ -77,6 +118,7 @@ def read_metadata(
         "iptc": False,
         "iptc_byline": None,
         "iptc_credit": None,
+        "editing_software": None,
     }
     comment = None
     try:
@@ -120,4 +162,5 @@ def read_metadata(
             section["iptc"] = True
             section["iptc_byline"] = _clean(iptc.get((2, 80)))
             section["iptc_credit"] = _clean(iptc.get((2, 110)))
+    section["editing_software"] = editing_software(section)
     return section, comment

@@ -73,6 +73,14 @@ FIELDS: dict[str, tuple[str, str]] = {
         "The file's format, and whether it has an EXIF block and an XMP packet.",
         "Cameras write EXIF; many websites and messengers strip it. No EXIF says nothing about editing.",
     ),
+    "metadata.extension_matches": (
+        "Whether the file's name says the format its bytes hold (`.jpg` for JPEG, `.png` for PNG, ...); null "
+        "when the name's extension is not an image format deal knows, or for in-memory inputs. A mismatch "
+        "is also a note (`format: the file is named .jpg but its bytes are TIFF ...`), the report's flag "
+        "`format mismatch` and the CSV's `format_mismatch`.",
+        "A renamed file is not an edited one, but it did not come straight from the device or program whose "
+        "format its name claims: ask where it has been.",
+    ),
     "metadata.make / model": ("EXIF camera maker and model.", "What the file claims; trivially edited."),
     "metadata.software": (
         "EXIF Software: the last program that wrote the file.",
@@ -88,6 +96,15 @@ FIELDS: dict[str, tuple[str, str]] = {
         "Informational.",
     ),
     "metadata.creator_tool": ("XMP CreatorTool: the program that created the file.", "As for `software`."),
+    "metadata.editing_software": (
+        "The EXIF Software or XMP CreatorTool value when it names a photo editor (Photoshop, Lightroom, "
+        "GIMP, Affinity Photo, Pixelmator, Snapseed, ...; the list is deal.provenance.exif."
+        "EDITING_APPLICATIONS); null otherwise. The report's table flags it (`editing software`) and the "
+        "CSV has it (`editing_software`).",
+        "The file was written by an editor, so it was opened and saved again after capture: that is not "
+        "evidence of a forgery (most published photos are edited), but it is where a manipulation would "
+        "have happened. Its absence proves nothing: the field is easily stripped.",
+    ),
     "metadata.xmp_digital_source_types": (
         "IPTC DigitalSourceType values written in XMP.",
         "As for `c2pa.digital_source_types`, but unsigned: anyone can write or remove them.",

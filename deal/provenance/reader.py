@@ -62,12 +62,16 @@ def _failed(notes: list[str], part: str, err: BaseException) -> None:
 
 
 def read_provenance(
-    data: bytes, options: ProvenanceOptions | None = None, *, opened: OpenedImage | None = None
+    data: bytes,
+    options: ProvenanceOptions | None = None,
+    *,
+    opened: OpenedImage | None = None,
+    name: str | None = None,
 ) -> dict[str, Any]:
     """The provenance of one file's bytes: a dict with the keys of SECTIONS (see deal.provenance.fields).
 
     opened: the same bytes already opened (and decoded) by deal's image decoder, so that the pixels are
-    decoded once; None opens them here.
+    decoded once; None opens them here. name: the file's name, checked against the format its bytes hold.
     """
     options = options or ProvenanceOptions()
     notes: list[str] = []
@@ -102,7 +106,7 @@ def read_provenance(
     if img is None:
         return out
     try:
-        out["metadata"], comment = read_metadata(img, texts, notes)
+        out["metadata"], comment = read_metadata(img, texts, notes, name)
         out["generator_traces"].extend(metadata_traces(out["metadata"], comment))
     except Exception as err:  # noqa: BLE001
         _failed(notes, "metadata", err)

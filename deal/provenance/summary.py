@@ -10,6 +10,8 @@ CSV_COLUMNS = (
     "c2pa_signer",
     "c2pa_generative_ai",
     "generator_traces",
+    "editing_software",
+    "format_mismatch",
     "jpeg_quality",
     "double_jpeg",
     "exif_thumbnail_disagrees",
@@ -55,6 +57,11 @@ def flags(provenance: dict[str, Any] | None) -> list[str]:
         out.append("AI declared")
     if p.get("generator_traces"):
         out.append("generator trace")
+    meta = p.get("metadata") or {}
+    if meta.get("editing_software"):
+        out.append("editing software")
+    if meta.get("extension_matches") is False:
+        out.append("format mismatch")
     if ((p.get("jpeg") or {}).get("double_compression") or {}).get("indicated"):
         out.append("double JPEG")
     if (p.get("exif_thumbnail") or {}).get("disagrees"):
@@ -91,6 +98,8 @@ def csv_fields(provenance: dict[str, Any] | None) -> dict[str, Any]:
         "generator_traces": "; ".join(
             f"{t['tool']} ({t['source']})" for t in p.get("generator_traces") or []
         ),
+        "editing_software": (p.get("metadata") or {}).get("editing_software") or "",
+        "format_mismatch": {True: "no", False: "yes"}.get((p.get("metadata") or {}).get("extension_matches"), ""),
         "jpeg_quality": jpeg_quality_text(jpeg),
         "double_jpeg": {True: "indicated", False: "not indicated"}.get(
             (jpeg.get("double_compression") or {}).get("indicated"), ""

@@ -13,9 +13,11 @@ of the second file are quantized twice; if the first quantization step was coars
 histogram of a coefficient, in units of the last step, has periodic empty or depleted bins instead of
 the smooth decay of a single compression (Lukas and Fridrich 2003; Popescu and Farid 2004). The reader
 recomputes the 8x8 DCT of the decoded luminance (a bounded central crop, aligned to the block grid),
-divides it by the file's own table and measures, over the low-frequency coefficients, how far each
-histogram is from monotonic decay. It cannot see a first compression at a finer step than the last one,
-and cropping or resizing between the two compressions destroys the trace.
+divides it by the file's own table and measures, over nine low-frequency coefficients whose last step is
+at least 2, how far each histogram is from monotonic decay. It cannot see a first compression at a finer
+step than the last one, cropping or resizing between the two compressions destroys the trace, and above
+quality 95 the steps are too fine to measure (null). docs/provenance.md gives the rates measured on
+photographs (benchmarks/double_jpeg.py).
 """
 
 from __future__ import annotations
@@ -44,8 +46,15 @@ SUBSAMPLING = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
 # this (single compressions of natural and synthetic images score below 0.05; a first compression at a
 # coarser step than the last scores 0.15 and more). A heuristic threshold: see the module docstring.
 DOUBLE_COMPRESSION_THRESHOLD = 0.1
-# The low-frequency AC coefficients examined (row, column of the 8x8 block), zigzag positions 1-9.
-_FREQUENCIES = ((0, 1), (1, 0), (2, 0), (1, 1), (0, 2), (0, 3), (1, 2), (2, 1), (3, 0))
+# The AC coefficients examined (row, column of the 8x8 block): the first _EXAMINED, in zigzag order among
+# positions 1-20, whose step is at least 2 (a step of 1 leaves no room for a coarser first step to show).
+# At quality 90 and below these are zigzag positions 1-9; at 95, where the lowest steps are 1, the next
+# ones up.
+_ZIGZAG = (
+    (0, 1), (1, 0), (2, 0), (1, 1), (0, 2), (0, 3), (1, 2), (2, 1), (3, 0), (4, 0),
+    (3, 1), (2, 2), (1, 3), (0, 4), (0, 5), (1, 4), (2, 3), (3, 2), (4, 1), (5, 0),
+)  # fmt: skip
+_EXAMINED = 9
 _MIN_BLOCKS = 256  # fewer blocks than this: too few samples for a histogram
 
 
@@ -118,9 +127,7 @@ def double_compression(img: Image.Image, luma_table: list[int]) -> dict[str, Any
         return {"indicated": None, "score": None, "method": method}
     q = np.asarray(luma_table, dtype=np.float64).reshape(8, 8)
     scores = []
-    for r, c in _FREQUENCIES:
-        if q[r, c] < 2:  # a step of 1 (quality near 100) leaves no room for a coarser first step to show
-            continue
+    for r, c in [(r, c) for r, c in _ZIGZAG if q[r, c] >= 2][:_EXAMINED]:
         s = _depletion(blocks[:, r, c] / q[r, c])
         if s is not None:
             scores.append(s)

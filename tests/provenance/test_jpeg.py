@@ -73,7 +73,7 @@ def _recompress(data: bytes, quality: int) -> bytes:
     return encode(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")), quality=quality)
 
 
-@pytest.mark.parametrize(("first", "second"), [(50, 90), (60, 85), (70, 90)])
+@pytest.mark.parametrize(("first", "second"), [(50, 90), (60, 85), (70, 90), (60, 95), (90, 95)])
 def test_double_compression_at_a_coarser_first_step_is_indicated(first, second):
     image = photo(384, 512, seed=first)
     once = read_provenance(encode(image, quality=second))["jpeg"]["double_compression"]
@@ -81,6 +81,13 @@ def test_double_compression_at_a_coarser_first_step_is_indicated(first, second):
     assert once["indicated"] is False and once["score"] < 0.05
     assert twice["indicated"] is True and twice["score"] > 0.15
     assert "heuristic" in twice["method"]
+
+
+def test_at_quality_98_the_steps_are_too_fine_to_measure():
+    """Where the last table's steps are 1 the indicator says nothing (null), never "not indicated"."""
+    image = photo(384, 512, seed=7)
+    dc = read_provenance(_recompress(encode(image, quality=50), 98))["jpeg"]["double_compression"]
+    assert (dc["indicated"], dc["score"]) == (None, None)
 
 
 def test_double_compression_of_a_tiny_image_is_not_measured():

@@ -9,7 +9,6 @@ resolve (symlinks followed) inside that root.
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import unicodedata
@@ -22,6 +21,7 @@ from PIL import Image, UnidentifiedImageError
 
 from deal.fileio import atomic_write_bytes
 from deal.imageio import ensure_pillow_limit
+from deal.provenance import open_image
 from deal.runs.discovery import NoInputsError, find_inputs
 from deal.serve.errors import RequestRefused
 
@@ -80,7 +80,7 @@ def check_image_bytes(data: bytes, name: str, *, max_bytes: int, max_pixels: int
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below, with our words
-            with Image.open(io.BytesIO(data)) as img:
+            with open_image(data).image as img:  # deal's opener: a PNG text chunk Pillow refuses is set aside
                 width, height = img.size
     except Image.DecompressionBombError:
         raise RequestRefused(

@@ -79,6 +79,10 @@ def test_a_png_with_a_text_chunk_over_pillows_limit_is_decoded_and_the_chunk_not
     ) in loaded.provenance["notes"]
     assert [t["source"] for t in loaded.provenance["generator_traces"]] == ["PNG text chunk 'workflow'"]
     assert np.array_equal(load_image_file(path).array, array)  # without provenance too
+    from deal.serve.uploads import check_image_bytes  # deal serve's upload check opens it the same way
+
+    size = check_image_bytes(path.read_bytes(), "comfy.png", max_bytes=2**30, max_pixels=DEFAULT_MAX_PIXELS)
+    assert size == (80, 64)
 
 
 def test_one_pixel_limit_in_one_message_whatever_pillows_guard_says(tmp_path):

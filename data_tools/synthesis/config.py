@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 
 from deal_data_tools.synthesis.names import ALL_EDIT_NAMES, GENERATOR_EDIT_NAMES
 
-__all__ = ["DEFAULT_GENERATOR_WEIGHTS", "DEFAULT_WEIGHTS", "SynthConfig"]
+__all__ = ["DEFAULT_GENERATOR_WEIGHTS", "DEFAULT_WEIGHTS", "PLACEMENTS", "SynthConfig"]
+
+PLACEMENTS: tuple[str, ...] = ("object", "uniform")
 
 DEFAULT_WEIGHTS: dict[str, float] = {
     "inpaint": 1.0,
@@ -37,6 +39,11 @@ class SynthConfig:
             an editor downscaled (COCO is), so they keep their finest band; upsampled backgrounds would
             lack it everywhere and teach a detector to ignore the band that generated pixels miss.
         fraction_range: (min, max) edited fraction of the image; targets are log-uniform in it.
+        placement: where regions go. ``"object"``: placed so that the region fits inside the frame where it
+            can (large regions then sit near the centre, as objects in photos do); ``"uniform"``: the region is
+            then shifted by a uniform random offset with wrap-around, so that every pixel, borders included,
+            is equally likely to be edited (the mean mask is flat; :data:`PLACEMENTS`). A detector trained on
+            object placement can learn "centre = edited"; uniform placement makes position carry no label.
         jpeg_prob: probability of JPEG recompression after the edit.
         jpeg_quality: (min, max) JPEG quality, inclusive.
         feather_prob: probability of a feathered rather than a hard blending alpha.
@@ -61,6 +68,7 @@ class SynthConfig:
     max_attempts: int = 12
     generator: str | None = None
     authentic_regen: float = 0.0
+    placement: str = "object"
 
     def __post_init__(self) -> None:
         if self.size is not None and self.size < 16:
@@ -85,6 +93,8 @@ class SynthConfig:
             raise ValueError(f"authentic_regen must be in [0, 1], got {self.authentic_regen}")
         if self.authentic_regen > 0 and self.generator is None:
             raise ValueError("authentic_regen needs a generator (--generator DIR)")
+        if self.placement not in PLACEMENTS:
+            raise ValueError(f"placement must be one of {', '.join(PLACEMENTS)}, got {self.placement!r}")
         slo, shi = self.scale_range
         if not 0.0 < slo <= shi:
             raise ValueError(f"scale_range must satisfy 0 < min <= max, got {self.scale_range}")

@@ -33,7 +33,7 @@ from deal_data_tools.synthesis.io import (
 )
 from deal_data_tools.synthesis.names import ALL_EDIT_NAMES, GENERATOR_EDIT_NAMES
 from deal_data_tools.synthesis.pool import ordered_map
-from deal_data_tools.synthesis.shapes import random_region
+from deal_data_tools.synthesis.shapes import random_region, uniform_shift
 
 __all__ = [
     "MANIFEST_COLUMNS",
@@ -196,6 +196,8 @@ def _edit(
     for _ in range(config.max_attempts):
         target = math.exp(rng.uniform(math.log(lo), math.log(hi)))
         region, shape = random_region(rng, h, w, target)
+        if config.placement == "uniform":
+            region = uniform_shift(region, rng)
         if not lo <= region.mean() <= hi:
             continue
         op = str(rng.choice(names, p=p))
@@ -259,6 +261,8 @@ def synthesize_dataset(
     generator: str | os.PathLike[str] | None = None,
     authentic_regen: float = 0.0,
     scale_range: tuple[float, float] | None = None,
+    fraction_range: tuple[float, float] | None = None,
+    placement: str = "object",
     progress: bool = True,
 ) -> Path:
     """Write ``n`` synthetic images, their masks and ``manifest.csv`` under ``out``.
@@ -278,6 +282,8 @@ def synthesize_dataset(
             no ``weights``, the default weights plus weight 1 for each generator edit.
         authentic_regen: share of authentic images round-tripped through the generator (needs it).
         scale_range: (min, max) of the global resize factor (default: :class:`SynthConfig`'s).
+        fraction_range: (min, max) edited fraction (default: :class:`SynthConfig`'s).
+        placement: ``"object"`` or ``"uniform"`` region placement (:class:`SynthConfig`).
         progress: show a tqdm progress bar.
 
     Returns:
@@ -307,7 +313,9 @@ def synthesize_dataset(
         jpeg_prob=jpeg_prob,
         generator=generator,
         authentic_regen=authentic_regen,
+        placement=placement,
         **({"scale_range": tuple(scale_range)} if scale_range is not None else {}),
+        **({"fraction_range": tuple(fraction_range)} if fraction_range is not None else {}),
     )
     src, out = Path(src), Path(out)
     sources = [p.relative_to(src).as_posix() for p in list_images(src)]

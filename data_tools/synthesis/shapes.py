@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 from deal_data_tools.synthesis.names import SHAPE_NAMES
 
-__all__ = ["SHAPE_NAMES", "random_region"]
+__all__ = ["SHAPE_NAMES", "random_region", "uniform_shift"]
 
 _PRIMITIVES: tuple[str, ...] = ("polygon", "fourier", "blob", "ellipse")
 _SHIFT = 4  # fillPoly / ellipse sub-pixel bits
@@ -56,6 +56,17 @@ def random_region(
     for share in shares:
         region |= _primitive(rng, str(rng.choice(_PRIMITIVES)), height, width, area * float(share))
     return region, kind
+
+
+def uniform_shift(region: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``region`` shifted by a uniform random offset with wrap-around (``np.roll``).
+
+    Whatever the shape and where it was drawn, every pixel is then equally likely to be covered (the
+    expected mask is flat, borders included) and the area is kept exactly. A region that crosses the frame
+    comes out as pieces at opposite borders, as an edit cut by the frame would.
+    """
+    h, w = region.shape
+    return np.roll(region, (int(rng.integers(0, h)), int(rng.integers(0, w))), axis=(0, 1))
 
 
 def _primitive(rng: np.random.Generator, kind: str, height: int, width: int, area: float) -> np.ndarray:

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from deal.data.errors import DatasetError
 from deal.data.io import read_image, read_mask
 from deal.data.sample import Record, Sample
 
@@ -60,6 +61,51 @@ class LocalizationDataset(Dataset):
         if self.originals:
             sample["original"] = read_image(record.original) if record.label == 1 and record.original else None
         return sample
+
+
+class PairedLocalizationDataset(LocalizationDataset):
+    """Training data in which each edited image comes with its unedited original, augmented identically.
+
+    Item ``i`` is a list of samples: the record's sample and, where the record is edited and has an
+    ``original``, the original's sample with an all-zero mask (label 0), through the SAME augmentation draw
+    (same crop, flips, JPEG quality, noise: the transform's ``original`` target, see
+    :func:`deal.data.transforms.build_train_transform` with ``paired=True``). :func:`collate_pairs` puts both
+    into one batch, so a model that fires on the same place in the edit and in its original pays for it in
+    the loss: position and objects carry no label, only the edit's trace does.
+
+    Args:
+        records: the samples.
+        transform: an albumentations ``Compose`` with an ``original`` image target (or None).
+    """
+
+    def __getitem__(self, index: int) -> list[Sample]:  # type: ignore[override]
+        record = self.records[index]
+        if record.label != 1 or not record.original:
+            return [super().__getitem__(index)]
+        image = read_image(record.image)
+        hw = (int(image.shape[0]), int(image.shape[1]))
+        mask = read_mask(record.mask, expected_hw=hw, image_path=record.image) if record.mask else None
+        if mask is None:
+            mask = np.zeros(hw, dtype=np.uint8)
+        original = read_image(record.original)
+        if original.shape != image.shape:
+            raise DatasetError(
+                f"{record.original}: the original is {original.shape[1]}x{original.shape[0]} but its edit "
+                f"{record.image} is {image.shape[1]}x{image.shape[0]}"
+            )
+        if self.transform is not None:
+            out = self.transform(image=image, mask=mask, original=original)
+            image, mask, original = out["image"], out["mask"], out["original"]
+        edit = Sample(image=image, mask=mask, label=1, name=record.name, original_size=hw)
+        zero = np.zeros_like(mask)
+        control = Sample(image=original, mask=zero, label=0, name=f"{record.name}#original", original_size=hw)
+        return [edit, control]
+
+
+def collate_pairs(items: Sequence[Sequence[Sample]]) -> dict[str, Any]:
+    """:func:`collate_samples` over the samples of :class:`PairedLocalizationDataset` items, flattened: an
+    edit and its original always share a batch (adjacent rows)."""
+    return collate_samples([sample for item in items for sample in item])
 
 
 def _stack_or_list(arrays: list[Any]) -> torch.Tensor | list[torch.Tensor]:

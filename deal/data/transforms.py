@@ -77,6 +77,8 @@ def build_train_transform(
     noise_std: tuple[float, float] = (0.01, 0.04),
     downscale: float = 0.0,
     downscale_range: tuple[float, float] = (0.5, 0.9),
+    paired: bool = False,
+    seed: int | None = None,
 ) -> Compose:
     """The training augmentations.
 
@@ -91,6 +93,11 @@ def build_train_transform(
         blur: probability of a Gaussian blur with sigma in ``blur_sigma``.
         noise: probability of Gaussian noise, std in ``noise_std`` as a fraction of 255.
         downscale: probability of a down-then-up resampling by a factor in ``downscale_range``.
+        paired: also take an ``original`` image target, transformed with the same draw as ``image`` (an
+            edit and its unedited original: :class:`deal.data.dataset.PairedLocalizationDataset`).
+        seed: seed of the transform's own random state (albumentations draws from it, never from the global
+            ``random``/NumPy state): None draws one from the OS, i.e. not reproducible. The training data
+            module reseeds it per loader worker (:func:`deal.training.datamodule.seed_transform_worker`).
 
     Returns:
         A ``Compose`` called as ``t(image=HxWx3 uint8, mask=HxW uint8)``, returning both as uint8 numpy.
@@ -118,4 +125,4 @@ def build_train_transform(
         steps.append(HorizontalFlip(p=0.5))
     if vflip:
         steps.append(VerticalFlip(p=0.5))
-    return Compose(steps)
+    return Compose(steps, additional_targets={"original": "image"} if paired else None, seed=seed)

@@ -35,6 +35,9 @@ ENERGY_SIGMA: float = 4.0
 EPS: float = 1e-8
 # Channels: log energies (one per band), neighbour log ratios, and both again relative to the image median.
 NUM_FEATURES: int = 2 * (len(BAND_SIGMAS) + len(BAND_SIGMAS) - 1)
+# Channel of the finest/next log ratio, and of the same ratio relative to the image's median (the cue).
+FINEST_RATIO: int = len(BAND_SIGMAS)
+FINEST_RATIO_RELATIVE: int = (2 * len(BAND_SIGMAS) - 1) + FINEST_RATIO
 # Luminance weights (ITU-R BT.601), applied to the normalized channels (an affine map per channel: band
 # energies scale, their ratios do not).
 _LUMA = (0.299, 0.587, 0.114)
@@ -94,7 +97,7 @@ def band_energy_features(image: torch.Tensor) -> torch.Tensor:
 
 def finest_band_log_ratio(image: torch.Tensor) -> torch.Tensor:
     """Bx3xHxW (or Bx1xHxW) -> Bx1xHxW: log(E_finest / E_next), the per-pixel cue (lower = less fine detail)."""
-    return band_energy_features(image)[:, len(BAND_SIGMAS) : len(BAND_SIGMAS) + 1]
+    return band_energy_features(image)[:, FINEST_RATIO : FINEST_RATIO + 1]
 
 
 class BandEnergyStem(nn.Module):
@@ -117,7 +120,10 @@ class BandEnergyStem(nn.Module):
             nn.Conv2d(width, prompt_dim, kernel_size=patch_size // 4, stride=patch_size // 4),
         )
 
-    def forward(self, image: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
-        """image Bx3xHxW (H, W multiples of patch_size) -> Bxhxwxr."""
-        features = band_energy_features(image)
+    def forward(
+        self, image: torch.Tensor, dtype: torch.dtype | None = None, features: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """image Bx3xHxW (H, W multiples of patch_size) -> Bxhxwxr; ``features``: the image's
+        :func:`band_energy_features` where the caller already has them."""
+        features = band_energy_features(image) if features is None else features
         return self.stem(features.to(dtype or image.dtype)).permute(0, 2, 3, 1)

@@ -107,6 +107,14 @@ class ModelConfig:
             "flex" (the bias through FlexAttention's score_mod, no (B, heads, N, N) tensor), or "auto"
             (flex for training steps on CUDA when FlexAttention and Triton are available, else sdpa).
             A runtime choice: both compute the same function.
+        high_res_path: fuse per-pixel band-energy features, brought from full resolution to the decoder's
+            upscaled grid by a small convolution stack, into the mask features before the mask head
+            (deal.modeling.high_res; HQ-SAM's idea for detail). Not in the published MFPT: the
+            paper-faithful configs keep it off.
+        high_res_width: channels of that path's convolutions.
+        cue_residual: the output is the training-free spectral-slope cue's logit plus a learned, gated
+            residual from the decoder (deal.modeling.cue_residual): an untrained model reproduces the cue's
+            map. Not in the published MFPT.
     """
 
     encoder: str = "vit_b"
@@ -115,8 +123,13 @@ class ModelConfig:
     image_size: int = 1024
     train_encoder: bool = False
     attention: str = "auto"
+    high_res_path: bool = False
+    high_res_width: int = 16
+    cue_residual: bool = False
 
     def __post_init__(self) -> None:
+        if self.high_res_width < 1:
+            raise ValueError(f"high_res_width must be >= 1, got {self.high_res_width}")
         if isinstance(self.prompts, dict):
             self.prompts = PromptConfig(**self.prompts)
         if self.encoder not in ENCODER_SPECS:
@@ -131,6 +144,11 @@ class ModelConfig:
     @property
     def spec(self) -> EncoderSpec:
         return ENCODER_SPECS[self.encoder]
+
+    @property
+    def uses_band_features(self) -> bool:
+        """Whether the forward pass needs the per-pixel band-energy features (stem, high-res path, cue)."""
+        return self.prompts.band_energy or self.high_res_path or self.cue_residual
 
     @property
     def prompt_dim(self) -> int:

@@ -22,9 +22,12 @@ class PromptFreeMaskDecoder(MaskDecoder):
         image_pe: torch.Tensor,
         sparse_prompt_embeddings: torch.Tensor,
         dense_prompt_embeddings: torch.Tensor,
+        high_res_features: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """image_embeddings Bx256xhxw, image_pe 1x256xhxw, sparse Bx0x256, dense Bx256xhxw ->
-        (mask logits Bx4x4hx4w, iou predictions Bx4)."""
+        (mask logits Bx4x4hx4w, iou predictions Bx4). ``high_res_features`` (BxC'x4hx4w, C' = 256 / 8):
+        added to the upscaled mask features before the hypernetwork's dot product
+        (deal.modeling.high_res)."""
         b = image_embeddings.shape[0]
         output_tokens = torch.cat([self.iou_token.weight, self.mask_tokens.weight], dim=0)
         tokens = torch.cat((output_tokens.unsqueeze(0).expand(b, -1, -1), sparse_prompt_embeddings), dim=1)
@@ -36,12 +39,29 @@ class PromptFreeMaskDecoder(MaskDecoder):
         mask_tokens_out = hs[:, 1 : (1 + self.num_mask_tokens), :]
         src = src.transpose(1, 2).reshape(b, c, h, w)
         upscaled = self.output_upscaling(src)
+        if high_res_features is not None:
+            upscaled = upscaled + high_res_features.to(upscaled.dtype)
         hyper_in = torch.stack(
             [mlp(mask_tokens_out[:, i, :]) for i, mlp in enumerate(self.output_hypernetworks_mlps)], dim=1
         )
         _, c, h, w = upscaled.shape
         masks = (hyper_in @ upscaled.view(b, c, h * w)).view(b, -1, h, w)
         return masks, self.iou_prediction_head(iou_token_out)
+
+
+    def single_mask(
+        self,
+        image_embeddings: torch.Tensor,
+        image_pe: torch.Tensor,
+        sparse_prompt_embeddings: torch.Tensor,
+        dense_prompt_embeddings: torch.Tensor,
+        high_res_features: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The one mask SAM returns with ``multimask_output=False`` (the first of the four): Bx1x4hx4w."""
+        masks, _ = self.predict_masks(
+            image_embeddings, image_pe, sparse_prompt_embeddings, dense_prompt_embeddings, high_res_features
+        )
+        return masks[:, 0:1]
 
 
 class NoPromptEncoder(nn.Module):

@@ -8,7 +8,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deal.modeling.band_energy import band_energy_features
 from deal.modeling.config import ModelConfig
+from deal.modeling.cue_residual import CueResidual
+from deal.modeling.high_res import HighResPath
 from deal.modeling.image_encoder import add_position_embedding, build_image_encoder
 from deal.modeling.mask_decoder import NoPromptEncoder, build_mask_decoder
 from deal.modeling.prompts import FeatureFrequencyPrompter, FrequencyInputPrompter, PromptGenerator
@@ -68,6 +71,12 @@ class MFPT(nn.Module):
         # The decoder's IoU prediction is discarded (one mask, no prompts), so its head would never get a
         # gradient (DDP refuses such parameters): it stays frozen, out of the optimizer, at SAM's weights.
         self.mask_decoder.iou_prediction_head.requires_grad_(False)
+        # Not in the published MFPT (off in the paper-faithful configs): a per-pixel path into the decoder's
+        # mask features, and the output as a gated residual on the training-free cue.
+        self.high_res_path = (
+            HighResPath(out_dim=spec.neck_dim // 8, width=config.high_res_width) if config.high_res_path else None
+        )
+        self.cue_residual = CueResidual() if config.cue_residual else None
         self.freeze_encoder(not config.train_encoder)
 
     # --- freezing -------------------------------------------------------------------------------
@@ -91,13 +100,14 @@ class MFPT(nn.Module):
         return (p for p in self.parameters() if p.requires_grad)
 
     # --- forward ----------------------------------------------------------------------------------
-    def encode(self, images: torch.Tensor) -> torch.Tensor:
-        """Bx3xHxW -> image embeddings BxCx(H/16)x(W/16), with the prompts added to every block input."""
+    def encode(self, images: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
+        """Bx3xHxW -> image embeddings BxCx(H/16)x(W/16), with the prompts added to every block input;
+        ``features``: the images' band-energy features where the caller has them."""
         enc = self.image_encoder
         patch_tokens = enc.patch_embed(images)  # Bxhxwx D
         x = add_position_embedding(enc, patch_tokens)
         gen = self.prompt_generator
-        input_prompt = gen.input_prompt(images, patch_tokens) if gen is not None else None
+        input_prompt = gen.input_prompt(images, patch_tokens, features) if gen is not None else None
         for i, block in enumerate(enc.blocks):
             if gen is not None:
                 x = x + gen.block_prompt(i, x, input_prompt)
@@ -109,20 +119,12 @@ class MFPT(nn.Module):
         patch = self.config.spec.patch_size
         if h % patch or w % patch:
             raise ValueError(f"input height and width must be multiples of {patch}, got {h}x{w}")
-        embeddings = self.encode(images)
+        features = band_energy_features(images) if self.config.uses_band_features else None
+        embeddings = self.encode(images, features)
         sparse, dense, image_pe = self.prompt_encoder(images.shape[0], tuple(embeddings.shape[-2:]))
-        low_res, _ = self.mask_decoder(
-            image_embeddings=embeddings,
-            image_pe=image_pe,
-            sparse_prompt_embeddings=sparse,
-            dense_prompt_embeddings=dense,
-            multimask_output=False,
-        )
-        return F.interpolate(low_res.float(), size=(h, w), mode="bilinear", align_corners=False)
-
-
-def build_model(config: ModelConfig | dict) -> MFPT:
-    """MFPT from a ModelConfig or its dict form (randomly initialised; see sam_checkpoint for weights)."""
-    if isinstance(config, dict):
-        config = ModelConfig.from_dict(config)
-    return MFPT(config)
+        high_res = self.high_res_path(features, embeddings.dtype) if self.high_res_path is not None else None
+        low_res = self.mask_decoder.single_mask(embeddings, image_pe, sparse, dense, high_res)
+        logits = F.interpolate(low_res.float(), size=(h, w), mode="bilinear", align_corners=False)
+        if self.cue_residual is not None:
+            logits = self.cue_residual(logits, features)
+        return logits

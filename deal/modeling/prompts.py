@@ -65,8 +65,11 @@ class FrequencyInputPrompter(nn.Module):
             out.update(block_dct_energy(image, dct))
         return out
 
-    def forward(self, image: torch.Tensor, patch_tokens: torch.Tensor) -> torch.Tensor:
-        """image Bx3xHxW, patch_tokens BxhxwxD (before position embeddings) -> Bxhxwxr."""
+    def forward(
+        self, image: torch.Tensor, patch_tokens: torch.Tensor, features: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """image Bx3xHxW, patch_tokens BxhxwxD (before position embeddings) -> Bxhxwxr; ``features``: the
+        image's band-energy features where the model already computed them."""
         prompt = None
         for band, band_image in self.band_images(image).items():
             emb = self.band_embed[band](band_image.to(patch_tokens.dtype)).permute(0, 2, 3, 1)
@@ -75,7 +78,7 @@ class FrequencyInputPrompter(nn.Module):
             emb = self.embedding(patch_tokens)
             prompt = emb if prompt is None else prompt + emb
         if self.band_energy is not None:
-            emb = self.band_energy(image, patch_tokens.dtype)
+            emb = self.band_energy(image, patch_tokens.dtype, features)
             prompt = emb if prompt is None else prompt + emb
         if prompt is None:
             raise ValueError("the input prompter has no band and no embedding branch: switch it off instead")
@@ -132,10 +135,12 @@ class PromptGenerator(nn.Module):
         nn.init.zeros_(self.up.weight)
         nn.init.zeros_(self.up.bias)
 
-    def input_prompt(self, image: torch.Tensor, patch_tokens: torch.Tensor) -> torch.Tensor | None:
+    def input_prompt(
+        self, image: torch.Tensor, patch_tokens: torch.Tensor, features: torch.Tensor | None = None
+    ) -> torch.Tensor | None:
         if self.input_prompter is None:
             return None
-        return self.input_prompter(image, patch_tokens)
+        return self.input_prompter(image, patch_tokens, features)
 
     def block_prompt(
         self, block_index: int, tokens: torch.Tensor, input_prompt: torch.Tensor | None

@@ -15,7 +15,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, RandomSampler
 
-from deal.data.dataset import LocalizationDataset, collate_samples
+from deal.data.dataset import LocalizationDataset, PairedLocalizationDataset, collate_pairs, collate_samples
 from deal.data.sample import Record
 from deal.data.transforms import build_train_transform
 from deal.modeling.policies import get_policy
@@ -45,6 +45,10 @@ class LocalizationDataModule(L.LightningDataModule):
         jpeg_quality: (min, max) JPEG re-compression quality of training images, or None.
         jpeg_p, blur, noise, downscale: probabilities of the robustness augmentations.
         limit_val: keep at most this many validation images (0 = all).
+        paired_originals: train on pairs: each edited training image whose record has an ``original`` comes
+            with that original (all-zero target), augmented with the same draw and in the same batch
+            (deal.data.dataset.PairedLocalizationDataset): firing on the same place in both costs loss, so
+            position and objectness carry no label. ``batch_size`` then counts records (up to two images each).
         val_control: also read the unedited original of each edited validation image that has one (the
             dataset's original column: CoCoGlide real/, DEAL-300K originals, a manifest's `original`), so
             that validation scores the objectness control (val/pixel_auc_control, val/pixel_auc_lift:
@@ -74,6 +78,7 @@ class LocalizationDataModule(L.LightningDataModule):
         downscale: float = 0.0,
         limit_val: int = 0,
         val_control: bool = True,
+        paired_originals: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -112,12 +117,14 @@ class LocalizationDataModule(L.LightningDataModule):
         device = getattr(getattr(trainer, "strategy", None), "root_device", None)
         return device is not None and device.type == "cuda"
 
-    def _loader(self, dataset: LocalizationDataset, batch_size: int, shuffle: bool, sampler=None) -> DataLoader:
+    def _loader(
+        self, dataset: LocalizationDataset, batch_size: int, shuffle: bool, sampler=None, collate_fn=collate_samples
+    ) -> DataLoader:
         workers = self._workers()
         if shuffle:
             # Reshuffled per epoch from (seed, epoch): a run resumed at an epoch boundary sees the same
             # order as an uninterrupted one. Under DDP Lightning swaps in its DistributedSampler.
-            sampler = EpochShuffleSampler(dataset, seed=int(os.environ.get("PL_GLOBAL_SEED", 0)))
+            sampler = EpochShuffleSampler(dataset, seed=_global_seed())
         return DataLoader(
             dataset,
             batch_size=batch_size,
@@ -126,7 +133,8 @@ class LocalizationDataModule(L.LightningDataModule):
             num_workers=workers,
             pin_memory=self._pin_memory(),
             persistent_workers=self.hparams.persistent_workers and workers > 0,
-            collate_fn=collate_samples,
+            collate_fn=collate_fn,
+            worker_init_fn=seed_transform_worker,
         )
 
     def train_dataloader(self) -> DataLoader:
@@ -140,7 +148,14 @@ class LocalizationDataModule(L.LightningDataModule):
             blur=hp.blur,
             noise=hp.noise,
             downscale=hp.downscale,
+            paired=hp.paired_originals,
+            # Reproducible augmentations: albumentations draws from the transform's own state, never from the
+            # global seed; in loader workers seed_transform_worker reseeds it from the worker's torch seed.
+            seed=_global_seed(),
         )
+        if hp.paired_originals:
+            dataset = PairedLocalizationDataset(self.train_records, transform)
+            return self._loader(dataset, hp.batch_size, shuffle=True, collate_fn=collate_pairs)
         return self._loader(LocalizationDataset(self.train_records, transform), hp.batch_size, shuffle=True)
 
     def val_dataloader(self) -> DataLoader:
@@ -161,6 +176,21 @@ class LocalizationDataModule(L.LightningDataModule):
 
     def state_dict(self) -> dict[str, Any]:
         return {}
+
+
+def _global_seed() -> int:
+    """The run's seed (Lightning's seed_everything sets PL_GLOBAL_SEED), 0 without one."""
+    return int(os.environ.get("PL_GLOBAL_SEED", 0))
+
+
+def seed_transform_worker(worker_id: int) -> None:
+    """DataLoader ``worker_init_fn``: seeds the dataset's albumentations transform from the worker's torch
+    seed (the loader's base seed, drawn from the seeded global generator, plus the worker id), so that two
+    runs with one seed, data and worker count draw the same augmentations."""
+    info = torch.utils.data.get_worker_info()
+    transform = getattr(info.dataset, "transform", None) if info is not None else None
+    if transform is not None and hasattr(transform, "set_random_seed"):
+        transform.set_random_seed(info.seed % 2**32)
 
 
 class EpochShuffleSampler(RandomSampler):

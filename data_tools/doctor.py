@@ -199,6 +199,28 @@ def _size_finding(c: FileCheck, role: str, hw: tuple[int, int], file: str) -> di
     return {"file": file, "image": c.image, "detail": f"{role} {w}x{h} vs image {iw}x{ih} (WxH)"}
 
 
+def _mask_findings(c: FileCheck, f: dict[str, list[dict[str, Any]]], options: DoctorOptions) -> None:
+    if c.mask is None:
+        return
+    if c.mask_error:
+        f["unreadable"].append({"file": c.mask, "detail": c.mask_error})
+        return
+    if finding := _size_finding(c, "mask", c.mask_hw, c.mask):
+        f["size_mismatch"].append(finding)
+    if c.soft_share > options.non_binary_share:
+        f["non_binary_masks"].append({"file": c.mask, "soft_share": round(c.soft_share, 6)})
+    if c.edited_fraction > options.inverted_fraction and c.border_share > options.inverted_border:
+        f["inverted_masks"].append(
+            {
+                "file": c.mask,
+                "edited_fraction": round(c.edited_fraction, 6),
+                "border_share": round(c.border_share, 6),
+            }
+        )
+    if c.label == 1 and c.edited_fraction == 0.0:
+        f["empty_masks"].append({"file": c.mask, "image": c.image})
+
+
 def _original_findings(c: FileCheck, f: dict[str, list[dict[str, Any]]]) -> None:
     if c.original is None:
         return
@@ -311,25 +333,7 @@ def diagnose(
             by_sha[c.sha256].append(len(hashed))
             hashed.append((c.image, c.split, c.phash, c.sha256))
         _original_findings(c, f)
-        if c.mask is None:
-            continue
-        if c.mask_error:
-            f["unreadable"].append({"file": c.mask, "detail": c.mask_error})
-            continue
-        if finding := _size_finding(c, "mask", c.mask_hw, c.mask):
-            f["size_mismatch"].append(finding)
-        if c.soft_share > options.non_binary_share:
-            f["non_binary_masks"].append({"file": c.mask, "soft_share": round(c.soft_share, 6)})
-        if c.edited_fraction > options.inverted_fraction and c.border_share > options.inverted_border:
-            f["inverted_masks"].append(
-                {
-                    "file": c.mask,
-                    "edited_fraction": round(c.edited_fraction, 6),
-                    "border_share": round(c.border_share, 6),
-                }
-            )
-        if c.label == 1 and c.edited_fraction == 0.0:
-            f["empty_masks"].append({"file": c.mask, "image": c.image})
+        _mask_findings(c, f, options)
 
     for idx in by_sha.values():
         if len(idx) > 1:

@@ -64,10 +64,11 @@ records and resumption as the local engine; a killed worker's inputs are redone 
 --out must be on a filesystem that every node mounts under the same path.
 
 Each record also holds the input's provenance, read from its bytes, offline: C2PA Content
-Credentials (valid, invalid with the reason, or absent; checked against --trust-anchors), EXIF/XMP/IPTC,
-generator traces (Stable Diffusion and ComfyUI PNG chunks, known AI software), JPEG quality, subsampling
-and double compression, the EXIF thumbnail, and notes on degraded inputs. A missing manifest is not
-evidence of editing: see the provenance page of the documentation for every field.
+Credentials (valid, invalid with the reason, present but unreadable, or absent; checked against
+--trust-anchors), EXIF/XMP/IPTC, generator traces (Stable Diffusion and ComfyUI PNG chunks, known AI
+software), JPEG quality, subsampling and double compression, the EXIF thumbnail, and notes on degraded
+inputs. A missing manifest is not evidence of editing: see the provenance page of the documentation for
+every field.
 
 Every run writes DIR/run.json (deal's version, the detector's sha256, every option, thresholds, platform,
 --case/--examiner/--note) and DIR/MANIFEST.sha256 (sha256sum -c format: every output and input);

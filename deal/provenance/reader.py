@@ -115,6 +115,13 @@ def read_provenance(
         out["generator_traces"].append(
             {"source": "C2PA claim generator", "tool": known_ai_tool(generator), "excerpt": generator}
         )
+    _read_pixel_sections(out, img, notes)
+    return out
+
+
+def _read_pixel_sections(out: dict[str, Any], img: Image.Image, notes: list[str]) -> None:
+    """The sections read from the decoded pixels (JPEG tables and double compression, the EXIF thumbnail,
+    degradation), each on its own: a failure is a note."""
     width, height = img.size
     pixels = None
     if width * height <= MAX_DECODE_PIXELS:
@@ -139,4 +146,3 @@ def read_provenance(
         out["degradation"] = degradation(width, height, gray, out["jpeg"])
     except Exception as err:  # noqa: BLE001
         _failed(notes, "degradation", err)
-    return out

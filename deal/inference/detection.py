@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from deal.baselines.views import ViewResult
-from deal.inference.regions import MAX_REGIONS, find_regions
+from deal.inference.regions import MAX_REGIONS, MIN_REGION_FRACTION, find_regions
 from deal.metrics.image_score import TOP_FRACTION, VERDICT_RULE, check_image_thresholds, image_score, verdict
 
 __all__ = [
@@ -51,6 +51,9 @@ class Detection:
         edited_fraction: mask.mean().
         regions: the largest connected regions of the mask (see deal.inference.regions.find_regions).
         n_regions: how many regions the mask has in all (regions holds at most 50).
+        n_regions_dropped: how many connected components of the mask were too small to be regions (under
+            min_region_fraction of the image's area).
+        min_region_fraction: the smallest region, as a fraction of the image's area.
         width, height: the image's size.
         source: the input (a path) or a description of an in-memory input.
         notes: conversions applied to the input (EXIF rotation, first frame of an animation, ...).
@@ -67,6 +70,8 @@ class Detection:
     edited_fraction: float
     regions: list[dict]
     n_regions: int
+    n_regions_dropped: int
+    min_region_fraction: float
     width: int
     height: int
     source: str | None = None
@@ -91,6 +96,7 @@ class Detection:
         source: str | None = None,
         notes: list[str] | None = None,
         max_regions: int = MAX_REGIONS,
+        min_region_fraction: float = MIN_REGION_FRACTION,
         image_thresholds: tuple[float, float] | None = None,
         provenance: dict | None = None,
         views: dict[str, ViewResult] | None = None,
@@ -100,7 +106,9 @@ class Detection:
             raise ValueError(f"heatmap must be HxW, got shape {heatmap.shape}")
         heatmap = heatmap.astype(np.float32, copy=False)
         mask = heatmap > threshold
-        regions, n_regions = find_regions(heatmap, mask, max_regions=max_regions)
+        regions, n_regions, n_dropped = find_regions(
+            heatmap, mask, max_regions=max_regions, min_fraction=min_region_fraction
+        )
         return cls(
             heatmap=heatmap,
             mask=mask,
@@ -109,6 +117,8 @@ class Detection:
             edited_fraction=float(np.count_nonzero(mask)) / mask.size,
             regions=regions,
             n_regions=n_regions,
+            n_regions_dropped=n_dropped,
+            min_region_fraction=float(min_region_fraction),
             width=int(heatmap.shape[1]),
             height=int(heatmap.shape[0]),
             source=source,

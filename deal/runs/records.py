@@ -5,7 +5,8 @@ this order:
 
 path, sha256 (of the input's bytes), bytes, width, height, score, verdict, threshold (of the mask: p > threshold), image_threshold_low and
 image_threshold_high (of the verdict: deal.metrics.image_score.VERDICT_RULE), edited_fraction,
-n_regions, regions (the 50 largest), inference ("native" | "tiled" | "resized" | "sam"), tile, outputs
+n_regions (connected components of the mask covering at least region_min_fraction of the image),
+n_regions_dropped (smaller components: not regions), region_min_fraction, regions (the 50 largest), inference ("native" | "tiled" | "resized" | "sam"), tile, outputs
 (kind -> path relative to the output folder), detector (name, sha256), device, deal_version, seconds,
 error (null, or a message naming the file and the problem), notes (list of strings), provenance (what the
 file's bytes say about its origin: deal.provenance, documented in docs/provenance.md; null for a failed input),
@@ -46,6 +47,8 @@ _SHARED_KEYS = (
 RECORD_KEYS = (
     *_SHARED_KEYS,
     "n_regions",
+    "n_regions_dropped",
+    "region_min_fraction",
     "regions",
     "inference",
     "tile",
@@ -62,6 +65,7 @@ RECORD_KEYS = (
 CSV_COLUMNS = (
     *_SHARED_KEYS,
     "regions",
+    "regions_dropped",
     *OUTPUT_KINDS,
     "inference",
     "detector_name",
@@ -156,6 +160,7 @@ def csv_row(record: dict[str, Any]) -> list[Any]:
     detector = record.get("detector") or {}
     flat = dict(record)
     flat["regions"] = record.get("n_regions")
+    flat["regions_dropped"] = record.get("n_regions_dropped")
     flat.update({k: outputs.get(k, "") for k in OUTPUT_KINDS})
     flat["detector_name"] = detector.get("name")
     flat["detector_sha256"] = detector.get("sha256")

@@ -24,6 +24,7 @@ from typing import Any
 from deal.fileio import atomic_write_bytes, atomic_write_text
 from deal.inference.detection import Detection
 from deal.inference.detector import Detector
+from deal.inference.regions import MIN_REGION_FRACTION
 from deal.inference.streaming import Outcome, WorkItem, stream_outcomes
 from deal.metrics.image_score import VERDICTS, detector_verdict_limitation
 from deal.report.html import BUNDLED_KEY, LIMITATION_KEY, write_report
@@ -128,6 +129,7 @@ class Run:
             "image_threshold_low": detector.image_thresholds[0],
             "image_threshold_high": detector.image_thresholds[1],
             "tile": detector.tile,
+            "region_min_fraction": MIN_REGION_FRACTION,
         }
 
     # --- paths ----------------------------------------------------------------------------------
@@ -147,6 +149,7 @@ class Run:
         return make_record(
             path=str(item.path),
             tile=self.det.tile,
+            region_min_fraction=MIN_REGION_FRACTION,
             threshold=self.det.threshold,
             image_threshold_low=self.det.image_thresholds[0],
             image_threshold_high=self.det.image_thresholds[1],
@@ -258,6 +261,7 @@ class Run:
                 verdict=d.verdict,
                 edited_fraction=round(d.edited_fraction, 6),
                 n_regions=d.n_regions,
+                n_regions_dropped=d.n_regions_dropped,
                 regions=d.regions,
                 inference=outcome.inference,
                 outputs=outputs,
@@ -327,6 +331,7 @@ class Run:
             if det.tile
             else "off",
             "device": f"{det.device.type} ({det.precision})",
+            "regions": f"connected parts of the mask covering at least {MIN_REGION_FRACTION:.2%} of the image",
             "saved": ", ".join(self.kinds) or "(records only)",
             "deal version": self.version,
             **self.case.settings(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import json
 import os
@@ -188,10 +189,18 @@ def test_outputs_match_the_python_api(detector, tmp_path, monkeypatch):
     np.testing.assert_allclose(npz["map"], d.heatmap, rtol=0, atol=1e-5)
     assert npz["map"].dtype == np.float32 and tuple(npz["imgsize"]) == (40, 56)
     assert float(npz["score"]) == pytest.approx(d.score, abs=1e-6)
+    # Regions: the record's counts are those of its own map (specks under the minimum area dropped, counted).
+    from deal.inference.regions import MIN_REGION_FRACTION, find_regions
+
+    regions, n_regions, n_dropped = find_regions(npz["map"], npz["map"] > record["threshold"])
+    assert (record["regions"], record["n_regions"], record["n_regions_dropped"]) == (regions, n_regions, n_dropped)
+    assert record["region_min_fraction"] == MIN_REGION_FRACTION
     heat = np.asarray(Image.open(out / "a/photo.png.heatmap.png"))
     assert np.abs(heat.astype(int) - np.rint(255 * d.heatmap)).max() <= 1
     rows = (out / "results.csv").read_text().splitlines()
     assert len(rows) == 4 and rows[0].startswith("path,sha256,bytes,width,height,score,verdict")
+    row = next(r for r in csv.DictReader((out / "results.csv").open(encoding="utf-8")) if r["path"] == str(a))
+    assert (row["regions"], row["regions_dropped"]) == (str(n_regions), str(n_dropped))
     # Without "json" in --save the records live under .deal/records, and a rerun skips everything.
     rc, err = run_cli(
         src, "--out", out, "--detector", detector.info.path, "--device", "cpu", "--save", "heatmap,mask,npz"

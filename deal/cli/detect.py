@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from deal.cli.run_options import add_device_and_batch_size
 from deal.imageio import DEFAULT_MAX_PIXELS, default_decode_workers
+from deal.inference.regions import MIN_REGION_FRACTION
 from deal.metrics.image_score import VERDICT_RULE
 
 if TYPE_CHECKING:
@@ -45,8 +46,10 @@ source and target). Each is a map in [0, 1] relative to the image itself, scored
 measured pixel-AUC lift on real diffusion inpainting. A view that fails is a note in the record.
 
 Each record holds the input's path, sha256, size, score (mean of the top 1% of the heatmap),
-verdict, the thresholds, edited fraction, regions, output paths, the detector's name and
-sha256, deal's version, seconds, and an error message (null when it worked). The rule:
+verdict, the thresholds, edited fraction, regions (connected parts of the mask covering at
+least {MIN_REGION_FRACTION:.2%} of the image; smaller specks are counted as dropped), output paths, the detector's
+name and sha256, deal's version, seconds (the image's own time: decoding, its share of the batches it
+ran in, writing), and an error message (null when it worked). The rule:
 {VERDICT_RULE}.
 The detector file holds the calibrated threshold and image thresholds (chosen on validation
 data by `deal export` for a stated precision); --threshold and --image-thresholds override them.

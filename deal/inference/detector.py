@@ -24,6 +24,7 @@ from deal.baselines.views import check_view_names, run_views
 from deal.imageio import DEFAULT_MAX_PIXELS, ImageLoadError, load_any
 from deal.inference.detection import Detection, NonFiniteMapError, non_finite_message
 from deal.inference.devices import autocast, precision, resolve_device
+from deal.inference.image_times import ImageClock
 from deal.inference.streaming import stream_outcomes, windows_of
 from deal.metrics.image_score import check_image_thresholds
 from deal.modeling.config import ModelConfig
@@ -247,6 +248,7 @@ class Detector:
         batch_size: int = DEFAULT_BATCH_SIZE,
         *,
         sources: Sequence[str] | None = None,
+        seconds: list[float] | None = None,
     ) -> list[np.ndarray]:
         """HxWx3 uint8 RGB arrays -> HxW float32 probability maps at each image's size.
 
@@ -257,8 +259,23 @@ class Detector:
         Every map is checked here, the one place deal's inference produces heatmaps: a map holding NaN or
         inf raises NonFiniteMapError naming the image (`sources`, else its position), whose `maps` keep the
         finite maps of the others.
+
+        seconds: a list that receives each image's own share of the call's time (deal.inference.image_times;
+        filled before NonFiniteMapError is raised).
         """
-        maps = self.pipeline.heatmaps(images, self.forward, batch_size=batch_size, device=self.device)
+        clock = None
+        if seconds is not None:
+            sync = (lambda: torch.cuda.synchronize(self.device)) if self.device.type == "cuda" else None
+            clock = ImageClock(len(images), sync)
+        maps = self.pipeline.heatmaps(
+            images,
+            self.forward,
+            batch_size=batch_size,
+            device=self.device,
+            on_batch=None if clock is None else clock.batch_done,
+        )
+        if clock is not None and seconds is not None:
+            seconds[:] = clock.finish()
         bad = [i for i, m in enumerate(maps) if not np.isfinite(m).all()]
         if bad:
             names = [sources[i] if sources is not None else f"image {i + 1} of {len(maps)}" for i in bad]

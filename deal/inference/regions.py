@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 
-import cv2
 import numpy as np
 
 MAX_REGIONS = 50  # regions described in a record (the largest); the count covers them all
@@ -46,6 +45,8 @@ def find_regions(
         "mean_prob": float, "max_prob": float}`` sorted by area (descending, then top-left position),
         the number of regions, and the number of components too small to be one.
     """
+    import cv2  # here, not at the top: the command line reads MIN_REGION_FRACTION without loading OpenCV
+
     min_area = min_region_area(*mask.shape, min_fraction)
     if not mask.any():
         return [], 0, 0

@@ -44,8 +44,13 @@ class HeatmapSource(Protocol):
     @property
     def image_thresholds(self) -> tuple[float, float]: ...
 
-    def heatmaps(  # raises NonFiniteMapError for a map with NaN or inf
-        self, images: list[np.ndarray], batch_size: int = ..., *, sources: list[str] | None = None
+    def heatmaps(  # raises NonFiniteMapError for a map with NaN or inf; `seconds` gets each image's time
+        self,
+        images: list[np.ndarray],
+        batch_size: int = ...,
+        *,
+        sources: list[str] | None = None,
+        seconds: list[float] | None = None,
     ) -> list[np.ndarray]: ...
 
     def inference_mode_of(self, height: int, width: int) -> str: ...
@@ -128,23 +133,8 @@ def _process_window(
     # exactly the batches of an uninterrupted one.
     positions = [p for p, (ld, *_) in enumerate(loads) if ld is not None]
     if positions and any(window[p].wanted for p in positions):
-        t0 = time.perf_counter()
-        arrays, sources = [loads[p][0].array for p in positions], [loads[p][0].source for p in positions]
-        window_maps: list[np.ndarray | None]
-        try:
-            window_maps = list(detector.heatmaps(arrays, batch_size=batch_size, sources=sources))
-        except NonFiniteMapError as err:  # the detector's own check: the other maps of the window stand
-            window_maps = err.maps
-        except Exception:  # e.g. out of memory on one huge image: find it, report it, go on with the others
-            window_maps = []
-            for p in positions:
-                name = _describe(window[p].source)
-                heatmap, error = _heatmap_alone(detector, loads[p][0], name, batch_size)
-                window_maps.append(heatmap)
-                if error:
-                    errors[p] = error
-        dt = (time.perf_counter() - t0) / len(positions)
-        for p, m in zip(positions, window_maps):
+        window_maps, own_seconds = _window_heatmaps(detector, window, loads, positions, errors, batch_size)
+        for p, m, dt in zip(positions, window_maps, own_seconds):
             if m is not None:
                 maps[p], infer_seconds[p] = m, dt
             elif p not in errors:
@@ -171,6 +161,40 @@ def _process_window(
         failed_map = p in non_finite
         out.append(Outcome(item.index, item.source, loaded, detection, error, inference, seconds, failed_map, views))
     return out
+
+
+def _window_heatmaps(
+    detector: HeatmapSource,
+    window: list[WorkItem],
+    loads: list[tuple[LoadedImage | None, str | None, float]],
+    positions: list[int],
+    errors: dict[int, str],
+    batch_size: int,
+) -> tuple[list[np.ndarray | None], list[float]]:
+    """The heatmaps of the decoded images of a window (at `positions`) in one Detector.heatmaps call (None:
+    not finite, or failed with its message added to `errors`), and each image's own inference seconds
+    (deal.inference.image_times)."""
+    t0 = time.perf_counter()
+    arrays, sources = [loads[p][0].array for p in positions], [loads[p][0].source for p in positions]
+    seconds: list[float] = []
+    window_maps: list[np.ndarray | None]
+    try:
+        window_maps = list(detector.heatmaps(arrays, batch_size=batch_size, sources=sources, seconds=seconds))
+    except NonFiniteMapError as err:  # the detector's own check: the other maps of the window stand
+        window_maps = err.maps
+    except Exception:  # e.g. out of memory on one huge image: find it, report it, go on with the others
+        failed_share = (time.perf_counter() - t0) / len(positions)
+        window_maps, seconds = [], []
+        for p in positions:
+            t1 = time.perf_counter()
+            heatmap, error = _heatmap_alone(detector, loads[p][0], _describe(window[p].source), batch_size)
+            window_maps.append(heatmap)
+            seconds.append(failed_share + time.perf_counter() - t1)
+            if error:
+                errors[p] = error
+    if len(seconds) != len(positions):  # not timed per image: an equal share each
+        seconds = [(time.perf_counter() - t0) / len(positions)] * len(positions)
+    return window_maps, seconds
 
 
 def _heatmap_alone(

@@ -7,7 +7,8 @@ path, sha256 (of the input's bytes), bytes, width, height, score, verdict, thres
 image_threshold_high (of the verdict: deal.metrics.image_score.VERDICT_RULE), edited_fraction,
 n_regions (connected components of the mask covering at least region_min_fraction of the image),
 n_regions_dropped (smaller components: not regions), region_min_fraction, regions (the 50 largest), inference ("native" | "tiled" | "resized" | "sam"), tile, outputs
-(kind -> path relative to the output folder), detector (name, sha256), device, deal_version, seconds,
+(kind -> path relative to the output folder), detector (name, sha256), device, deal_version, seconds (the
+image's own time: decoding, its share of the batches it ran in (deal.inference.image_times), writing),
 error (null, or a message naming the file and the problem), notes (list of strings), provenance (what the
 file's bytes say about its origin: deal.provenance, documented in docs/provenance.md; null for a failed input),
 views (the classic forensic views asked for, ``deal detect --views``: view -> {score, note, seconds}; the

@@ -166,7 +166,7 @@ def _process_window(
 def _window_heatmaps(
     detector: HeatmapSource,
     window: list[WorkItem],
-    loads: list[tuple[LoadedImage | None, str | None, float]],
+    loads: list[Load],
     positions: list[int],
     errors: dict[int, str],
     batch_size: int,

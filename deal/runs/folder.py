@@ -24,7 +24,7 @@ from deal.fileio import write_json
 from deal.inference.detector import Detector
 from deal.modeling.constants import DEFAULT_BATCH_SIZE
 from deal.report.outputs import DEFAULT_SAVE, parse_save
-from deal.runs.discovery import find_inputs, read_input_list
+from deal.runs.discovery import InputFile, find_inputs, read_input_list
 from deal.runs.engine import Engine, LocalEngine
 from deal.runs.lock import RunLock, remove_stray_parts
 from deal.runs.manifest import write_manifest
@@ -96,11 +96,7 @@ def run_detection(
     views = tuple(check_view_names(views))
     chosen, ray_options = _check_and_choose_engine(report, batch_size, workers, writers, engine, ray_options)
     out = Path(out_dir)
-    listed = read_input_list(inputs_from) if inputs_from is not None else []
-    items, root, warnings = find_inputs([*inputs, *listed], out_dir=out)
-    progress = make_progress(len(items)) if make_progress is not None else Progress(len(items), quiet=quiet)
-    for w in warnings:
-        progress.message(f"warning: {w}")
+    items, root, progress = _list_inputs(inputs, inputs_from, out, quiet, make_progress)
     options = _recorded_options(
         inputs, inputs_from, out_dir, kinds, report, overwrite, engine, ray_options,
         batch_size=batch_size, workers=workers, writers=writers, views=views,
@@ -123,6 +119,23 @@ def run_detection(
     if not quiet:
         progress.message(f"deal detect: {summary.text()}")
     return summary
+
+
+def _list_inputs(
+    inputs: Sequence[str | os.PathLike],
+    inputs_from: str | os.PathLike | None,
+    out: Path,
+    quiet: bool,
+    make_progress: Callable[[int], Progress] | None,
+) -> tuple[list[InputFile], Path, Progress]:
+    """The run's inputs (deal.runs.discovery), their common root, and the run's Progress, which has said
+    the listing's warnings."""
+    listed = read_input_list(inputs_from) if inputs_from is not None else []
+    items, root, warnings = find_inputs([*inputs, *listed], out_dir=out)
+    progress = make_progress(len(items)) if make_progress is not None else Progress(len(items), quiet=quiet)
+    for w in warnings:
+        progress.message(f"warning: {w}")
+    return items, root, progress
 
 
 def _recorded_options(

@@ -49,12 +49,13 @@ class JobProgress(Progress):
 
 @dataclass
 class JobOptions:
-    """A job's `deal detect` options: outputs, report and thresholds (None: the detector's)."""
+    """A job's `deal detect` options: outputs, report, thresholds (None: the detector's) and views."""
 
     save: str = "heatmap,mask,overlay,json"
     report: str | None = "html"
     threshold: float | None = None
     image_thresholds: tuple[float, float] | None = None
+    views: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -62,12 +63,13 @@ class JobOptions:
             "report": self.report,
             "threshold": self.threshold,
             "image_thresholds": list(self.image_thresholds) if self.image_thresholds else None,
+            "views": list(self.views),
         }
 
     @classmethod
     def from_dict(cls, o: dict[str, Any]) -> JobOptions:
         pair = o.get("image_thresholds")
-        return cls(o["save"], o["report"], o["threshold"], tuple(pair) if pair else None)
+        return cls(o["save"], o["report"], o["threshold"], tuple(pair) if pair else None, tuple(o.get("views", ())))
 
 
 @dataclass

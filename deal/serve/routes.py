@@ -45,8 +45,11 @@ class SlotFirstRoute(APIRoute):
         return handler
 
 
-def job_options(save: str, report: str, threshold: float | None, image_thresholds: str | None) -> JobOptions:
+def job_options(
+    save: str, report: str, threshold: float | None, image_thresholds: str | None, views: str = ""
+) -> JobOptions:
     """A job's options, checked the way `deal detect` checks them (422 with one sentence)."""
+    from deal.baselines.views import check_view_names
     from deal.metrics.image_score import check_image_thresholds
     from deal.report.outputs import parse_save
 
@@ -67,11 +70,16 @@ def job_options(save: str, report: str, threshold: float | None, image_threshold
             raise RequestRefused(
                 422, f"image_thresholds takes LO,HI with 0 <= LO <= HI <= 1, got {image_thresholds!r}."
             ) from None
+    try:
+        names = tuple(check_view_names(views))
+    except ValueError as err:
+        raise RequestRefused(422, sentence(f"views: {err}")) from None
     return JobOptions(
         save=",".join(kinds),
         report="html" if report == "html" else None,
         threshold=threshold,
         image_thresholds=pair,
+        views=names,
     )
 
 
@@ -156,8 +164,9 @@ def jobs_router(store: JobStore, detector: Detector, settings: ServeSettings) ->
         report: str = Form("html", description="html (the report, with each image's view) or none"),
         threshold: float | None = Form(None, description="pixel threshold of the mask (default: the detector's)"),
         image_thresholds: str | None = Form(None, description="LO,HI verdict thresholds (default: the detector's)"),
+        views: str = Form("", description="classic forensic views, as deal detect --views (default: none)"),
     ) -> dict[str, Any]:
-        options = job_options(save, report, threshold, image_thresholds)
+        options = job_options(save, report, threshold, image_thresholds, views)
         return await create_job(store, settings, request.state.slot, files, paths, options)
 
     v1.add_api_route(

@@ -57,6 +57,7 @@ def run_job(
         engine=engine,
         ray_options=ray_options,
         make_progress=make_progress,
+        views=options.views,
     )
 
 

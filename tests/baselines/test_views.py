@@ -86,18 +86,20 @@ def test_jpeg_view_is_not_applicable_without_a_grid_and_flags_little_on_an_authe
         assert view.map is not None and _flagged(view.map) < 0.06  # measured 4.4%, 2.8%, 0.0%
 
 
-def test_copymove_marks_source_and_target_with_iou_at_least_one_half():
+@pytest.mark.parametrize(("mirrored", "measured"), [(False, 0.79), (True, 0.79)])
+def test_copymove_marks_source_and_target_with_iou_at_least_one_half(mirrored, measured):
     photo = _kodak("kodim03.png")
     image = photo.copy()
     source, target = _box(photo.shape, 40, 60, 112, 128), _box(photo.shape, 352, 568, 112, 128)
-    image[target] = photo[source]
+    patch = photo[40:152, 60:188]
+    image[352:464, 568:696] = patch[:, ::-1] if mirrored else patch  # a mirrored copy matches the mirror's keypoints
     view = run_view("copymove", image)
     assert view.score == 1.0 and view.note == "1 copied region pair(s) found"
     _, labels = cv2.connectedComponents((view.map > 0.5).astype(np.uint8))
     for region in (source, target):
         found = np.isin(labels, np.unique(labels[region & (labels > 0)]))
         iou = (found & region).sum() / (found | region).sum()
-        assert iou >= 0.5, iou  # measured 0.92 for both
+        assert iou >= 0.5 and iou == pytest.approx(measured, abs=0.05), iou  # the same for both regions
 
 
 def test_spectral_view_finds_an_upsampled_paste_and_is_the_spectral_slope_baseline():

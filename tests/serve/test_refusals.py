@@ -79,6 +79,7 @@ def test_bad_uploads_each_get_a_status_and_one_sentence(server, tmp_path):
         ([], [("threshold", "2")], 422, "threshold must be in [0, 1]"),
         ([("a.png", good)], [("save", "heatmap,pdf")], 422, "save:"),
         ([("a.png", good)], [("image_thresholds", "0.9,0.1")], 422, "image_thresholds takes LO,HI"),
+        ([("a.png", good)], [("views", "ela,sift")], 422, "views: unknown view 'sift'; choose from ela, noise"),
         ([("a.png", good)], [("paths", "root/sub/ok.png")], 422, "either files or paths"),
         ([], [("paths", "../root/sub/ok.png")], 403, "climbs out"),
         ([], [("paths", "root/../../secret.png")], 403, "climbs out"),

@@ -155,3 +155,19 @@ def test_centre_floor_is_image_independent():
     b, _ = get_baseline("centre")(np.full((40, 60, 3), 255, np.uint8))
     assert a.shape == (40, 60) and np.array_equal(a, b)
     assert a[20, 30] > 0.99 and a[0, 0] < 0.03 and "centre" not in VIEWS
+
+
+def test_tiles_give_the_whole_image_result_and_every_view_maps_a_large_image():
+    """Bounded memory: the tiled views compute 1024-pixel tiles with a margin; the evidence equals the
+    untiled computation's (ELA's re-save keeps its 8x8 blocks and 4:2:0 MCUs: tiles start on multiples of 16)."""
+    from deal.baselines.views.common import TILE, tiled
+    from deal.baselines.views.ela import ela_error
+    from deal.baselines.views.noise import noise_level
+    from tests.inference.conftest import smooth_image
+
+    image = smooth_image(TILE + 300, TILE + 420, 3)
+    for function, margin in ((ela_error, 16), (noise_level, 32)):
+        assert np.abs(tiled(function, image, margin) - function(image)).max() < 1e-4, function.__name__
+    for name in VIEWS:
+        view = run_view(name, image)
+        assert not view.failed and (view.map is None or view.map.shape == image.shape[:2]), (name, view.note)

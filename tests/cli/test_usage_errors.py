@@ -66,6 +66,7 @@ def work(tmp_path):
 CASES = {
     "detect: bad option": (["detect", "photo.png", "--out", "o", "--bogus"], "unrecognized arguments: --bogus"),
     "detect: bad option value": (["detect", "photo.png", "--out", "o", "--threshold", "2"], "--threshold must be in [0, 1], got 2.0"),
+    "detect: unknown view": (["detect", "photo.png", "--out", "o", "--views", "ela,sift"], "--views: unknown view 'sift'; choose from ela, noise, jpeg, spectral, copymove"),
     "detect: no input matched": (["detect", "*.jpg", "--out", "o"], "no images to process: *.jpg: no image matches this pattern"),
     "detect: missing path": (["detect", "nope.jpg", "--out", "o"], "no images to process: nope.jpg: no such file or folder"),
     "detect: missing list": (["detect", "--inputs-from", "list.txt", "--out", "o"], "list.txt: cannot read this list of inputs"),

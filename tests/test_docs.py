@@ -170,3 +170,24 @@ def test_train_help_prints_the_paths_the_newcomer_config_writes():
     recipe = training.split("<!-- newcomer-recipe -->", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
     assert recipe.strip().splitlines() == help_recipe[: len(recipe.strip().splitlines())]
     assert checkpoint in (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_api_page_lists_each_name_once(tmp_path):
+    """The API page's table of contents (its reference rendered by mkdocstrings) names image_score and verdict
+    once each, as every other entry."""
+    import collections
+
+    pytest.importorskip("mkdocstrings")
+    site = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--quiet", "--site-dir", str(site)],
+        cwd=REPO_ROOT, check=True, capture_output=True,
+    )
+    html = (site / "api" / "index.html").read_text(encoding="utf-8")
+    toc = html[html.index("md-sidebar--secondary") :]
+    labels = [
+        re.sub(r"<[^>]+>", "", m.group(1)).strip()
+        for m in re.finditer(r'class="md-nav__link">\s*<span class="md-ellipsis">\s*(.*?)\s*</span>', toc, re.S)
+    ]
+    assert {"image_score", "verdict", "Detector", "Detection"} <= set(labels)
+    assert [name for name, n in collections.Counter(labels).items() if n > 1] == []

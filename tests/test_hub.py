@@ -63,10 +63,15 @@ def test_list_and_missing_checkpoint_message(tmp_path, monkeypatch, capsys):
     assert main(["weights", "list"]) == 0
     out = capsys.readouterr().out
     assert str(tmp_path / "sam_vit_l_0b3195.pth") in out
+    # every folder searched is empty (this machine's own weights folders are out of the search), so the error
+    # path runs wherever the test does
     monkeypatch.chdir(tmp_path)
-    if hub.find_weights("sam_vit_h_4b8939.pth") is None:
-        with pytest.raises(FileNotFoundError, match="deal weights fetch vit_h"):
-            hub.sam_checkpoint_path("vit_h")
+    monkeypatch.setattr(hub, "PROJECT_WEIGHTS", tmp_path / "project-weights")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert hub.find_weights("sam_vit_h_4b8939.pth") is None
+    with pytest.raises(FileNotFoundError, match=r"SAM checkpoint sam_vit_h_4b8939.pth not found \(looked in .*\); "
+                       r"run: deal weights fetch vit_h"):
+        hub.sam_checkpoint_path("vit_h")
 
 
 def test_atomic_writes_get_the_usual_permissions(tmp_path):

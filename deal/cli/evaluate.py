@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from deal.cli.metric_options import add_metric_convention_arguments
 
@@ -74,13 +75,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import sys
+
+    from deal.data.errors import DatasetError
+    from deal.evaluation.predictions import PredictionError
+
+    pred_root, datasets_records, convention = _checked_usage(args)
+    try:
+        results, pred_dirs = _evaluate_datasets(args, pred_root, datasets_records, convention)
+    except (PredictionError, DatasetError) as err:
+        print(f"deal evaluate: error: {err}", file=sys.stderr)
+        return 1
+    described = _described_conventions(results)
+    _print_results(args, results, described)
+    if args.json:
+        return _write_report(args, convention, results, described, pred_dirs)
+    return 0
+
+
+def _checked_usage(args: argparse.Namespace) -> tuple:
+    """Usage checks first, torch-free: one sentence and exit 2 in well under a second. Returns the prediction
+    folder, the records of each dataset and the metric convention."""
     from pathlib import Path
 
     from deal.cli import checks
     from deal.cli.metric_options import convention_from_args
     from deal.errors import UsageError
 
-    # Usage checks first, torch-free: one sentence and exit 2 in well under a second.
     checks.check_unit_interval(args.threshold, "--threshold")
     checks.check_at_least(args.num_thresholds, 2, "--num-thresholds")
     checks.check_at_least(args.bootstrap, 0, "--bootstrap")
@@ -95,50 +115,48 @@ def run(args: argparse.Namespace) -> int:
         convention = convention_from_args(args)
     except ValueError as err:
         raise UsageError(str(err)) from err
+    return pred_root, datasets_records, convention
 
-    from deal.data.errors import DatasetError
-    from deal.evaluation.datasets import parse_dataset_specs
+
+def _evaluate_datasets(args: argparse.Namespace, pred_root: Any, datasets_records: dict, convention: Any) -> tuple:
+    """``({dataset: metrics}, {dataset: prediction folder})``: a dataset's maps are in ``--pred/NAME`` when that
+    folder exists, else in ``--pred``."""
+    import sys
+
     from deal.evaluation.evaluate import evaluate_predictions
-    from deal.evaluation.predictions import PredictionError
-    from deal.evaluation.report import markdown_table
-    from deal.fileio import write_json
-    from deal.metrics.convention import MetricConvention
-    from deal.metrics.keys import METRIC_KEYS
 
-    datasets = parse_dataset_specs(args.dataset)
     results: dict[str, dict] = {}
     pred_dirs: dict[str, str] = {}
-    try:
-        for name, recs in datasets_records.items():
-            pred_dir = pred_root / name if (pred_root / name).is_dir() else pred_root
-            pred_dirs[name] = str(pred_dir)
-            results[name] = evaluate_predictions(
-                pred_dir,
-                recs,
-                convention,
-                threshold_from_records=args.threshold is None,
-                progress=sys.stderr.isatty(),
-            )
-    except (PredictionError, DatasetError) as err:
-        print(f"deal evaluate: error: {err}", file=sys.stderr)
-        return 1
+    for name, recs in datasets_records.items():
+        pred_dir = pred_root / name if (pred_root / name).is_dir() else pred_root
+        pred_dirs[name] = str(pred_dir)
+        results[name] = evaluate_predictions(
+            pred_dir, recs, convention, threshold_from_records=args.threshold is None, progress=sys.stderr.isatty()
+        )
+    return results, pred_dirs
 
-    # One convention line per distinct (pixel, image) threshold pair (deal detect's records may set them).
+
+def _described_conventions(results: dict[str, dict]) -> str | dict[str, str]:
+    """One convention line, or one per dataset when deal detect's records set different thresholds."""
+    from deal.metrics.convention import MetricConvention
+
     pairs = {name: (m["threshold"], tuple(m["image_thresholds"])) for name, m in results.items()}
-    conventions = {
-        pairs[name]: MetricConvention.from_dict(m["convention"]).describe() for name, m in results.items()
-    }
-    described = (
-        next(iter(conventions.values()))
-        if len(conventions) == 1
-        else {name: conventions[pair] for name, pair in pairs.items()}
-    )
-    rows = [{"dataset": name, **metrics} for name, metrics in results.items()]
+    conventions = {pairs[name]: MetricConvention.from_dict(m["convention"]).describe() for name, m in results.items()}
+    if len(conventions) == 1:
+        return next(iter(conventions.values()))
+    return {name: conventions[pair] for name, pair in pairs.items()}
+
+
+def _print_results(args: argparse.Namespace, results: dict[str, dict], described: str | dict[str, str]) -> None:
+    """The convention, the table, and per dataset: the maps read, the thresholds used, what is not available."""
+    from deal.evaluation.report import markdown_table
+    from deal.metrics.keys import METRIC_KEYS
+
     if isinstance(described, str):
         print(f"Convention: {described}\n")
     else:
         print("".join(f"Convention ({name}): {text}\n" for name, text in described.items()))
-    print(markdown_table(rows, ["dataset", *METRIC_KEYS]))
+    print(markdown_table([{"dataset": name, **metrics} for name, metrics in results.items()], ["dataset", *METRIC_KEYS]))
     for name, metrics in results.items():
         sources = ", ".join(f"{n} {kind}" for kind, n in metrics["map_sources"].items())
         print(f"\n{name}: maps read: {sources}")
@@ -154,30 +172,37 @@ def run(args: argparse.Namespace) -> int:
         for reason in dict.fromkeys(reasons.values()):
             keys = ", ".join(k for k, r in reasons.items() if r == reason)
             print(f"{name}: {keys} not available: {reason}.")
-    if args.json:
-        report = {
-            "command": "evaluate",
-            "convention": described,
-            "settings": {
-                **convention.to_dict(),
-                # the thresholds used; None when they differ between datasets (each result has its own)
-                "threshold": used.pop() if len(used := {m["threshold"] for m in results.values()}) == 1 else None,
-                "image_thresholds": images.pop()
-                if len(images := {tuple(m["image_thresholds"]) for m in results.values()}) == 1
-                else None,
-                "split": args.split,
-            },
-            "datasets": {name: str(path) for name, path in datasets.items()},
-            "predictions": pred_dirs,
-            "results": results,
-        }
-        try:
-            write_json(args.json, report)
-        except OSError as err:
-            print(
-                f"deal evaluate: error: --json {args.json}: cannot write this file ({err.strerror or err})",
-                file=sys.stderr,
-            )
-            return 2
-        print(f"\nwrote {args.json}")
+
+
+def _write_report(
+    args: argparse.Namespace, convention: Any, results: dict[str, dict], described: Any, pred_dirs: dict[str, str]
+) -> int:
+    """--json: the numbers and settings; exit 2 when the file cannot be written."""
+    import sys
+
+    from deal.evaluation.datasets import parse_dataset_specs
+    from deal.fileio import write_json
+
+    thresholds = {m["threshold"] for m in results.values()}
+    image_thresholds = {tuple(m["image_thresholds"]) for m in results.values()}
+    report = {
+        "command": "evaluate",
+        "convention": described,
+        "settings": {
+            **convention.to_dict(),
+            # the thresholds used; None when they differ between datasets (each result has its own)
+            "threshold": thresholds.pop() if len(thresholds) == 1 else None,
+            "image_thresholds": image_thresholds.pop() if len(image_thresholds) == 1 else None,
+            "split": args.split,
+        },
+        "datasets": {name: str(path) for name, path in parse_dataset_specs(args.dataset).items()},
+        "predictions": pred_dirs,
+        "results": results,
+    }
+    try:
+        write_json(args.json, report)
+    except OSError as err:
+        print(f"deal evaluate: error: --json {args.json}: cannot write this file ({err.strerror or err})", file=sys.stderr)
+        return 2
+    print(f"\nwrote {args.json}")
     return 0

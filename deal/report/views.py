@@ -34,7 +34,6 @@ from deal.report.outputs import (
     view_kind,
 )
 
-PANELS = ("image", "heatmap", "contour", "overlay")
 VIEW_DIR = f"{STATE_DIR}/report"  # relative to the output folder
 VIEW_SIDE = 1024  # longest side of a panel (4 side by side fit a 4K screen); larger images are downscaled
 VIEW_QUALITY = 90

@@ -1,8 +1,9 @@
 """A Detector benchmarked through deal detect's own path (``deal benchmark``'s Python API).
 
 The maps come from ``Detector.predict_many`` over windows of ``batch_size`` consecutive images decoded by
-deal detect's loader, so they are bit-identical to ``deal detect``'s for the same images, detector, device
-and batch size (the originals of the objectness control run in their own windows of at most ``batch_size``);
+deal detect's loader, so they equal ``deal detect``'s for the same images, detector, device and batch size
+(an original of the objectness control that is a record is that record's map; the other originals run in
+windows of their own of at most ``batch_size``);
 the metric convention defaults to the detector's own (:func:`detector_convention`): pixel F1 at 0.5 and at
 its calibrated pixel threshold side by side, and the image metrics of its verdict at its two image thresholds.
 """

@@ -215,6 +215,7 @@ def test_report_files(cocoglide_records, tmp_path):
     assert md.startswith("# Benchmark: gray\n")
     assert f"Convention: {report['convention']}." in md
     assert "| dataset | perturbation | pixel AUC | AUC control | AUC lift | F1 best | F1 best control |" in md
+    assert "| F1 best lift | paired | F1@0.5 |" in md  # the paired count beside the lifts it averages over
     assert "Objectness control: where a dataset has the unedited originals" in md
     assert "pixel_f1" not in md.split("## Localization")[0] or "F1@0.5: F1 of p > 0.5 per image" in md
     for label in ("none", "jpeg=90", "jpeg=50", "blur=1"):

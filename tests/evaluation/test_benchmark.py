@@ -453,3 +453,41 @@ def test_a_failing_baseline_never_costs_the_detectors_results(tmp_path, capsys, 
     ] * 4  # the 2 edits and their 2 originals
     assert "## Errors" in (out / "benchmark.md").read_text()
     assert "4 image(s) failed" in capsys.readouterr().err
+
+
+def test_cli_manifest_with_an_original_column_scores_the_originals_as_authentic(
+    tmp_path, monkeypatch, cocoglide_records
+):
+    """deal benchmark on a manifest whose edits name their originals: image AUC and bAcc are defined (the
+    originals are the authentic images), from one forward pass per original that also serves the control."""
+    import deal.inference.detector as detector_module
+    from deal.inference.detection import Detection
+
+    windows = []
+
+    class Gray:
+        name, sha256, device = "gray", None, "cpu"
+        threshold, image_thresholds, max_pixels = 0.5, (0.5, 0.5), 10**8
+
+        def predict_many(self, images, batch_size=8):
+            windows.append(len(images))
+            return [Detection.from_heatmap(gray_predictor(im)[0], 0.5) for im in images]
+
+    monkeypatch.setattr(detector_module.Detector, "load", classmethod(lambda cls, path=None, device="auto": Gray()))
+    edits = [r for r in cocoglide_records if r.label == 1][:3]
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text(
+        "image,mask,label,original\n" + "".join(f"{e.image},{e.mask},1,{e.original}\n" for e in edits), encoding="utf-8"
+    )
+    out = tmp_path / "bench"
+    assert main(["benchmark", "--dataset", f"M={manifest}", "--out", str(out), "--bootstrap", "0"]) == 0
+    assert windows == [3, 3]  # the 3 edits, then their 3 originals once
+    (row,) = json.loads((out / "benchmark.json").read_text())["results"]
+    m = row["metrics"]
+    assert (m["n_edited"], m["n_authentic"], m["n_control"]) == (3, 3, 3) and row["n_predicted"] == 6
+    from sklearn.metrics import roc_auc_score
+
+    from deal.metrics.image_score import image_score
+
+    scores = [image_score(gray_predictor(read_image(p))[0]) for p in [*(e.image for e in edits), *(e.original for e in edits)]]
+    assert m["image_auc"] == pytest.approx(roc_auc_score([1, 1, 1, 0, 0, 0], scores))

@@ -491,3 +491,23 @@ def test_cli_manifest_with_an_original_column_scores_the_originals_as_authentic(
 
     scores = [image_score(gray_predictor(read_image(p))[0]) for p in [*(e.image for e in edits), *(e.original for e in edits)]]
     assert m["image_auc"] == pytest.approx(roc_auc_score([1, 1, 1, 0, 0, 0], scores))
+
+
+def test_an_unreadable_original_is_an_error_row_and_its_edit_is_scored_without_control(cocoglide_records):
+    from deal.data.errors import DatasetError
+
+    records = _with_their_originals(cocoglide_records, 2)
+    broken = records[2].image  # the original of the first edit, a record of the dataset
+
+    def reader(path):
+        if path == broken:
+            raise DatasetError(f"cannot read image {path}: truncated")
+        return read_image(path)
+
+    report = run_benchmark(gray_predictor, {"c": records}, [Perturbation("jpeg", 80)], reader=reader, batch_size=4)
+    assert [(e["run"], e["image"], e["error"]) for e in report["errors"]] == [
+        (run, records[2].name, f"cannot read image {broken}: truncated") for run in ("none", "jpeg=80")
+    ]
+    for row in report["results"]:
+        m = row["metrics"]
+        assert (row["n_images"], row["n_errors"], m["n_edited"], m["n_authentic"], m["n_control"]) == (3, 1, 2, 1, 1)

@@ -115,6 +115,8 @@ class ModelConfig:
         cue_residual: the output is the training-free spectral-slope cue's logit plus a learned, gated
             residual from the decoder (deal.modeling.cue_residual): an untrained model reproduces the cue's
             map. Not in the published MFPT.
+        cue_smoothing: Gaussian sigmas (pixels) of smoothed copies of the cue that the cue residual adds with
+            learned weights starting at 0 (a region-sized average of the per-pixel evidence); empty: none.
     """
 
     encoder: str = "vit_b"
@@ -126,8 +128,12 @@ class ModelConfig:
     high_res_path: bool = False
     high_res_width: int = 16
     cue_residual: bool = False
+    cue_smoothing: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
+        self.cue_smoothing = tuple(float(s) for s in self.cue_smoothing)
+        if any(s <= 0 for s in self.cue_smoothing):
+            raise ValueError(f"cue_smoothing sigmas must be > 0, got {list(self.cue_smoothing)}")
         if self.high_res_width < 1:
             raise ValueError(f"high_res_width must be >= 1, got {self.high_res_width}")
         if isinstance(self.prompts, dict):
@@ -158,6 +164,7 @@ class ModelConfig:
         d = asdict(self)
         d["prompts"]["bands"] = list(d["prompts"]["bands"])
         d["prompts"]["bandpass"] = list(d["prompts"]["bandpass"])
+        d["cue_smoothing"] = list(d["cue_smoothing"])
         return d
 
     @classmethod

@@ -1,0 +1,42 @@
+"""deal_benchmarks.train_bundled in its tiny CPU mode: data, two arms, exports calibrated, the GPU check."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from deal_benchmarks.train_bundled import ARMS, arm_config, main
+
+from tests.conftest import require_shared
+
+pytestmark = pytest.mark.slow  # data, two tiny training runs, two exports and the GPU check's tiny mode
+
+
+def test_every_arm_differs_from_the_recipe_in_its_named_switch_only(tmp_path):
+    import yaml
+
+    data = {"train": "t.csv", "val": "v.csv"}
+    configs = {a: yaml.safe_load(arm_config(a, data, tmp_path, max_steps=10, max_time=None, tiny=False,
+                                            batch_size=None, workers=1).read_text()) for a in ARMS}  # fmt: skip
+    base = configs["trace_residual"]
+    assert base["model"]["config"]["high_res_path"] and base["model"]["config"]["cue_residual"]
+    assert base["data"]["paired_originals"] and base["trainer"]["max_steps"] == 10
+    assert configs["no_high_res"]["model"]["config"] == {**base["model"]["config"], "high_res_path": False}
+    assert configs["no_pairs"]["data"] == {**base["data"], "paired_originals": False}
+    paper = configs["paper"]["model"]["config"]
+    assert not (paper["high_res_path"] or paper["cue_residual"] or paper["prompts"]["band_energy"])
+
+
+def test_tiny_mode_trains_exports_calibrated_arms_and_runs_the_gpu_check(tmp_path):
+    photos = require_shared("natural", "Kodak", "all")
+    out = tmp_path / "out"
+    code = main(["--photos", str(photos), "--val-photos", str(photos), "--work", str(tmp_path / "work"),
+                 "--export-to", str(out), "--arms", "trace_residual,paper", "--n-train", "8", "--n-val", "4",
+                 "--size", "64", "--max-steps", "2", "--tiny", "--loader-workers", "0", "--synth-workers", "1",
+                 "--gpu-check"])  # fmt: skip
+    assert code == 0
+    summary = json.loads((out / "train_bundled.json").read_text())
+    assert {a: r["global_step"] for a, r in summary["train"].items()} == {"trace_residual": 2, "paper": 2}
+    assert all(e["exit_code"] == 0 for e in summary["export"].values())
+    assert (out / "trace_residual.safetensors").is_file() and (out / "paper.safetensors").is_file()
+    assert json.loads((out / "gpu_check" / "gpu_check.json").read_text())["mode"] == "tiny (CPU)"

@@ -246,11 +246,22 @@ class CompileOrEager:
         return self.model(*args, **kwargs)
 
 
+# Config keys a fine-tune may add to a detector file's config: what they add starts at zero (the same function).
+GROWABLE_KEYS: dict[str, tuple[str, ...]] = {"cue_smoothing": ("cue_residual.smoothed_scale",)}
+
+
 def _init_from_detector(model: MFPT, config: ModelConfig, path: str) -> None:
-    """Copy a detector file's weights into ``model`` (strict); the file's config must be ``config``."""
+    """Copy a detector file's weights into ``model`` (strict); the file's config must be ``config``, except that
+    the training config may add smoothed copies of the cue (``cue_smoothing``, weights starting at zero: the
+    initialized model computes the detector's function)."""
     from deal.modeling.detector_file import load_detector, stored_config
 
     source, info = load_detector(path)
-    if stored_config(info.config) != stored_config(config):  # attention is a runtime choice, not stored
+    theirs, ours = stored_config(info.config), stored_config(config)
+    grown = [k for k in GROWABLE_KEYS if not theirs.get(k) and ours.get(k) and theirs.get("cue_residual")]
+    if {k: v for k, v in theirs.items() if k not in grown} != {k: v for k, v in ours.items() if k not in grown}:
         raise ValueError(f"{path}: its model config differs from the training config; cannot initialize from it")
-    model.load_state_dict(source.state_dict(), strict=True)
+    missing, unexpected = model.load_state_dict(source.state_dict(), strict=False)
+    allowed = {key for k in grown for key in GROWABLE_KEYS[k]}
+    if unexpected or set(missing) - allowed:
+        raise ValueError(f"{path}: weights do not match the model (missing {missing}, unexpected {unexpected})")

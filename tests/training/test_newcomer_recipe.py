@@ -59,3 +59,44 @@ def test_newcomer_recipe_runs_end_to_end(tmp_path, monkeypatch, capsys):
     records = [json.loads(line) for line in open(tmp_path / "results" / "results.jsonl")]
     assert len(records) == 6 and all(r["error"] is None and 0.0 <= r["score"] <= 1.0 for r in records)
     assert {r["detector"]["name"] if isinstance(r["detector"], dict) else r["detector"] for r in records} == {"tiny"}
+
+
+def _shortened_training(folder, photos) -> dict[str, float]:  # noqa: ANN001
+    """The recipe's data and `deal train` lines, shortened, run in ``folder`` (the current directory): the
+    last validation's figures."""
+    import csv
+
+    (folder / "configs").symlink_to(REPO_ROOT / "configs")
+    (folder / "photos").symlink_to(photos)
+    for command in readme_recipe()[1:4]:
+        for long, short in SHORTEN.items():
+            command = command.replace(long, short)
+        args = shlex.split(command)[1:]
+        if args[0] == "train":
+            args += ["--trainer.max_steps", "6", "--trainer.val_check_interval", "6", "--data.num_workers", "1"]
+        assert main(args) == 0, command
+    with open(folder / "runs/train_tiny_cpu/run/metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {k: float(v) for row in rows for k, v in row.items() if k.startswith("val/") and v != ""}
+
+
+def test_two_runs_with_one_seed_give_the_same_validation_figures_above_the_floor(tmp_path, monkeypatch):
+    """Seeded augmentations (per loader worker), seeded shuffling, one thread count: the same figures; and the
+    model, which starts from the training-free cue's map, is above the predict-everything floor."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        photos = tmp_path / "photos"
+        assert sample_photos_main([str(photos)]) == 0
+        figures = []
+        for name in ("a", "b"):
+            (tmp_path / name).mkdir()
+            monkeypatch.chdir(tmp_path / name)
+            figures.append(_shortened_training(tmp_path / name, photos))
+    finally:
+        torch.set_num_threads(threads)
+    a, b = figures
+    assert a.keys() == b.keys() and "val/pixel_f1" in a
+    for key in a:  # the same machine, seed, data and thread count: equal within float32 noise
+        assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-9), key
+    assert a["val/pixel_f1"] > a["val/pixel_f1_floor"]

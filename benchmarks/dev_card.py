@@ -60,6 +60,15 @@ def dev_triplets(root: Path, half: str = "all") -> list[tuple[str, str, str]]:
     return [(by_name[n].image, by_name[n].mask, by_name[n].original) for n in keep]
 
 
+def synth_triplets(folder: Path) -> list[tuple[str, str, str]]:
+    """``(edit, mask, original)`` of a ``deal data synth`` folder's edited images (its manifest's original column)."""
+    import csv
+
+    with open(folder / "manifest.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["label"] == "1" and r.get("original")]
+    return [(str(folder / r["image"]), str(folder / r["mask"]), str(folder / r["original"])) for r in rows]
+
+
 def detector_predictor(path: str) -> tuple[Predict, object]:
     """A detector file through the public API (its calibrated thresholds and verdict)."""
     from deal import Detector
@@ -177,7 +186,7 @@ def _cell(row: dict, key: str) -> str:
 
 def markdown(report: dict) -> str:
     lines = [
-        f"CoCoGlide development split, half {report['half']}: {report['n']} GLIDE inpaintings and their "
+        f"{report['set']}, half {report['half']}: {report['n']} edits and their "
         f"originals; {report['hardware']}. Brackets: 95% bootstrap interval over images ({report['bootstrap']} "
         "resamples, seed 0). The control is the same map of the unedited original scored against the same mask; "
         "the lift is edit minus control; the paired columns are this row's lift minus the reference's, image by image.",
@@ -198,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="registered baselines to score (default: predict-everything, centre where registered, spectral-slope)")  # fmt: skip
     p.add_argument("--dev", type=Path, default=DEV, help="the development split (CoCoGlide layout with IDS.txt)")
     p.add_argument("--half", choices=("all", "a", "b"), default="all")
+    p.add_argument("--synth", type=Path, default=None,
+                   help="score a deal data synth folder's edits and originals instead of the development split")
     p.add_argument("--bootstrap", type=int, default=1000)
     p.add_argument("--limit", type=int, default=0, help="only the first N triplets (a quick look; 0: all)")
     p.add_argument("--out", required=True, type=Path, help="folder for card.json and card.md")
@@ -208,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     from deal.fileio import atomic_write_text
 
     torch.set_num_threads(1)
-    if not (args.dev / "IDS.txt").is_file():
+    if args.synth is None and not (args.dev / "IDS.txt").is_file():
         print(f"dev_card: {args.dev}: not a development split (no IDS.txt)", file=sys.stderr)
         return 2
     candidates = []
@@ -223,12 +234,12 @@ def main(argv: list[str] | None = None) -> int:
     predictors["shipped"] = detector_predictor(args.shipped)
     for name, path in candidates:
         predictors[name] = detector_predictor(path)
-    triplets = dev_triplets(args.dev, args.half)
+    triplets = synth_triplets(args.synth) if args.synth else dev_triplets(args.dev, args.half)
     if args.limit:
         triplets = triplets[: args.limit]
     start = time.perf_counter()
     report = {
-        "half": args.half, "n": len(triplets), "hardware": hardware_string("cpu"), "bootstrap": args.bootstrap,
+        "half": args.half, "n": len(triplets), "set": str(args.synth.name) if args.synth else "CocoGlide dev", "hardware": hardware_string("cpu"), "bootstrap": args.bootstrap,
         "files": {"shipped": Path(args.shipped).name, **{n: Path(f).name for n, f in candidates}},
         "rows": card_rows(predictors, triplets, args.bootstrap),
     }  # fmt: skip

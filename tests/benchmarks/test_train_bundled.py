@@ -33,7 +33,7 @@ def test_tiny_mode_trains_exports_calibrated_arms_and_runs_the_gpu_check(tmp_pat
     code = main(["--photos", str(photos), "--val-photos", str(photos), "--work", str(tmp_path / "work"),
                  "--export-to", str(out), "--arms", "trace_residual,paper", "--n-train", "8", "--n-val", "4",
                  "--size", "64", "--max-steps", "2", "--tiny", "--loader-workers", "0", "--synth-workers", "1",
-                 "--gpu-check"])  # fmt: skip
+                 "--gpu-check", "--calibration", str(tmp_path / "work" / "synth" / "trace_val" / "manifest.csv")])  # fmt: skip
     assert code == 0
     summary = json.loads((out / "train_bundled.json").read_text())
     assert {a: r["global_step"] for a, r in summary["train"].items()} == {"trace_residual": 2, "paper": 2}

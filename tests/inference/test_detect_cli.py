@@ -337,18 +337,27 @@ def test_ray_engine_without_ray_is_one_sentence(detector_file, tmp_path, monkeyp
 
 
 def test_detect_says_when_the_detector_can_never_say_authentic(tmp_path):
-    """The bundled detector's image_threshold_low is 0: detect says so in one sentence on stderr, and the report's
-    legend carries the same sentence (deal.metrics.image_score.detector_verdict_limitation)."""
+    """A detector whose image_threshold_low is 0 (the bundled one until its calibration reached a threshold):
+    detect says so in one sentence on stderr, and the report's legend carries the same sentence
+    (deal.metrics.image_score.detector_verdict_limitation); the bundled detector can say authentic and
+    detect says nothing of the kind."""
     from deal.inference.detector import Detector
     from deal.metrics.image_score import detector_verdict_limitation
+    from deal.modeling.detector_file import read_detector_info, save_detector
 
-    save_image(tmp_path / "in" / "a.png", 48, 64, 1)
-    rc, err = run_cli(tmp_path / "in", "--out", tmp_path / "out", "--device", "cpu", "--workers", "0", "--report", "html")
-    assert rc == 0
     bundled = Detector.load(device="cpu")
-    sentence = detector_verdict_limitation(bundled.image_thresholds, bundled.info)
-    assert bundled.image_thresholds[0] == 0.0 and sentence.startswith("This detector can never say authentic")
+    assert bundled.image_thresholds[0] > 0.0 and detector_verdict_limitation(bundled.image_thresholds, bundled.info) is None
+    never = save_detector(tmp_path / "never.safetensors", bundled.model, name="never", threshold=bundled.threshold,
+                          image_thresholds=(0.0, 0.9), verdict_precision=0.9, precision_reached=False)  # fmt: skip
+    save_image(tmp_path / "in" / "a.png", 48, 64, 1)
+    rc, err = run_cli(tmp_path / "in", "--out", tmp_path / "out", "--device", "cpu", "--workers", "0", "--report", "html",
+                      "--detector", never)  # fmt: skip
+    assert rc == 0
+    sentence = detector_verdict_limitation((0.0, 0.9), read_detector_info(never))
+    assert sentence.startswith("This detector can never say authentic")
     assert f"deal detect: note: {sentence}\n" in err
+    rc, err = run_cli(tmp_path / "in", "--out", tmp_path / "out2", "--device", "cpu", "--workers", "0")
+    assert rc == 0 and "can never say authentic" not in err
     from html import escape
 
     assert escape(sentence, quote=True) in (tmp_path / "out" / "report.html").read_text()

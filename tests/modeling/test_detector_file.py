@@ -133,43 +133,61 @@ def test_broken_metadata_is_one_sentence(tmp_path, damage, message):
 BUNDLED = REPO_ROOT / "weights" / "deal-demo-tiny-synth.safetensors"
 
 
-# The bundled detector's heatmap of BUNDLED_FIXTURE before the schema had named fields: its mean over each of
-# 4x4 blocks of 64x64 pixels (row by row), and its image score.
+# The bundled detector's heatmap of BUNDLED_FIXTURE: its mean over each of 4x4 blocks of 64x64 pixels (row by
+# row), and its image score, as recorded when the file was exported.
 BUNDLED_FIXTURE = ("fixtures", "CocoGlide", "fake", "glide_inpainting_val2017_133778_up.png")
 BUNDLED_BLOCK_MEANS = [
-    [0.001576864, 0.003678475, 0.007044734, 0.004569430],
-    [0.041793854, 0.322522690, 0.112894269, 0.063250012],
-    [0.005317224, 0.251423051, 0.360702168, 0.031786349],
-    [0.000574848, 0.000909610, 0.000827445, 0.000464964],
+    [0.108874479, 0.112152854, 0.120217321, 0.136078817],
+    [0.144260079, 0.330655132, 0.386652406, 0.409266933],
+    [0.110665892, 0.246216970, 0.171967253, 0.162951208],
+    [0.047008834, 0.042217454, 0.031822656, 0.033478736],
 ]
-BUNDLED_SCORE = 0.99364085
+BUNDLED_SCORE = 0.67530688
 
 
-def test_the_bundled_file_is_read_through_the_upgrade_and_gives_the_same_outputs():
-    """The bundled file is format 1 (the verdict in `extra`); read through upgrade_metadata, it gives the
-    outputs it gave before the schema had named fields (score and heatmap on a CoCoGlide fixture), within
-    float32 noise: the score to SCORE_RTOL, each block mean of the heatmap to OUTPUT_ATOL."""
-    import numpy as np
+def _as_format_1(src, dst) -> None:  # noqa: ANN001
+    """``src``'s tensors with its metadata written the way format 1 kept it (the verdict inside ``extra``)."""
     from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(src), framework="pt") as f:
+        meta = dict(f.metadata())
+    info = read_detector_info(src, with_sha256=False)
+    extra = {**info.extra, "image_thresholds": list(info.image_thresholds), "verdict_precision": info.verdict_precision,
+             "global_step": info.global_step, "calibration": {**info.calibration, "precision_reached": info.precision_reached}}  # fmt: skip
+    old = {k: v for k, v in meta.items() if k in ("name", "threshold", "config", "base_checkpoint", "base_sha256",
+                                                   "deal_version")}
+    save_file(load_file(str(src)), str(dst), metadata={**old, "format": "deal-detector/1", "extra": json.dumps(extra)})
+
+
+def test_the_bundled_file_gives_its_recorded_outputs_and_reads_the_same_as_a_format_1_file(tmp_path):
+    """The bundled file's metadata and outputs (score and heatmap on a CoCoGlide fixture) within float32 noise:
+    the score to SCORE_RTOL, each block mean of the heatmap to OUTPUT_ATOL; the same file with its metadata in
+    format 1 reads through upgrade_metadata into the same fields and the same outputs."""
+    import numpy as np
 
     from deal.inference.detector import Detector
 
-    with safe_open(str(BUNDLED), framework="pt") as f:
-        assert f.metadata()["format"] == "deal-detector/1"
     info = read_detector_info(BUNDLED)
-    assert info.threshold == 0.05 and info.image_thresholds == (0.0, 0.9596937754895629)
-    assert info.verdict_precision == 0.9 and info.precision_reached is True and info.global_step == 7200
-    assert info.calibration["n_edited"] == 80 and "image_thresholds" not in info.extra
+    assert info.threshold == 0.1 and info.image_thresholds == pytest.approx((0.24699594, 0.91576085), rel=1e-6)
+    assert info.verdict_precision == 0.9 and info.precision_reached is True and info.global_step == 600
+    assert info.calibration["n_edited"] == 128 and info.config.cue_residual and not info.config.high_res_path
     assert info.input_policy == {"name": "native", "image_size": 256, "patch_size": 16}
-    det = Detector.load(BUNDLED, "cpu")
     fixture = SHARED_DATA.joinpath(*BUNDLED_FIXTURE)
     if not fixture.is_file():
         pytest.skip(f"{fixture} is missing")
-    d = det.predict(fixture)
-    assert d.verdict == "edited" and d.score == pytest.approx(BUNDLED_SCORE, rel=SCORE_RTOL)
-    assert d.heatmap.shape == (256, 256)
-    blocks = d.heatmap.astype(np.float64).reshape(4, 64, 4, 64).mean(axis=(1, 3))
-    np.testing.assert_allclose(blocks, BUNDLED_BLOCK_MEANS, rtol=0, atol=OUTPUT_ATOL)
+    old = tmp_path / "format1.safetensors"
+    _as_format_1(BUNDLED, old)
+    upgraded = read_detector_info(old, with_sha256=False)
+    assert (upgraded.threshold, upgraded.image_thresholds, upgraded.global_step) == (
+        info.threshold, info.image_thresholds, info.global_step
+    )
+    for path in (BUNDLED, old):
+        d = Detector.load(path, "cpu").predict(fixture)
+        assert d.verdict == "inconclusive" and d.score == pytest.approx(BUNDLED_SCORE, rel=SCORE_RTOL)
+        assert d.heatmap.shape == (256, 256)
+        blocks = d.heatmap.astype(np.float64).reshape(4, 64, 4, 64).mean(axis=(1, 3))
+        np.testing.assert_allclose(blocks, BUNDLED_BLOCK_MEANS, rtol=0, atol=OUTPUT_ATOL)
 
 
 def test_upgrade_of_format_1_metadata():

@@ -250,14 +250,16 @@ def main(argv: list[str] | None = None) -> int:
         summary["export"] = export_arms(checkpoints, args.export_to, device=device,
                                         full_precision=args.full_precision_arm,
                                         calibration=_calibration(args.calibration, work))
+        # written now (the detectors are safe if what follows fails), and again at the end
         (args.export_to / "train_bundled.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     if args.gpu_check and args.export_to:
-        from deal_benchmarks.gpu_check import run_gpu_check
+        from deal_benchmarks import gpu_check
 
-        check = run_gpu_check(args.export_to / "gpu_check", tiny=args.tiny)
+        check = gpu_check.run_gpu_check(args.export_to / "gpu_check", tiny=args.tiny)
         summary["gpu_check"] = [{k: s.get(k) for k in ("step", "exit_code")} for s in check["steps"]]
     summary["seconds"] = round(time.perf_counter() - t0, 1)
-    (work / "train_bundled.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    for folder in (work, args.export_to) if args.export_to else (work,):
+        (folder / "train_bundled.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     print(json.dumps({a: {k: v for k, v in r.items() if k != "log_tail"} for a, r in summary["train"].items()},
                      indent=1, default=str))
     ok = all(r["exit_code"] == 0 for r in summary["train"].values())

@@ -27,8 +27,19 @@ def test_every_arm_differs_from_the_recipe_in_its_named_switch_only(tmp_path):
     assert not (paper["high_res_path"] or paper["cue_residual"] or paper["prompts"]["band_energy"])
 
 
-def test_tiny_mode_trains_exports_calibrated_arms_and_runs_the_gpu_check(tmp_path):
+def test_tiny_mode_trains_exports_calibrated_arms_and_runs_the_gpu_check(tmp_path, monkeypatch):
+    """The whole call on the CPU; the GPU check's own tiny mode is tests/benchmarks/test_gpu_check.py, so here it
+    is replaced by a recorder of where it was asked to write."""
+    import deal_benchmarks.gpu_check as gpu_check
+
     photos = require_shared("natural", "Kodak", "all")
+    calls = []
+
+    def fake_gpu_check(out, tiny=False):  # noqa: ANN001, ANN202
+        calls.append((out, tiny))
+        return {"steps": [{"step": "train_smoke", "exit_code": 0}]}
+
+    monkeypatch.setattr(gpu_check, "run_gpu_check", fake_gpu_check)
     out = tmp_path / "out"
     code = main(["--photos", str(photos), "--val-photos", str(photos), "--work", str(tmp_path / "work"),
                  "--export-to", str(out), "--arms", "trace_residual,paper", "--n-train", "8", "--n-val", "4",
@@ -39,4 +50,5 @@ def test_tiny_mode_trains_exports_calibrated_arms_and_runs_the_gpu_check(tmp_pat
     assert {a: r["global_step"] for a, r in summary["train"].items()} == {"trace_residual": 2, "paper": 2}
     assert all(e["exit_code"] == 0 for e in summary["export"].values())
     assert (out / "trace_residual.safetensors").is_file() and (out / "paper.safetensors").is_file()
-    assert json.loads((out / "gpu_check" / "gpu_check.json").read_text())["mode"] == "tiny (CPU)"
+    assert calls == [(out / "gpu_check", True)]
+    assert summary["gpu_check"] == [{"step": "train_smoke", "exit_code": 0}]

@@ -116,7 +116,10 @@ class ModelConfig:
             residual from the decoder (deal.modeling.cue_residual): an untrained model reproduces the cue's
             map. Not in the published MFPT.
         cue_smoothing: Gaussian sigmas (pixels) of smoothed copies of the cue that the cue residual adds with
-            learned weights starting at 0 (a region-sized average of the per-pixel evidence); empty: none.
+            learned weights (a region-sized average of the per-pixel evidence); empty: none.
+        cue_init: the initial weights of the cue at its own resolution and of each smoothed copy (1 +
+            len(cue_smoothing) numbers); empty: the spectral-slope baseline's (2, then 0 for each copy), so an
+            untrained model reproduces the baseline's map.
     """
 
     encoder: str = "vit_b"
@@ -129,9 +132,16 @@ class ModelConfig:
     high_res_width: int = 16
     cue_residual: bool = False
     cue_smoothing: tuple[float, ...] = ()
+    cue_init: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         self.cue_smoothing = tuple(float(s) for s in self.cue_smoothing)
+        self.cue_init = tuple(float(w) for w in self.cue_init)
+        if self.cue_init and len(self.cue_init) != 1 + len(self.cue_smoothing):
+            raise ValueError(
+                f"cue_init needs {1 + len(self.cue_smoothing)} weights (the cue, then each of cue_smoothing), "
+                f"got {list(self.cue_init)}"
+            )
         if any(s <= 0 for s in self.cue_smoothing):
             raise ValueError(f"cue_smoothing sigmas must be > 0, got {list(self.cue_smoothing)}")
         if self.high_res_width < 1:
@@ -165,6 +175,7 @@ class ModelConfig:
         d["prompts"]["bands"] = list(d["prompts"]["bands"])
         d["prompts"]["bandpass"] = list(d["prompts"]["bandpass"])
         d["cue_smoothing"] = list(d["cue_smoothing"])
+        d["cue_init"] = list(d["cue_init"])
         return d
 
     @classmethod

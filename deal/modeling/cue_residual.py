@@ -33,16 +33,20 @@ def cue_logit(features: torch.Tensor) -> torch.Tensor:
 
 class CueResidual(nn.Module):
     """``scale * cue + sum_k w_k * G(s_k) cue + bias + gate * decoder_logits`` (learned scalars; see the module
-    doc). ``smoothing``: the sigmas ``s_k`` in pixels (none: the cue at its own resolution only)."""
+    doc). ``smoothing``: the sigmas ``s_k`` in pixels (none: the cue at its own resolution only); ``init``: the
+    initial ``(scale, w_1, ..., w_k)`` (default: the baseline's steepness, then zeros)."""
 
-    def __init__(self, smoothing: tuple[float, ...] = ()) -> None:
+    def __init__(self, smoothing: tuple[float, ...] = (), init: tuple[float, ...] = ()) -> None:
         super().__init__()
         if any(s <= 0 for s in smoothing):
             raise ValueError(f"cue smoothing sigmas must be > 0, got {smoothing}")
         self.smoothing = tuple(float(s) for s in smoothing)
-        self.scale = nn.Parameter(torch.tensor(CUE_STEEPNESS))
+        init = tuple(init) or (CUE_STEEPNESS, *(0.0 for _ in self.smoothing))
+        if len(init) != 1 + len(self.smoothing):
+            raise ValueError(f"init needs {1 + len(self.smoothing)} weights, got {init}")
+        self.scale = nn.Parameter(torch.tensor(float(init[0])))
         if self.smoothing:
-            self.smoothed_scale = nn.Parameter(torch.zeros(len(self.smoothing)))
+            self.smoothed_scale = nn.Parameter(torch.tensor([float(w) for w in init[1:]]))
         self.bias = nn.Parameter(torch.tensor(0.0))
         self.gate = nn.Parameter(torch.tensor(0.0))
 

@@ -76,7 +76,7 @@ class MFPT(nn.Module):
         self.high_res_path = (
             HighResPath(out_dim=spec.neck_dim // 8, width=config.high_res_width) if config.high_res_path else None
         )
-        self.cue_residual = CueResidual(config.cue_smoothing) if config.cue_residual else None
+        self.cue_residual = CueResidual(config.cue_smoothing, config.cue_init) if config.cue_residual else None
         self.freeze_encoder(not config.train_encoder)
 
     # --- freezing -------------------------------------------------------------------------------

@@ -89,3 +89,18 @@ def test_paper_faithful_configs_keep_both_additions_off():
     assert not config.high_res_path and not config.cue_residual and not config.uses_band_features
     model = MFPT(ModelConfig(encoder="tiny", input_policy="native", image_size=256, train_encoder=True))
     assert model.high_res_path is None and model.cue_residual is None
+
+
+def test_cue_init_sets_the_starting_mix_of_the_cue_and_its_smoothed_copies():
+    """An untrained model with cue_init (0, 1) and cue_smoothing (16,) outputs the cue averaged by a Gaussian of
+    sigma 16 (gate 0: the decoder adds nothing yet); a wrong number of weights is refused."""
+    from deal.modeling.band_energy import band_energy_features, gaussian_blur
+    from deal.modeling.cue_residual import cue_logit
+
+    model = _model(high_res_path=False, cue_smoothing=[16.0], cue_init=[0.0, 1.0])
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        expected = gaussian_blur(cue_logit(band_energy_features(x)), 16.0)
+        torch.testing.assert_close(model(x), expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="cue_init needs 2 weights"):
+        _config(cue_smoothing=[16.0], cue_init=[1.0])

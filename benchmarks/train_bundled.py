@@ -10,11 +10,12 @@ core), never carried: 9,000 training and 300 validation images of the ``trace`` 
 starts from ``configs/bundled_trace_residual.yaml`` and differs from it in one switch, so that the arms are
 comparable at equal steps, batch, seed and schedule:
 
-- ``trace_residual``: the recipe as shipped (band-energy stem, high-resolution path, output as a residual on
-  the spectral-slope cue, edits paired with their originals);
-- ``no_high_res``: without the high-resolution path;
+- ``trace_residual``: the recipe as shipped (band-energy stem, output as a residual on the spectral-slope cue
+  and its region-sized average, edits paired with their originals);
+- ``high_res``: with the high-resolution path;
+- ``no_smoothing``: the residual on the cue alone, starting from the baseline's map;
 - ``no_pairs``: without the paired originals (edits and authentic images as they come);
-- ``paper``: MFPT's bands only (no stem, no high-resolution path, no cue residual), paired originals kept.
+- ``paper``: MFPT's bands only (no stem, no cue residual), paired originals kept.
 
 Recipe ``trace`` (``deal data synth`` settings): edits weighted towards ``lowres`` (regions that miss the finest
 band as a diffusion model's output does), region sizes log-uniform in 3-75% of the image (CoCoGlide: median 16%,
@@ -54,9 +55,10 @@ TRACE_SYNTH: dict[str, Any] = {
 # Each arm: the changes to the base config (model.config keys and data keys).
 ARMS: dict[str, dict[str, dict[str, Any]]] = {
     "trace_residual": {},
-    "no_high_res": {"model": {"high_res_path": False}},
+    "high_res": {"model": {"high_res_path": True}},
+    "no_smoothing": {"model": {"cue_smoothing": [], "cue_init": []}},
     "no_pairs": {"data": {"paired_originals": False}},
-    "paper": {"model": {"high_res_path": False, "cue_residual": False, "prompts": {"band_energy": False}}},
+    "paper": {"model": {"cue_residual": False, "cue_smoothing": [], "cue_init": [], "prompts": {"band_energy": False}}},
 }
 
 

@@ -19,9 +19,10 @@ def test_every_arm_differs_from_the_recipe_in_its_named_switch_only(tmp_path):
     configs = {a: yaml.safe_load(arm_config(a, data, tmp_path, max_steps=10, max_time=None, tiny=False,
                                             batch_size=None, workers=1).read_text()) for a in ARMS}  # fmt: skip
     base = configs["trace_residual"]
-    assert base["model"]["config"]["high_res_path"] and base["model"]["config"]["cue_residual"]
+    assert not base["model"]["config"]["high_res_path"] and base["model"]["config"]["cue_residual"]
     assert base["data"]["paired_originals"] and base["trainer"]["max_steps"] == 10
-    assert configs["no_high_res"]["model"]["config"] == {**base["model"]["config"], "high_res_path": False}
+    assert configs["high_res"]["model"]["config"] == {**base["model"]["config"], "high_res_path": True}
+    assert configs["no_smoothing"]["model"]["config"] == {**base["model"]["config"], "cue_smoothing": [], "cue_init": []}
     assert configs["no_pairs"]["data"] == {**base["data"], "paired_originals": False}
     paper = configs["paper"]["model"]["config"]
     assert not (paper["high_res_path"] or paper["cue_residual"] or paper["prompts"]["band_energy"])

@@ -98,17 +98,17 @@ def baseline_predictor(name: str) -> Predict:
 
 def score_predictor(predict: Predict, triplets: list[tuple[str, str, str]], detector=None, bootstrap: int = 1000):  # noqa: ANN001
     """Runs ``predict`` on every edit and original: the headline metrics (LocalizationMetrics, with intervals),
-    and per image the lift (pixel AUC of the edit's map minus that of the original's, same mask)."""
+    and per edit the lift (pixel AUC of the edit's map minus that of the original's, same mask), read from the
+    metric's own per-image rows."""
     from deal.data.io import read_image, read_mask
     from deal.metrics.convention import MetricConvention
-    from deal.metrics.functional import pixel_auc
-    from deal.metrics.localization import LocalizationMetrics
+    from deal.metrics.localization import COLUMNS, LocalizationMetrics
 
     threshold = detector.threshold if detector is not None else 0.5
     thresholds = detector.image_thresholds if detector is not None else (0.0, 1.0)
     convention = MetricConvention(threshold=threshold, image_thresholds=thresholds, bootstrap=bootstrap)
     metrics = LocalizationMetrics(convention=convention)
-    lifts, verdicts_e, verdicts_o = [], [], []
+    verdicts_e, verdicts_o = [], []
     for edit_path, mask_path, original_path in triplets:
         edit = read_image(edit_path)
         mask = read_mask(mask_path, expected_hw=edit.shape[:2], image_path=edit_path)
@@ -118,10 +118,12 @@ def score_predictor(predict: Predict, triplets: list[tuple[str, str, str]], dete
         maps = [torch.from_numpy(np.ascontiguousarray(h)).float() for h in (heat_e, heat_o)]
         metrics.update([maps[0]], [target], [1], [score_e], controls=[maps[1]])
         metrics.update([maps[1]], [torch.zeros_like(target)], [0], [score_o])
-        lifts.append(float(pixel_auc(maps[0], target)) - float(pixel_auc(maps[1], target)))
         verdicts_e.append(verdict_e)
         verdicts_o.append(verdict_o)
-    return metrics.compute(), np.array(lifts), verdicts_e, verdicts_o
+    rows = metrics.per_image()
+    edits = rows[rows[:, COLUMNS.index("label")] == 1]
+    lifts = edits[:, COLUMNS.index("auc")] - edits[:, COLUMNS.index("auc_control")]
+    return metrics.compute(), lifts, verdicts_e, verdicts_o
 
 
 def paired_difference(a: np.ndarray, b: np.ndarray, bootstrap: int = 1000, seed: int = 0) -> tuple[float, float, float]:

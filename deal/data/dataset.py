@@ -46,14 +46,18 @@ class LocalizationDataset(Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
-    def __getitem__(self, index: int) -> Sample:
-        record = self.records[index]
+    def _read(self, record: Record) -> tuple[np.ndarray, np.ndarray]:
+        """The record's image and mask (zeros for an authentic image), as stored."""
         image = read_image(record.image)
         hw = (int(image.shape[0]), int(image.shape[1]))
         if record.mask is not None:
-            mask = read_mask(record.mask, expected_hw=hw, image_path=record.image)
-        else:
-            mask = np.zeros(hw, dtype=np.uint8)
+            return image, read_mask(record.mask, expected_hw=hw, image_path=record.image)
+        return image, np.zeros(hw, dtype=np.uint8)
+
+    def __getitem__(self, index: int) -> Sample:
+        record = self.records[index]
+        image, mask = self._read(record)
+        hw = (int(image.shape[0]), int(image.shape[1]))
         if self.transform is not None:
             out = self.transform(image=image, mask=mask)
             image, mask = out["image"], out["mask"]
@@ -82,11 +86,8 @@ class PairedLocalizationDataset(LocalizationDataset):
         record = self.records[index]
         if record.label != 1 or not record.original:
             return [super().__getitem__(index)]
-        image = read_image(record.image)
+        image, mask = self._read(record)
         hw = (int(image.shape[0]), int(image.shape[1]))
-        mask = read_mask(record.mask, expected_hw=hw, image_path=record.image) if record.mask else None
-        if mask is None:
-            mask = np.zeros(hw, dtype=np.uint8)
         original = read_image(record.original)
         if original.shape != image.shape:
             raise DatasetError(

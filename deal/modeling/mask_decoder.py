@@ -49,21 +49,6 @@ class PromptFreeMaskDecoder(MaskDecoder):
         return masks, self.iou_prediction_head(iou_token_out)
 
 
-    def single_mask(
-        self,
-        image_embeddings: torch.Tensor,
-        image_pe: torch.Tensor,
-        sparse_prompt_embeddings: torch.Tensor,
-        dense_prompt_embeddings: torch.Tensor,
-        high_res_features: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """The one mask SAM returns with ``multimask_output=False`` (the first of the four): Bx1x4hx4w."""
-        masks, _ = self.predict_masks(
-            image_embeddings, image_pe, sparse_prompt_embeddings, dense_prompt_embeddings, high_res_features
-        )
-        return masks[:, 0:1]
-
-
 class NoPromptEncoder(nn.Module):
     """The two parts of SAM's PromptEncoder a prompt-free decoder uses, under the checkpoint's names:
     `pe_layer` (random-Fourier positional encoding of the token grid) and `no_mask_embed` (the learned

@@ -123,7 +123,8 @@ class MFPT(nn.Module):
         embeddings = self.encode(images, features)
         sparse, dense, image_pe = self.prompt_encoder(images.shape[0], tuple(embeddings.shape[-2:]))
         high_res = self.high_res_path(features, embeddings.dtype) if self.high_res_path is not None else None
-        low_res = self.mask_decoder.single_mask(embeddings, image_pe, sparse, dense, high_res)
+        # multimask_output=False: SAM's first mask (segment_anything's MaskDecoder.forward slices the same way)
+        low_res = self.mask_decoder.predict_masks(embeddings, image_pe, sparse, dense, high_res)[0][:, 0:1]
         logits = F.interpolate(low_res.float(), size=(h, w), mode="bilinear", align_corners=False)
         if self.cue_residual is not None:
             logits = self.cue_residual(logits, features)
